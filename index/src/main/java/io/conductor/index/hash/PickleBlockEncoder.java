@@ -121,6 +121,7 @@ final class PickleBlockEncoder {
         final boolean hasLora = lora.length > 0;
         final boolean hasSalt = salt.length > 0;
         if (!hasLora && !hasSalt) {
+            p = openFrameIfNone(p);                 // the check above may have committed the frame
             b[p++] = NONE;
         } else {
             if (hasLora) {
