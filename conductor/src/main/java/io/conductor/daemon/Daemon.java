@@ -43,9 +43,6 @@ public final class Daemon implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
     private static final Logger REQUEST_LOG = LoggerFactory.getLogger("io.conductor.daemon.http");
 
-    /** Jetty's stop timeout: in-flight requests get this long before their connections are closed. */
-    private static final long HTTP_STOP_TIMEOUT_MS = 1_000;
-
     private final DaemonSettings settings;
     private final ConductorConfig config;
     private final PrometheusRegistry registry = new PrometheusRegistry();
@@ -72,7 +69,8 @@ public final class Daemon implements AutoCloseable {
         this.app = Javalin.create(javalin -> {
             javalin.showJavalinBanner = false;
             javalin.startupWatcherEnabled = false;
-            javalin.jetty.modifyServer(server -> server.setStopTimeout(HTTP_STOP_TIMEOUT_MS));
+            // Jetty's stop timeout stays 0: stop closes connections at once. A graceful drain would buy little
+            // (requests are short) and, when set, turns a bind failure into an unrelated "STOPPED" error.
             javalin.requestLogger.http((ctx, millis) -> {
                 if (REQUEST_LOG.isDebugEnabled()) {
                     REQUEST_LOG.debug("event=http_request method={} path={} status={} elapsed_ms={}",
@@ -109,15 +107,15 @@ public final class Daemon implements AutoCloseable {
         }
         try {
             daemon.app.start(settings.host(), settings.httpPort());
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Javalin (Kotlin) can throw undeclared checked exceptions from Jetty
             try {
                 daemon.app.stop();
-            } catch (RuntimeException suppressed) {
+            } catch (Exception suppressed) {
                 e.addSuppressed(suppressed);
             }
             daemon.shutdownSteps.runAll();
             throw new DaemonStartException("cannot listen on " + settings.host() + ":" + settings.httpPort()
-                + " (http_server_port " + settings.httpPort() + "): " + rootMessage(e), e);
+                + " (choose another port with --port or http_server_port): " + rootMessage(e), e);
         }
         LOG.info("event=http_started host={} port={} subscriptions={} version={}",
             settings.host(), daemon.port(), config.subscriptions().size(), settings.version());
@@ -195,7 +193,7 @@ public final class Daemon implements AutoCloseable {
         LOG.info("event=stopping");
         try {
             app.stop();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Javalin (Kotlin) can throw undeclared checked exceptions from Jetty
             LOG.warn("event=http_stop_failed error=\"{}\"", e.toString(), e);
         }
         shutdownSteps.runAll();
@@ -208,17 +206,14 @@ public final class Daemon implements AutoCloseable {
         stop();
     }
 
+    /** The innermost cause's message, e.g. the BindException's "Address already in use". */
     private static String rootMessage(Throwable e) {
         Throwable root = e;
-        StringBuilder text = new StringBuilder(String.valueOf(e.getMessage()));
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
-            @Nullable String message = root.getMessage();
-            if (message != null && text.indexOf(message) < 0) {
-                text.append(": ").append(message);
-            }
         }
-        return text.toString();
+        @Nullable String message = root.getMessage();
+        return message != null ? message : root.toString();
     }
 
     /** The view extensions get; a separate object so that {@link Daemon} itself exposes no mutators. */
