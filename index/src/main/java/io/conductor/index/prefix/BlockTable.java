@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The block residency of one model context: for every (64-bit block hash, LoRA id) the set of owners holding it,
@@ -83,6 +84,12 @@ final class BlockTable {
             this.stripes = stripes;
         }
     }
+
+    /**
+     * Test seam: run by {@link #read} between finding a block's meta word and copying its owners, so a test can
+     * inject writes at the worst moment. Always null in production (one static load per block read).
+     */
+    static @Nullable Runnable readHook;
 
     private final long seed;
     private volatile View view;
@@ -270,6 +277,10 @@ final class BlockTable {
                         }
                         buf.recordStripe(n++, stripe, seq);
                     }
+                }
+                Runnable hook = readHook;
+                if (hook != null) {
+                    hook.run();
                 }
                 if (ok && meta != 0) {
                     ok = decode(meta, v.arena, buf);
