@@ -518,6 +518,18 @@ final class BlockTable {
         freeLongs += 1 << cls;
     }
 
+    /**
+     * Sizes the per-owner arrays for {@code owner} ahead of its first block, so the arena slack checked before a
+     * mutation ({@link #needsArenaGrowth}) already covers a bitmap wide enough for it.
+     */
+    void reserveOwner(int owner) {
+        ensureOwner(owner);
+    }
+
+    private boolean canAlloc(int cls) {
+        return freeCount[cls] > 0 || top + (1 << cls) <= arena.length;
+    }
+
     private void ensureOwner(int owner) {
         if (owner >= ownerPairs.length) {
             int n = Math.max(owner + 1, ownerPairs.length * 2);
@@ -847,7 +859,10 @@ final class BlockTable {
             ownerPairs[owner]--;
             int remaining = count - 1;
             int cls = hClass(h);
-            if (remaining > listCap(Math.max(1, cls - 1)) / 2) {
+            int ncls = classFor(1 + (remaining + 1) / 2);
+            // Stay a bitmap while many owners remain, or when the arena has no room for the smaller list right
+            // now (removals never grow the arena; the next store's room check restores the slack).
+            if (remaining > listCap(Math.max(1, cls - 1)) / 2 || (remaining > 1 && !canAlloc(ncls))) {
                 open(st);
                 clearBitmapTiers(o, w, owner, ALL_TIERS);
                 arena[o] = header(remaining, cls, true, w);
@@ -873,7 +888,6 @@ final class BlockTable {
                 release(o);
                 return TIER_REMOVED | PAIR_REMOVED;
             }
-            int ncls = classFor(1 + (remaining + 1) / 2);
             int no = alloc(ncls);
             int n = 0;
             for (int wi = 0; wi < w; wi++) {
