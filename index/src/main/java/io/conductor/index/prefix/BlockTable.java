@@ -108,6 +108,8 @@ final class BlockTable {
     private int maxBlockLongs = 2;
     private int[] ownerPairs = new int[8];
     private long[] ownerEvicted = new long[8];
+    /** Entries per LoRA id; written by the writer, read racily (whole ints) by views. */
+    private volatile int[] loraEntries = new int[1];
 
     BlockTable(long seed) {
         this(seed, MIN_CAPACITY, MIN_ARENA);
@@ -372,7 +374,7 @@ final class BlockTable {
     /** Bytes held by this table's arrays (what the budget counts). */
     long bytes() {
         long b = 8L * (slots.length + arena.length + stripes.length) + 4L * ownerPairs.length
-                + 8L * ownerEvicted.length + 128;
+                + 8L * ownerEvicted.length + 4L * loraEntries.length + 128;
         for (int[] f : free) {
             if (f != null) {
                 b += 4L * f.length + 16;
@@ -538,6 +540,21 @@ final class BlockTable {
         }
     }
 
+    private void countLora(int lora, int delta) {
+        int[] counts = loraEntries;
+        if (lora >= counts.length) {
+            counts = Arrays.copyOf(counts, Math.max(lora + 1, counts.length * 2));
+            loraEntries = counts;
+        }
+        counts[lora] += delta;
+    }
+
+    /** Entries stored under LoRA id {@code lora}; a racy read, for views and metrics only. */
+    int loraEntries(int lora) {
+        int[] counts = loraEntries;
+        return lora < counts.length ? counts[lora] : 0;
+    }
+
     int ownerPairs(int owner) {
         return owner < ownerPairs.length ? ownerPairs[owner] : 0;
     }
@@ -642,6 +659,7 @@ final class BlockTable {
                 | (pair(owner, tiers) & PAYLOAD);
         close(st);
         size++;
+        countLora(lora, 1);
         pairs++;
         ownerPairs[owner]++;
         return ENTRY_CREATED | PAIR_CREATED | TIER_ADDED;
@@ -831,6 +849,7 @@ final class BlockTable {
             if (nt == 0) {
                 deleteSlot(i);
                 size--;
+                countLora(loraOf(m), -1);
                 pairs--;
                 ownerPairs[owner]--;
                 return TIER_REMOVED | ENTRY_DELETED | PAIR_REMOVED;
@@ -1014,6 +1033,7 @@ final class BlockTable {
             release((int) (m & PAYLOAD));
         }
         size--;
+        countLora(loraOf(m), -1);
         pairs -= removed;
         return removed;
     }
@@ -1260,6 +1280,20 @@ final class BlockTable {
         }
         if (count != size) {
             bad.add("size " + size + " but " + count + " entries");
+        }
+        int[] perLora = new int[loraEntries.length];
+        for (int i = 0; i <= mask; i++) {
+            long m = slots[2 * i + 1];
+            if (m != 0) {
+                if (loraOf(m) >= perLora.length) {
+                    bad.add("lora id beyond the per-LoRA counters at slot " + i);
+                } else {
+                    perLora[loraOf(m)]++;
+                }
+            }
+        }
+        if (!Arrays.equals(perLora, loraEntries)) {
+            bad.add("per-LoRA entry counts disagree");
         }
         if (pairCount != pairs) {
             bad.add("pairs " + pairs + " but " + pairCount + " counted");

@@ -95,6 +95,7 @@ class ModelTest extends IndexFixture {
         assertEquals(32, match.longestMatchedTokens(instanceIndex(match, "a")));
         assertEquals(0, match.longestMatchedTokens(instanceIndex(match, "b")));
         assertEquals(4, index.stats().blocks(), "(hash, lora) entries");
+        assertEquals(java.util.Map.of("", 2L, "x", 2L), index.contexts().getFirst().prefixCountByLora());
     }
 
     @Test
