@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The block residency of one model context: for every (64-bit block hash, LoRA id) the set of owners holding it,
@@ -84,6 +85,12 @@ final class BlockTable {
         }
     }
 
+    /**
+     * Test seam: run by {@link #read} between finding a block's meta word and copying its owners, so a test can
+     * inject writes at the worst moment. Always null in production (one static load per block read).
+     */
+    static @Nullable Runnable readHook;
+
     private final long seed;
     private volatile View view;
 
@@ -101,6 +108,8 @@ final class BlockTable {
     private int maxBlockLongs = 2;
     private int[] ownerPairs = new int[8];
     private long[] ownerEvicted = new long[8];
+    /** Entries per LoRA id; written by the writer, read racily (whole ints) by views. */
+    private volatile int[] loraEntries = new int[1];
 
     BlockTable(long seed) {
         this(seed, MIN_CAPACITY, MIN_ARENA);
@@ -271,6 +280,10 @@ final class BlockTable {
                         buf.recordStripe(n++, stripe, seq);
                     }
                 }
+                Runnable hook = readHook;
+                if (hook != null) {
+                    hook.run();
+                }
                 if (ok && meta != 0) {
                     ok = decode(meta, v.arena, buf);
                 }
@@ -361,7 +374,7 @@ final class BlockTable {
     /** Bytes held by this table's arrays (what the budget counts). */
     long bytes() {
         long b = 8L * (slots.length + arena.length + stripes.length) + 4L * ownerPairs.length
-                + 8L * ownerEvicted.length + 128;
+                + 8L * ownerEvicted.length + 4L * loraEntries.length + 128;
         for (int[] f : free) {
             if (f != null) {
                 b += 4L * f.length + 16;
@@ -507,12 +520,39 @@ final class BlockTable {
         freeLongs += 1 << cls;
     }
 
+    /**
+     * Sizes the per-owner arrays for {@code owner} ahead of its first block, so the arena slack checked before a
+     * mutation ({@link #needsArenaGrowth}) already covers a bitmap wide enough for it.
+     */
+    void reserveOwner(int owner) {
+        ensureOwner(owner);
+    }
+
+    private boolean canAlloc(int cls) {
+        return freeCount[cls] > 0 || top + (1 << cls) <= arena.length;
+    }
+
     private void ensureOwner(int owner) {
         if (owner >= ownerPairs.length) {
             int n = Math.max(owner + 1, ownerPairs.length * 2);
             ownerPairs = Arrays.copyOf(ownerPairs, n);
             ownerEvicted = Arrays.copyOf(ownerEvicted, n);
         }
+    }
+
+    private void countLora(int lora, int delta) {
+        int[] counts = loraEntries;
+        if (lora >= counts.length) {
+            counts = Arrays.copyOf(counts, Math.max(lora + 1, counts.length * 2));
+            loraEntries = counts;
+        }
+        counts[lora] += delta;
+    }
+
+    /** Entries stored under LoRA id {@code lora}; a racy read, for views and metrics only. */
+    int loraEntries(int lora) {
+        int[] counts = loraEntries;
+        return lora < counts.length ? counts[lora] : 0;
     }
 
     int ownerPairs(int owner) {
@@ -619,6 +659,7 @@ final class BlockTable {
                 | (pair(owner, tiers) & PAYLOAD);
         close(st);
         size++;
+        countLora(lora, 1);
         pairs++;
         ownerPairs[owner]++;
         return ENTRY_CREATED | PAIR_CREATED | TIER_ADDED;
@@ -808,6 +849,7 @@ final class BlockTable {
             if (nt == 0) {
                 deleteSlot(i);
                 size--;
+                countLora(loraOf(m), -1);
                 pairs--;
                 ownerPairs[owner]--;
                 return TIER_REMOVED | ENTRY_DELETED | PAIR_REMOVED;
@@ -836,7 +878,10 @@ final class BlockTable {
             ownerPairs[owner]--;
             int remaining = count - 1;
             int cls = hClass(h);
-            if (remaining > listCap(Math.max(1, cls - 1)) / 2) {
+            int ncls = classFor(1 + (remaining + 1) / 2);
+            // Stay a bitmap while many owners remain, or when the arena has no room for the smaller list right
+            // now (removals never grow the arena; the next store's room check restores the slack).
+            if (remaining > listCap(Math.max(1, cls - 1)) / 2 || (remaining > 1 && !canAlloc(ncls))) {
                 open(st);
                 clearBitmapTiers(o, w, owner, ALL_TIERS);
                 arena[o] = header(remaining, cls, true, w);
@@ -862,7 +907,6 @@ final class BlockTable {
                 release(o);
                 return TIER_REMOVED | PAIR_REMOVED;
             }
-            int ncls = classFor(1 + (remaining + 1) / 2);
             int no = alloc(ncls);
             int n = 0;
             for (int wi = 0; wi < w; wi++) {
@@ -989,6 +1033,7 @@ final class BlockTable {
             release((int) (m & PAYLOAD));
         }
         size--;
+        countLora(loraOf(m), -1);
         pairs -= removed;
         return removed;
     }
@@ -1235,6 +1280,20 @@ final class BlockTable {
         }
         if (count != size) {
             bad.add("size " + size + " but " + count + " entries");
+        }
+        int[] perLora = new int[loraEntries.length];
+        for (int i = 0; i <= mask; i++) {
+            long m = slots[2 * i + 1];
+            if (m != 0) {
+                if (loraOf(m) >= perLora.length) {
+                    bad.add("lora id beyond the per-LoRA counters at slot " + i);
+                } else {
+                    perLora[loraOf(m)]++;
+                }
+            }
+        }
+        if (!Arrays.equals(perLora, loraEntries)) {
+            bad.add("per-LoRA entry counts disagree");
         }
         if (pairCount != pairs) {
             bad.add("pairs " + pairs + " but " + pairCount + " counted");

@@ -88,6 +88,7 @@ final class ContextState {
         ownerInstance[o] = instanceId;
         ownerRank[o] = rank;
         ownerBackend[o] = backendId;
+        table.reserveOwner(o);
         return o;
     }
 

@@ -12,15 +12,18 @@ import java.util.Map;
  * @param pairs       (block, owner) pairs
  * @param instances   registered instances (sorted) to their DP ranks (ascending); pools never appear here
  * @param loraNames   LoRA names seen in this context ({@code ""} = base model first)
+ * @param prefixCountByLora entries per LoRA name (the reference lists one context per LoRA)
  * @param backends    pool backend ids that stored blocks in this context
  * @param <P>         the profile type
  */
 public record ContextView<P>(ContextKey key, P profile, long prefixCount, long pairs,
-        Map<String, List<Integer>> instances, List<String> loraNames, List<String> backends) {
+        Map<String, List<Integer>> instances, List<String> loraNames, Map<String, Long> prefixCountByLora,
+        List<String> backends) {
     /** Copies the collections. */
     public ContextView {
         instances = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(instances));
         loraNames = List.copyOf(loraNames);
+        prefixCountByLora = Map.copyOf(prefixCountByLora);
         backends = List.copyOf(backends);
     }
 }

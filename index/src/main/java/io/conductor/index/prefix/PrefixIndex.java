@@ -839,13 +839,16 @@ public final class PrefixIndex<P> {
                 }
             }
             List<String> loraList = new ArrayList<>();
-            for (String l : loras) {
+            Map<String, Long> byLora = new HashMap<>();
+            for (int id = 0; id < loras.length; id++) {
+                String l = loras[id];
                 if (l != null) {
                     loraList.add(l);
+                    byLora.put(l, (long) cs.table.loraEntries(id));
                 }
             }
             out.add(new ContextView<>(cs.key, (P) cs.profile, cs.publishedBlocks, cs.publishedPairs, instances,
-                    loraList, Arrays.asList(dir.backendIds)));
+                    loraList, byLora, Arrays.asList(dir.backendIds)));
         }
         return out;
     }

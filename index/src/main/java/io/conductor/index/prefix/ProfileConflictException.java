@@ -2,7 +2,7 @@ package io.conductor.index.prefix;
 
 /**
  * Thrown when a registration names a hash profile different from the one its context is bound to: a query names no
- * profile, so one context must hash one way. Nothing was changed when it is thrown.
+ * profile, so one context must hash one way. Nothing was changed when it is thrown. Immutable.
  */
 public final class ProfileConflictException extends Exception {
     private final ContextKey context;

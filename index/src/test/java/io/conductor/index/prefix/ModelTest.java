@@ -95,6 +95,7 @@ class ModelTest extends IndexFixture {
         assertEquals(32, match.longestMatchedTokens(instanceIndex(match, "a")));
         assertEquals(0, match.longestMatchedTokens(instanceIndex(match, "b")));
         assertEquals(4, index.stats().blocks(), "(hash, lora) entries");
+        assertEquals(java.util.Map.of("", 2L, "x", 2L), index.contexts().getFirst().prefixCountByLora());
     }
 
     @Test
@@ -286,5 +287,44 @@ class ModelTest extends IndexFixture {
         assertEquals(Tier.CPU, Tier.ofMooncakeMedium("cpu"));
         assertEquals(Tier.DISK, Tier.ofMooncakeMedium("disk"));
         assertNull(Tier.ofMooncakeMedium("gpu"));
+    }
+
+    @Test
+    void shouldHoldBlocksForEveryRankWhenOwnersGrowPastOneBitmapWord() {
+        // Ranks register one at a time and each stores the same chain, so blocks move from inline to list to
+        // bitmap and the bitmap widens past 64 and 128 owners while the arena is at its smallest.
+        for (int r = 0; r < 150; r++) {
+            RankHandle h = rank("inst-" + (r / 2), r % 2);
+            store(h, Tier.GPU, BASE, 0, 4);
+        }
+
+        PrefixMatch m = query(BASE, 4);
+
+        assertEquals(75, m.instanceCount());
+        for (int i = 0; i < m.instanceCount(); i++) {
+            for (int k = 0; k < m.rankCount(i); k++) {
+                assertEquals(64, m.rankGpuTokens(i, k), m.instanceId(i) + " rank " + k);
+            }
+        }
+        assertEquals(600, index.stats().pairs());
+    }
+
+    @Test
+    void shouldWidenBitmapWhenFarOwnerJoinsSmallArena() {
+        RankHandle[] ranks = new RankHandle[1000];
+        for (int r = 0; r < ranks.length; r++) {
+            ranks[r] = rank(String.format("i-%04d", r), 0);
+        }
+        for (int r = 0; r < 10; r++) {
+            store(ranks[r], Tier.GPU, BASE, 0, 1);
+        }
+
+        // Owner 999 joins a 10-owner bitmap: its 16-word bitmap is far larger than any block so far.
+        store(ranks[999], Tier.GPU, BASE, 0, 1);
+
+        PrefixMatch m = query(BASE, 1);
+        assertEquals(16, m.longestMatchedTokens(999));
+        assertEquals(16, m.longestMatchedTokens(0));
+        assertEquals(0, m.longestMatchedTokens(500));
     }
 }
