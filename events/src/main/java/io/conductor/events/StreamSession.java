@@ -71,6 +71,8 @@ final class StreamSession {
     private boolean lostPeer;
     private boolean degraded;
     private boolean bootstrapPending;
+    /** Set by a rebuild that found an empty ring: the next live seq must be the publisher's first. */
+    private boolean expectFirst;
     private StreamState published = StreamState.CONNECTING;
 
     private boolean syncing;
@@ -118,6 +120,14 @@ final class StreamSession {
         if (!syncing && bootstrapPending) {
             startSync(0, true, now);
         }
+        if (!syncing && expectFirst && lastSeq == NONE && seq != spec.publisher().firstSeq()) {
+            // An empty ring said nothing was sent yet, but this live batch is not the first: batches were missed.
+            expectFirst = false;
+            counters.increment(StreamCounters.GAPS);
+            counters.add(StreamCounters.BATCHES_MISSED, seq - spec.publisher().firstSeq());
+            startSync(spec.publisher().firstSeq(), false, now);
+        }
+        expectFirst = false;
         if (syncing) {
             bufferLive(seq, payload, offset, length, now);
         } else if (lastSeq == NONE || seq == lastSeq + 1) {
@@ -196,6 +206,10 @@ final class StreamSession {
             }
             publishState();
             return;
+        }
+        if (syncRebuild && !syncGotData) {
+            // The ring is empty: the publisher has sent nothing yet, so its first seq is next; anything later is a gap.
+            expectFirst = true;
         }
         final ReplayResult result = syncTruncated ? ReplayResult.TRUNCATED
                 : syncRebuild ? ReplayResult.BOOTSTRAPPED : ReplayResult.HEALED;
@@ -310,6 +324,7 @@ final class StreamSession {
             lastSeq = NONE;
         }
         syncing = true;
+        expectFirst = false;
         syncFrom = from;
         syncRebuild = rebuild;
         syncGotData = false;
