@@ -59,6 +59,24 @@ class VllmBatchDecoderTest {
         assertEquals(EventKind.ALL_BLOCKS_CLEARED, batch.event(1).kind());
     }
 
+    @Test
+    void shouldGenerateByteIdenticalPayloadsWhenEncodingTheCapturedBatch() {
+        // The generator behind the transport tests and the JMH benchmark writes what vLLM's msgspec writes.
+        final Payloads.Stored stored = Payloads.Stored.gpu(new long[] {H1, H2}, 4);
+
+        final byte[] map = Payloads.batch(1_700_000_000.5, 0, stored.map());
+        final byte[] array = Payloads.batch(1_700_000_000.5, 0, stored.array(12));
+        final byte[] second = Payloads.batch(1_700_000_001.25, 0, Payloads.Removed.gpu(H1).map(),
+                Payloads.clearedMap());
+        final byte[] secondArray = Payloads.batch(1_700_000_001.25, 0, Payloads.Removed.gpu(H1).array(4),
+                Payloads.clearedArray());
+
+        assertArrayEquals(Captures.payload("vllm-map-seq0.txt"), map);
+        assertArrayEquals(Captures.payload("vllm-array-seq0.txt"), array);
+        assertArrayEquals(Captures.payload("vllm-map-seq1.txt"), second);
+        assertArrayEquals(Captures.payload("vllm-array-seq1.txt"), secondArray);
+    }
+
     private static void assertCapturedStore(DecodedBatch batch) {
         assertNull(batch.batchDrop());
         assertEquals(1_700_000_000.5, batch.timestampSeconds());
