@@ -7,6 +7,8 @@ package io.conductor.events;
  * <p>Scope: the {@code *_FRAME*}, {@code BATCH_*}, {@code TRAILING_BYTES}, {@code DP_RANK_MISMATCH} reasons drop a
  * whole message; every other reason drops one event, and its batch-mates still apply in order. {@code TRUNCATED}
  * found while validating a batch's structure drops the whole batch.
+ *
+ * <p>Immutable; thread-safe.
  */
 public enum DropReason {
     /** A live message with a frame count other than 3, or a replay reply with fewer than 3 frames. */

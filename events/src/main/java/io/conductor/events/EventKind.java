@@ -3,6 +3,8 @@ package io.conductor.events;
 /**
  * The kind of a normalized {@link KvEvent}. Engine kinds come from vLLM and SGLang streams; the {@code OBJECT*}
  * kinds come from Mooncake store master streams.
+ *
+ * <p>Immutable; thread-safe.
  */
 public enum EventKind {
     /** Engine blocks became present on {@link KvEvent#medium()} ({@code BlockStored}). */

@@ -77,7 +77,7 @@ public final class KvEventSubscriber implements AutoCloseable {
         final CompletableFuture<Void> done = new CompletableFuture<>();
         poller.execute(() -> {
             if (subscriptions.get(spec.key()) != subscription) {
-                poller.release();
+                // removed before it started: remove()'s own command (queued after this one) releases the slot
                 done.completeExceptionally(new IllegalStateException("removed before it started: " + spec.key()));
                 return;
             }

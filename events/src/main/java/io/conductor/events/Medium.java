@@ -3,6 +3,8 @@ package io.conductor.events;
 /**
  * Where a block lives, normalized from the wire's medium string (case-insensitive). The raw text stays available
  * as {@link KvEvent#mediumName()}.
+ *
+ * <p>Immutable; thread-safe.
  */
 public enum Medium {
     /** No medium on the wire (nil or absent); vLLM's block pool means GPU then, but the sink decides. */

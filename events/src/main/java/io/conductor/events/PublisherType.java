@@ -2,6 +2,8 @@ package io.conductor.events;
 
 /**
  * Which publisher a subscription listens to; it chooses the decoder (never the topic does, events.md 6.6).
+ *
+ * <p>Immutable; thread-safe.
  */
 public enum PublisherType {
     /** vLLM {@code ZmqEventPublisher}: seq from 0, optional replay ROUTER, unsigned hashes (wire hash mode). */

@@ -1,6 +1,10 @@
 package io.conductor.events;
 
-/** How one replay exchange ended; counted per stream in {@link StreamStats#replays()}. */
+/**
+ * How one replay exchange ended; counted per stream in {@link StreamStats#replays()}.
+ *
+ * <p>Immutable; thread-safe.
+ */
 public enum ReplayResult {
     /** A gap was fully covered by the replayed batches. */
     HEALED,

@@ -1,6 +1,10 @@
 package io.conductor.events;
 
-/** Why {@link KvEventSink#onStreamReset} asks the sink to forget everything a stream contributed. */
+/**
+ * Why {@link KvEventSink#onStreamReset} asks the sink to forget everything a stream contributed.
+ *
+ * <p>Immutable; thread-safe.
+ */
 public enum ResetCause {
     /** The sequence number went back: the engine (publisher process) restarted and holds nothing. */
     ENGINE_RESTART,

@@ -1,6 +1,10 @@
 package io.conductor.events;
 
-/** vLLM's {@code kv_cache_spec_kind}: the attention type of the KV-cache group an event belongs to. */
+/**
+ * vLLM's {@code kv_cache_spec_kind}: the attention type of the KV-cache group an event belongs to.
+ *
+ * <p>Immutable; thread-safe.
+ */
 public enum SpecKind {
     /** Not on the wire (older releases, or the map form's omitted default): full attention. */
     ABSENT,

@@ -3,7 +3,8 @@ package io.conductor.events;
 import java.util.Objects;
 
 /**
- * Identity of a subscription: (instance, tenant, DP rank), the reference conductor's service key.
+ * Identity of a subscription: (instance, tenant, DP rank), the reference conductor's service key. Immutable;
+ * thread-safe.
  *
  * @param instanceId engine instance id, non-empty
  * @param tenantId tenant, non-empty ({@code default} when none was given)

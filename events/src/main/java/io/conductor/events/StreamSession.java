@@ -411,8 +411,8 @@ final class StreamSession {
     }
 
     private void resetOwner(ResetCause cause) {
-        if (!holdsState) {
-            return; // nothing of this epoch reached the sink: a reset would change nothing
+        if (!holdsState && cause == ResetCause.REBUILD) {
+            return; // a bootstrap: nothing of this stream reached the sink, so there is nothing to forget
         }
         epoch++;
         counters.set(StreamCounters.EPOCH, epoch);

@@ -9,6 +9,8 @@ package io.conductor.events;
  *                                                 \--gap, no replay-------------------------> DEGRADED
  *   DEGRADED --rebuild replay done / engine restart from its first seq / AllBlocksCleared--> LIVE
  * </pre>
+ *
+ * <p>Immutable; thread-safe.
  */
 public enum StreamState {
     /** Subscribed; nothing received or replayed yet. */

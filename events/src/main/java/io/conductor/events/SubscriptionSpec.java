@@ -9,7 +9,7 @@ import org.jspecify.annotations.Nullable;
  * <p>The live SUB socket connects to {@code endpoint}, except when the endpoint's host is {@code *}
  * ({@code tcp://*:port}): then the SUB binds and the engine connects to it (vLLM publishers configured with a
  * non-wildcard endpoint connect). The replay DEALER always connects. Endpoints are given with the DP port offset
- * already applied (events.md 1.4).
+ * already applied (events.md 1.4). Validated on construction; immutable; thread-safe.
  *
  * @param key (instance, tenant, DP rank); batches carrying another DP rank are dropped
  * @param publisher decoder choice
