@@ -1,0 +1,370 @@
+package io.conductor.events;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One normalized KV event, decoded in place. A reused flyweight: the decoder fills the same instance for every
+ * event of a stream, so every value (and the arrays behind {@link #blockHashes()} and {@link #tokenIds()}) is valid
+ * only until the {@link KvEventSink#onEvent} call returns. Copy what you keep.
+ *
+ * <p>Fields not carried by an event's encoding or publisher hold their sentinel: {@link #ABSENT_INT},
+ * {@link #NO_LORA_ID}, {@code null}, or an {@code ABSENT} enum constant. String values are interned per decoder,
+ * so a steady stream allocates none.
+ *
+ * <p>Not thread-safe: written and read on the stream's poller thread only.
+ */
+public final class KvEvent {
+
+    /** Value of an absent integer field ({@link #blockSize()}, {@link #slidingWindow()}). */
+    public static final int ABSENT_INT = -1;
+    /** {@link #loraId()} when the event has no LoRA id. */
+    public static final long NO_LORA_ID = Long.MIN_VALUE;
+    /** {@link #eventId()} when the event has no Mooncake event id. */
+    public static final long NO_EVENT_ID = -1;
+
+    private EventKind kind = EventKind.BLOCKS_STORED;
+    private long[] hashes;
+    private int hashCount;
+    private boolean hasParentHash;
+    private long parentHash;
+    private int[] tokens;
+    private int tokenCount;
+    private int blockSize = ABSENT_INT;
+    private long loraId = NO_LORA_ID;
+    private @Nullable String loraName;
+    private Medium medium = Medium.ABSENT;
+    private @Nullable String mediumName;
+    private int groupIdx;
+    private SpecKind specKind = SpecKind.ABSENT;
+    private int slidingWindow = ABSENT_INT;
+    private Locality locality = Locality.ABSENT;
+    private byte[] raw = new byte[0];
+    private int extraKeysOffset;
+    private int extraKeysLength;
+    private long eventId = NO_EVENT_ID;
+    private @Nullable String tenantId;
+    private @Nullable String backendId;
+    private @Nullable String modelName;
+    private @Nullable String groupId;
+    private int objectKeyOffset;
+    private int objectKeyLength = ABSENT_INT;
+    private @Nullable String objectKey;
+
+    KvEvent(int initialHashes, int initialTokens) {
+        hashes = new long[initialHashes];
+        tokens = new int[initialTokens];
+    }
+
+    /** What happened. */
+    public EventKind kind() {
+        return kind;
+    }
+
+    /** Number of valid entries in {@link #blockHashes()}. */
+    public int blockCount() {
+        return hashCount;
+    }
+
+    /**
+     * The block hashes as 64-bit patterns (uint64 above {@code Long.MAX_VALUE} are negative; bin hashes are their
+     * last 8 bytes big-endian; Mooncake keys are derived per events.md 5.3), in chain order. Only the first
+     * {@link #blockCount()} entries are valid; the array is reused.
+     */
+    public long[] blockHashes() {
+        return hashes;
+    }
+
+    /** The {@code i}-th block hash, {@code 0 <= i < blockCount()}. */
+    public long blockHash(int i) {
+        if (i >= hashCount) {
+            throw new IndexOutOfBoundsException("block " + i + " of " + hashCount);
+        }
+        return hashes[i];
+    }
+
+    /** True when the event names the hash of the block before its first one. */
+    public boolean hasParentHash() {
+        return hasParentHash;
+    }
+
+    /** The parent block hash; meaningful only if {@link #hasParentHash()}. */
+    public long parentHash() {
+        return parentHash;
+    }
+
+    /** Number of valid entries in {@link #tokenIds()}. SGLang bigram pairs are flattened (both elements). */
+    public int tokenCount() {
+        return tokenCount;
+    }
+
+    /** The token ids of the stored blocks (needed for token-rehash mode). The array is reused. */
+    public int[] tokenIds() {
+        return tokens;
+    }
+
+    /** Tokens per block, or {@link #ABSENT_INT}. */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** The LoRA adapter's int id, or {@link #NO_LORA_ID}. */
+    public long loraId() {
+        return loraId;
+    }
+
+    /** The LoRA adapter name (vLLM), Mooncake {@code lora_name}, or {@code null}. */
+    public @Nullable String loraName() {
+        return loraName;
+    }
+
+    /** The normalized medium / tier. */
+    public Medium medium() {
+        return medium;
+    }
+
+    /** The medium as sent, or {@code null}. */
+    public @Nullable String mediumName() {
+        return mediumName;
+    }
+
+    /** The KV-cache group ({@code group_idx}; nil or absent is 0). Hashes are keyed on (hash, group). */
+    public int groupIdx() {
+        return groupIdx;
+    }
+
+    /** The attention kind of the event's group. */
+    public SpecKind specKind() {
+        return specKind;
+    }
+
+    /** {@code kv_cache_spec_sliding_window}, or {@link #ABSENT_INT}. */
+    public int slidingWindow() {
+        return slidingWindow;
+    }
+
+    /** {@code locality} (map form, offload tiers). */
+    public Locality locality() {
+        return locality;
+    }
+
+    /**
+     * True when the event belongs to group 0 with a full-prefix attention kind and no sliding window: the only
+     * events that may be mixed into a plain prefix index. Others are counted in
+     * {@link StreamStats#nonPrimaryGroupEvents()} and delivered for a sink that keys on (hash, group).
+     */
+    public boolean isPrimaryGroup() {
+        return groupIdx == 0 && specKind.isFullPrefix() && slidingWindow == ABSENT_INT;
+    }
+
+    /** True when {@code extra_keys} is present and not nil; its raw msgpack is {@link #extraKeysMsgpack()}. */
+    public boolean hasExtraKeys() {
+        return extraKeysLength > 0;
+    }
+
+    /**
+     * The raw msgpack bytes of {@code extra_keys} (one entry per hash), copied; for diagnostics and tests only.
+     * The hot path never needs them: extra keys are already folded into the wire hash.
+     */
+    public byte[] extraKeysMsgpack() {
+        return Arrays.copyOfRange(raw, extraKeysOffset, extraKeysOffset + extraKeysLength);
+    }
+
+    /** Mooncake {@code event_id}, or {@link #NO_EVENT_ID}. */
+    public long eventId() {
+        return eventId;
+    }
+
+    /** Mooncake {@code tenant_id} ({@code default} when empty), or {@code null} for engine events. */
+    public @Nullable String tenantId() {
+        return tenantId;
+    }
+
+    /** Mooncake {@code backend_id}, or {@code null} for engine events. */
+    public @Nullable String backendId() {
+        return backendId;
+    }
+
+    /** Mooncake {@code model_name}, or {@code null}. */
+    public @Nullable String modelName() {
+        return modelName;
+    }
+
+    /** Mooncake {@code group_id}, or {@code null}. */
+    public @Nullable String groupId() {
+        return groupId;
+    }
+
+    /** True when a Mooncake object key is present. */
+    public boolean hasObjectKey() {
+        return objectKeyLength != ABSENT_INT;
+    }
+
+    /**
+     * The full Mooncake object key, or {@code null}. Built on first call for this event (one allocation per
+     * Mooncake object event that the sink asks for).
+     */
+    public @Nullable String objectKey() {
+        if (objectKey == null && objectKeyLength != ABSENT_INT) {
+            objectKey = new String(raw, objectKeyOffset, objectKeyLength, StandardCharsets.UTF_8);
+        }
+        return objectKey;
+    }
+
+    // ---- decoder side (package-private) ----
+
+    void reset(EventKind newKind, byte[] source) {
+        kind = newKind;
+        raw = source;
+        hashCount = 0;
+        hasParentHash = false;
+        parentHash = 0;
+        tokenCount = 0;
+        blockSize = ABSENT_INT;
+        loraId = NO_LORA_ID;
+        loraName = null;
+        medium = Medium.ABSENT;
+        mediumName = null;
+        groupIdx = 0;
+        specKind = SpecKind.ABSENT;
+        slidingWindow = ABSENT_INT;
+        locality = Locality.ABSENT;
+        extraKeysLength = 0;
+        eventId = NO_EVENT_ID;
+        tenantId = null;
+        backendId = null;
+        modelName = null;
+        groupId = null;
+        objectKeyLength = ABSENT_INT;
+        objectKey = null;
+    }
+
+    void kind(EventKind value) {
+        kind = value;
+    }
+
+    /** Makes room for {@code count} hashes (grows, never shrinks) and sets the count. */
+    long[] hashesFor(int count) {
+        if (hashes.length < count) {
+            hashes = new long[Math.max(count, hashes.length * 2)];
+        }
+        hashCount = count;
+        return hashes;
+    }
+
+    int[] tokensFor(int count) {
+        if (tokens.length < count) {
+            tokens = new int[Math.max(count, tokens.length * 2)];
+        }
+        tokenCount = count;
+        return tokens;
+    }
+
+    void parentHash(long value) {
+        hasParentHash = true;
+        parentHash = value;
+    }
+
+    void blockSize(int value) {
+        blockSize = value;
+    }
+
+    void loraId(long value) {
+        loraId = value;
+    }
+
+    void loraName(@Nullable String value) {
+        loraName = value;
+    }
+
+    void medium(Medium value, @Nullable String name) {
+        medium = value;
+        mediumName = name;
+    }
+
+    void groupIdx(int value) {
+        groupIdx = value;
+    }
+
+    void specKind(SpecKind value) {
+        specKind = value;
+    }
+
+    void slidingWindow(int value) {
+        slidingWindow = value;
+    }
+
+    void locality(Locality value) {
+        locality = value;
+    }
+
+    void extraKeys(int offset, int length) {
+        extraKeysOffset = offset;
+        extraKeysLength = length;
+    }
+
+    void eventId(long value) {
+        eventId = value;
+    }
+
+    void tenantId(@Nullable String value) {
+        tenantId = value;
+    }
+
+    void backendId(@Nullable String value) {
+        backendId = value;
+    }
+
+    void modelName(@Nullable String value) {
+        modelName = value;
+    }
+
+    void groupId(@Nullable String value) {
+        groupId = value;
+    }
+
+    void objectKey(int offset, int length) {
+        objectKeyOffset = offset;
+        objectKeyLength = length;
+        objectKey = null;
+    }
+
+    int objectKeyOffset() {
+        return objectKeyOffset;
+    }
+
+    int objectKeyLength() {
+        return objectKeyLength;
+    }
+
+    byte[] raw() {
+        return raw;
+    }
+
+    @Override
+    public String toString() {
+        final StringBuilder sb = new StringBuilder("KvEvent[").append(kind);
+        sb.append(" hashes=[");
+        for (int i = 0; i < hashCount; i++) {
+            sb.append(i == 0 ? "" : ",").append(Long.toUnsignedString(hashes[i], 16));
+        }
+        sb.append(']');
+        if (hasParentHash) {
+            sb.append(" parent=").append(Long.toUnsignedString(parentHash, 16));
+        }
+        sb.append(" tokens=").append(tokenCount).append(" blockSize=").append(blockSize);
+        if (loraId != NO_LORA_ID) {
+            sb.append(" loraId=").append(loraId);
+        }
+        if (loraName != null) {
+            sb.append(" lora=").append(loraName);
+        }
+        sb.append(" medium=").append(medium).append(" group=").append(groupIdx).append(" spec=").append(specKind);
+        if (backendId != null) {
+            sb.append(" backend=").append(backendId).append(" tenant=").append(tenantId)
+                    .append(" key=").append(objectKey());
+        }
+        return sb.append(']').toString();
+    }
+}

@@ -1,0 +1,281 @@
+package io.conductor.events;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Pipe;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zeromq.ZMQ;
+
+/**
+ * One platform thread that owns many subscriptions: it polls all their sockets with one selector, reads whole
+ * messages, runs each stream's session (and so its sink), and fires replay timeouts and scheduled rebuilds.
+ *
+ * <p>Threading: {@link #execute} and {@link #connectionEvent} may be called from any thread; they enqueue and wake
+ * the poller through a pipe that sits among the polled items. Everything else runs on the poller thread. A
+ * subscription is attached and detached only by commands, which run between polls, so once a detach command has
+ * run no sink call for that subscription can follow.
+ */
+final class PollerThread {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PollerThread.class);
+
+    /** Messages read from one socket before moving to the next, so one busy stream cannot starve the rest. */
+    private static final int BUDGET_PER_SOCKET = 256;
+    private static final long MAX_POLL_MILLIS = 100;
+
+    private record ConnectionEvent(Subscription subscription, boolean connected) {
+    }
+
+    private final Thread thread;
+    private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<ConnectionEvent> connectionEvents = new ConcurrentLinkedQueue<>();
+    private final List<Subscription> subscriptions = new ArrayList<>();
+    private final AtomicInteger load = new AtomicInteger();
+    private final Pipe wakePipe;
+    private final Selector selector;
+    private final ByteBuffer wakeByte = ByteBuffer.allocate(1);
+    private final ByteBuffer wakeDrain = ByteBuffer.allocate(256);
+    private volatile boolean running = true;
+    private boolean socketsChanged = true;
+    private ZMQ.PollItem[] items = new ZMQ.PollItem[0];
+    private Subscription[] owners = new Subscription[0];
+    private boolean[] replayItem = new boolean[0];
+    private int itemCount;
+
+    PollerThread(String name) {
+        try {
+            wakePipe = Pipe.open();
+            wakePipe.source().configureBlocking(false);
+            wakePipe.sink().configureBlocking(false);
+            selector = Selector.open();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the poller's wake-up pipe", e);
+        }
+        thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** Runs {@code command} on the poller thread, in submission order. */
+    void execute(Runnable command) {
+        commands.add(command);
+        wakeup();
+    }
+
+    boolean isPollerThread() {
+        return Thread.currentThread() == thread;
+    }
+
+    /** Subscriptions attached or being attached; used to spread new ones. */
+    int load() {
+        return load.get();
+    }
+
+    void reserve() {
+        load.incrementAndGet();
+    }
+
+    void release() {
+        load.decrementAndGet();
+    }
+
+    /** Called on a JeroMQ I/O thread by a subscription's socket event hook. */
+    void connectionEvent(Subscription subscription, boolean connected) {
+        connectionEvents.add(new ConnectionEvent(subscription, connected));
+        wakeup();
+    }
+
+    /** Poller thread: a subscription replaced or closed a socket. */
+    void socketsChanged() {
+        socketsChanged = true;
+    }
+
+    void attach(Subscription subscription) {
+        subscriptions.add(subscription);
+        socketsChanged = true;
+    }
+
+    void detach(Subscription subscription) {
+        subscriptions.remove(subscription);
+        socketsChanged = true;
+    }
+
+    /** Stops the loop, closes every remaining subscription's sockets, waits up to {@code timeoutMillis}. */
+    void stop(long timeoutMillis) {
+        running = false;
+        wakeup();
+        try {
+            thread.join(timeoutMillis);
+            if (thread.isAlive()) {
+                LOG.warn("{} did not stop within {} ms; interrupting", thread.getName(), timeoutMillis);
+                thread.interrupt();
+                thread.join(timeoutMillis);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void wakeup() {
+        try {
+            synchronized (wakeByte) {
+                wakeByte.clear();
+                wakePipe.sink().write(wakeByte);
+            }
+        } catch (IOException e) {
+            // A full pipe already guarantees a wake-up; a closed one means we are stopping.
+        }
+    }
+
+    private void run() {
+        try {
+            while (running) {
+                runCommands();
+                runConnectionEvents();
+                if (socketsChanged) {
+                    rebuildItems();
+                }
+                final long now = System.nanoTime();
+                ZMQ.poll(selector, items, itemCount, pollMillis(now));
+                final long after = System.nanoTime();
+                for (int i = 0; i < itemCount; i++) {
+                    if (!items[i].isReadable()) {
+                        continue;
+                    }
+                    if (i == 0) {
+                        drainWakePipe();
+                        continue;
+                    }
+                    final Subscription s = owners[i];
+                    try {
+                        if (replayItem[i]) {
+                            s.drainReplay(BUDGET_PER_SOCKET, after);
+                        } else {
+                            s.drainLive(BUDGET_PER_SOCKET, after);
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.error("stream {}: unexpected failure while reading; continuing", s.spec.key(), e);
+                    }
+                }
+                final long timersAt = System.nanoTime();
+                for (int i = 0, n = subscriptions.size(); i < n; i++) {
+                    final Subscription s = subscriptions.get(i);
+                    if (timersAt - s.session.nextDeadline() >= 0 && s.session.nextDeadline() != Long.MAX_VALUE) {
+                        s.session.onTimer(timersAt);
+                    }
+                }
+            }
+        } catch (Error e) {
+            LOG.error("{} failed", thread.getName(), e);
+            throw e;
+        } finally {
+            runCommands();
+            for (final Subscription s : subscriptions) {
+                s.close();
+            }
+            subscriptions.clear();
+            try {
+                selector.close();
+                wakePipe.source().close();
+                wakePipe.sink().close();
+            } catch (IOException e) {
+                LOG.debug("closing the wake-up pipe", e);
+            }
+        }
+    }
+
+    private void runCommands() {
+        Runnable command;
+        while ((command = commands.poll()) != null) {
+            try {
+                command.run();
+            } catch (RuntimeException e) {
+                LOG.error("{}: command failed", thread.getName(), e);
+            }
+        }
+    }
+
+    private void runConnectionEvents() {
+        ConnectionEvent event;
+        while ((event = connectionEvents.poll()) != null) {
+            final Subscription s = event.subscription();
+            if (!subscriptions.contains(s)) {
+                continue; // already removed
+            }
+            final long now = System.nanoTime();
+            if (event.connected()) {
+                s.session.onConnected(now);
+            } else {
+                s.session.onDisconnected();
+            }
+        }
+    }
+
+    private long pollMillis(long now) {
+        if (!commands.isEmpty() || !connectionEvents.isEmpty()) {
+            return 0;
+        }
+        long next = MAX_POLL_MILLIS;
+        for (int i = 0, n = subscriptions.size(); i < n; i++) {
+            final long deadline = subscriptions.get(i).session.nextDeadline();
+            if (deadline != Long.MAX_VALUE) {
+                next = Math.min(next, Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - now) + 1));
+            }
+        }
+        return next;
+    }
+
+    private void rebuildItems() {
+        socketsChanged = false;
+        final int capacity = 1 + 2 * subscriptions.size();
+        if (items.length < capacity) {
+            items = new ZMQ.PollItem[capacity];
+            owners = new Subscription[capacity];
+            replayItem = new boolean[capacity];
+        }
+        int n = 0;
+        items[n++] = new ZMQ.PollItem(wakePipe.source(), ZMQ.Poller.POLLIN);
+        for (final Subscription s : subscriptions) {
+            final ZMQ.Socket sub = s.sub();
+            if (sub != null) {
+                owners[n] = s;
+                replayItem[n] = false;
+                items[n++] = new ZMQ.PollItem(sub, ZMQ.Poller.POLLIN);
+            }
+            final ZMQ.Socket dealer = s.dealer();
+            if (dealer != null) {
+                owners[n] = s;
+                replayItem[n] = true;
+                items[n++] = new ZMQ.PollItem(dealer, ZMQ.Poller.POLLIN);
+            }
+        }
+        for (int i = n; i < items.length; i++) {
+            items[i] = null;
+            owners[i] = null;
+        }
+        itemCount = n;
+    }
+
+    private void drainWakePipe() {
+        try {
+            while (true) {
+                wakeDrain.clear();
+                if (wakePipe.source().read(wakeDrain) <= 0) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("draining the wake-up pipe", e);
+        }
+    }
+}

@@ -1,0 +1,535 @@
+package io.conductor.events;
+
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sequence tracking, replay and application of one subscription's batches: the logic between the sockets
+ * ({@link Subscription}) and the sink. No I/O of its own except through {@link ReplayChannel}.
+ *
+ * <p>Not thread-safe: every method runs on the subscription's poller thread. Stats are published through
+ * {@link StreamCounters} (one writer, many readers).
+ */
+final class StreamSession {
+
+    /*
+     * Policies (docs/events.md, "Sequence, replay and recovery"):
+     *
+     * Sequence: lastSeq is the last batch applied (or dropped as malformed: a malformed batch still consumes its
+     * seq). lastLiveSeq is the last *live* seq received; live seqs only grow within one publisher process, so a
+     * live seq <= lastLiveSeq is an engine restart: reset the owner, new epoch.
+     *
+     * Sync: a replay exchange. Gap sync asks for lastSeq+1; rebuild sync (bootstrap, reconnect, recovery) resets
+     * the owner and asks for 0. While a sync runs, live batches are buffered (bounded) and applied after the end
+     * marker in seq order, skipping what the replay already applied. If the first replayed seq of a gap sync is
+     * beyond the requested one, the ring no longer covers the gap: reset and apply the ring as a rebuild.
+     *
+     * Failure (timeout, buffer overflow, repeated gaps, or a gap with no replay endpoint): reset the owner
+     * (UNRECOVERABLE_GAP), apply buffered and later live batches, state DEGRADED. With a replay endpoint a
+     * rebuild is scheduled with capped, jittered exponential backoff; DEGRADED ends when a rebuild completes,
+     * when the engine restarts from its first seq, or when an AllBlocksCleared applies.
+     */
+
+    private static final Logger LOG = LoggerFactory.getLogger(StreamSession.class);
+
+    static final long NONE = -1;
+    private static final long NEVER = Long.MAX_VALUE;
+    /** Gap syncs tried in a row before giving up on replay for this gap. */
+    private static final int MAX_SYNC_ATTEMPTS = 3;
+    private static final long LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+    private static final DropReason[] REASONS = DropReason.values();
+
+    private record Pending(long seq, byte[] payload) {
+    }
+
+    private final SubscriptionSpec spec;
+    private final KvEventSink sink;
+    private final StreamCounters counters;
+    private final @Nullable ReplayChannel replay;
+    private final BatchDecoder decoder;
+    private final KvBatch batch;
+    private final KvEvent event = new KvEvent(64, 1024);
+    private final long replayTimeoutNanos;
+    private final int maxBuffered;
+    private final long rebuildMinNanos;
+    private final long rebuildMaxNanos;
+    private final long[] lastDropLogNanos = new long[REASONS.length];
+    private long lastSinkErrorLogNanos;
+
+    private long epoch;
+    private long lastSeq = NONE;
+    private long lastLiveSeq = NONE;
+    private boolean holdsState;
+    private boolean everLive;
+    private boolean connected;
+    private boolean connectedOnce;
+    private boolean lostPeer;
+    private boolean degraded;
+    private boolean bootstrapPending;
+    /** Set by a rebuild that found an empty ring: the next live seq must be the publisher's first. */
+    private boolean expectFirst;
+    private StreamState published = StreamState.CONNECTING;
+
+    private boolean syncing;
+    private long syncFrom;
+    private boolean syncRebuild;
+    private boolean syncGotData;
+    private boolean syncTruncated;
+    private boolean syncLossy;
+    private int syncAttempts;
+    private long syncDeadline;
+    private final ArrayDeque<Pending> buffer = new ArrayDeque<>();
+    private long rebuildAt = NEVER;
+    private int rebuildFailures;
+
+    StreamSession(SubscriptionSpec spec, KvEventSink sink, StreamCounters counters, @Nullable ReplayChannel replay,
+                  SubscriberConfig config) {
+        this.spec = spec;
+        this.sink = sink;
+        this.counters = counters;
+        this.replay = replay;
+        this.decoder = BatchDecoder.forPublisher(spec.publisher());
+        this.batch = new KvBatch(spec.key(), spec.publisher());
+        this.replayTimeoutNanos = config.replayTimeout().toNanos();
+        this.maxBuffered = config.maxBufferedBatches();
+        this.rebuildMinNanos = config.rebuildBackoffMin().toNanos();
+        this.rebuildMaxNanos = config.rebuildBackoffMax().toNanos();
+        this.bootstrapPending = replay != null;
+        Arrays.fill(lastDropLogNanos, Long.MIN_VALUE);
+        lastSinkErrorLogNanos = Long.MIN_VALUE;
+        counters.state(StreamState.CONNECTING);
+    }
+
+    // ---- inputs ----
+
+    /** A live batch arrived. */
+    void onLive(long seq, byte[] payload, int offset, int length, long now) {
+        connected = true;
+        if (lastLiveSeq != NONE && Long.compareUnsigned(seq, lastLiveSeq) <= 0) {
+            onRestart(seq, now);
+        }
+        lastLiveSeq = seq;
+        if (counters.get(StreamCounters.HIGHEST_SEQ) < seq) {
+            counters.set(StreamCounters.HIGHEST_SEQ, seq);
+        }
+        if (!syncing && bootstrapPending) {
+            startSync(0, true, now);
+        }
+        if (!syncing && expectFirst && lastSeq == NONE && seq != spec.publisher().firstSeq()) {
+            // An empty ring said nothing was sent yet, but this live batch is not the first: batches were missed.
+            expectFirst = false;
+            counters.increment(StreamCounters.GAPS);
+            counters.add(StreamCounters.BATCHES_MISSED, seq - spec.publisher().firstSeq());
+            startSync(spec.publisher().firstSeq(), false, now);
+        }
+        expectFirst = false;
+        if (syncing) {
+            bufferLive(seq, payload, offset, length, now);
+        } else if (lastSeq == NONE || seq == lastSeq + 1) {
+            apply(seq, payload, offset, length, false, now);
+        } else if (Long.compareUnsigned(seq, lastSeq) <= 0) {
+            counters.increment(StreamCounters.DUPLICATES);
+        } else {
+            final long missed = seq - lastSeq - 1;
+            counters.increment(StreamCounters.GAPS);
+            counters.add(StreamCounters.BATCHES_MISSED, missed);
+            LOG.info("stream {}: gap of {} batches before seq {}{}", spec.key(), missed, seq,
+                    replay != null ? ", replaying" : ", no replay endpoint");
+            if (replay != null) {
+                startSync(lastSeq + 1, false, now);
+                bufferLive(seq, payload, offset, length, now);
+            } else {
+                giveUp(now);
+                apply(seq, payload, offset, length, false, now);
+            }
+        }
+        publishState();
+    }
+
+    /** A replayed batch arrived on the DEALER. */
+    void onReplayData(long seq, byte[] payload, int offset, int length, long now) {
+        if (!syncing) {
+            counters.increment(StreamCounters.DUPLICATES); // a late reply to an abandoned exchange
+            return;
+        }
+        syncDeadline = now + replayTimeoutNanos;
+        if (!syncGotData) {
+            syncGotData = true;
+            if (!syncRebuild && Long.compareUnsigned(seq, syncFrom) > 0) {
+                // The ring starts after the requested seq: the gap cannot be covered. Rebuild from the ring.
+                LOG.warn("stream {}: replay from {} starts at {}, ring no longer covers the gap; rebuilding",
+                        spec.key(), syncFrom, seq);
+                syncTruncated = true;
+                syncRebuild = true;
+                resetOwner(ResetCause.REBUILD);
+                lastSeq = NONE;
+            }
+        }
+        if (lastSeq != NONE && Long.compareUnsigned(seq, lastSeq) <= 0) {
+            counters.increment(StreamCounters.DUPLICATES);
+            return;
+        }
+        if (lastSeq != NONE && seq > lastSeq + 1) {
+            counters.increment(StreamCounters.GAPS);
+            counters.add(StreamCounters.BATCHES_MISSED, seq - lastSeq - 1);
+            syncLossy = true;
+        }
+        apply(seq, payload, offset, length, true, now);
+    }
+
+    /** The replay end marker arrived. */
+    void onReplayEnd(long now) {
+        if (!syncing) {
+            return;
+        }
+        if (!syncRebuild && !syncGotData && !coversNext()) {
+            // Nothing at or after the requested seq is held, and live batches do not continue from lastSeq.
+            LOG.warn("stream {}: replay from {} returned nothing; rebuilding", spec.key(), syncFrom);
+            counters.replay(ReplayResult.TRUNCATED);
+            syncing = false;
+            startSync(0, true, now);
+            publishState();
+            return;
+        }
+        drainBuffer(now);
+        if (!buffer.isEmpty()) {
+            if (syncAttempts < MAX_SYNC_ATTEMPTS) {
+                syncing = false;
+                startSync(lastSeq + 1, false, now);
+            } else {
+                fail(ReplayResult.FAILED, "gap persists after " + syncAttempts + " replays", now);
+            }
+            publishState();
+            return;
+        }
+        if (syncRebuild && !syncGotData) {
+            // The ring is empty: the publisher has sent nothing yet, so its first seq is next; anything later is a gap.
+            expectFirst = true;
+        }
+        final ReplayResult result = syncTruncated ? ReplayResult.TRUNCATED
+                : syncRebuild ? ReplayResult.BOOTSTRAPPED : ReplayResult.HEALED;
+        counters.replay(result);
+        LOG.debug("stream {}: replay {} up to seq {}", spec.key(), result, lastSeq);
+        syncing = false;
+        everLive = true;
+        syncAttempts = 0;
+        rebuildFailures = 0;
+        if (syncRebuild) {
+            degraded = syncLossy; // a complete rebuild makes the stream exact again
+        } else if (syncLossy) {
+            degraded = true; // a batch missing inside the ring: what we hold may be stale until a rebuild
+        }
+        if (degraded && replay != null) {
+            scheduleRebuild(now);
+        }
+        publishState();
+    }
+
+    /** The live socket gained a peer (connected or accepted). */
+    void onConnected(long now) {
+        connected = true;
+        final boolean first = !connectedOnce;
+        if (lostPeer) {
+            counters.increment(StreamCounters.RECONNECTS);
+        }
+        if ((first || lostPeer) && replay != null) {
+            bootstrapPending = true;
+            if (!syncing) {
+                startSync(0, true, now);
+            }
+        }
+        if (first || lostPeer) {
+            LOG.info("stream {}: {} {}", spec.key(), first ? "connected to" : "reconnected to", spec.endpoint());
+        }
+        connectedOnce = true;
+        lostPeer = false;
+        publishState();
+    }
+
+    /** The live socket lost its peer. */
+    void onDisconnected() {
+        if (connected) {
+            LOG.info("stream {}: lost {}; ZMQ reconnects with backoff", spec.key(), spec.endpoint());
+        }
+        connected = false;
+        lostPeer = true;
+        publishState();
+    }
+
+    /** A frame-level problem on the live or replay socket. */
+    void dropFrame(DropReason reason, String message, byte[] bytes, int offset, int length, long now) {
+        drop(reason, message, bytes, offset, length, now);
+    }
+
+    /** Timeouts and scheduled rebuilds. */
+    void onTimer(long now) {
+        if (syncing) {
+            if (now - syncDeadline >= 0) {
+                fail(ReplayResult.TIMEOUT, "no replay reply within " + replayTimeoutNanos / 1_000_000 + " ms", now);
+                publishState();
+            }
+        } else if (rebuildAt != NEVER && now - rebuildAt >= 0) {
+            rebuildAt = NEVER;
+            startSync(0, true, now);
+            publishState();
+        }
+    }
+
+    /** The next time {@link #onTimer} has work, or {@link Long#MAX_VALUE}. */
+    long nextDeadline() {
+        return syncing ? syncDeadline : rebuildAt;
+    }
+
+    // ---- transitions ----
+
+    private void onRestart(long seq, long now) {
+        counters.increment(StreamCounters.RESTARTS);
+        LOG.warn("stream {}: seq went back from {} to {}: engine restarted, clearing its blocks", spec.key(),
+                lastLiveSeq, seq);
+        if (syncing) {
+            syncing = false;
+            buffer.clear();
+            counters.set(StreamCounters.BUFFERED, 0);
+            if (replay != null) {
+                replay.restart();
+            }
+        }
+        resetOwner(ResetCause.ENGINE_RESTART);
+        lastSeq = NONE;
+        lastLiveSeq = NONE;
+        rebuildAt = NEVER;
+        counters.set(StreamCounters.HIGHEST_SEQ, seq);
+        if (seq == spec.publisher().firstSeq()) {
+            degraded = false; // the new process's whole history follows
+            bootstrapPending = false;
+        } else if (replay != null) {
+            bootstrapPending = true;
+        } else {
+            degraded = true;
+        }
+    }
+
+    private void startSync(long from, boolean rebuild, long now) {
+        final ReplayChannel channel = replay;
+        if (channel == null) {
+            return;
+        }
+        if (rebuild) {
+            resetOwner(ResetCause.REBUILD);
+            lastSeq = NONE;
+        }
+        syncing = true;
+        expectFirst = false;
+        syncFrom = from;
+        syncRebuild = rebuild;
+        syncGotData = false;
+        syncTruncated = false;
+        syncLossy = false;
+        syncAttempts++;
+        syncDeadline = now + replayTimeoutNanos;
+        bootstrapPending = false;
+        rebuildAt = NEVER;
+        if (!channel.request(from)) {
+            fail(ReplayResult.FAILED, "replay request could not be queued", now);
+        }
+    }
+
+    /** Replay could not help: reset, apply what is buffered, go DEGRADED, schedule a rebuild if possible. */
+    private void fail(ReplayResult result, String why, long now) {
+        counters.replay(result);
+        LOG.warn("stream {}: replay from {} {} ({}); clearing the stream's blocks, state DEGRADED", spec.key(),
+                syncFrom, result, why);
+        syncing = false;
+        syncAttempts = 0;
+        if (replay != null) {
+            replay.restart();
+        }
+        giveUp(now);
+        while (!buffer.isEmpty()) {
+            final Pending p = buffer.poll();
+            if (lastSeq != NONE && Long.compareUnsigned(p.seq(), lastSeq) <= 0) {
+                counters.increment(StreamCounters.DUPLICATES);
+                continue;
+            }
+            apply(p.seq(), p.payload(), 0, p.payload().length, false, now);
+        }
+        counters.set(StreamCounters.BUFFERED, 0);
+        scheduleRebuild(now);
+        rebuildFailures++;
+    }
+
+    private void giveUp(long now) {
+        resetOwner(ResetCause.UNRECOVERABLE_GAP);
+        lastSeq = NONE;
+        degraded = true;
+    }
+
+    private void scheduleRebuild(long now) {
+        if (replay == null) {
+            return;
+        }
+        final int shift = Math.min(rebuildFailures, 20);
+        final long base = Math.min(rebuildMaxNanos, rebuildMinNanos << shift);
+        final long jitter = ThreadLocalRandom.current().nextLong(base / 4 + 1);
+        rebuildAt = now + Math.min(rebuildMaxNanos, base + jitter);
+    }
+
+    private boolean coversNext() {
+        final Pending first = buffer.peek();
+        return first != null && (lastSeq == NONE || Long.compareUnsigned(first.seq(), lastSeq + 1) <= 0);
+    }
+
+    private void bufferLive(long seq, byte[] payload, int offset, int length, long now) {
+        if (buffer.size() >= maxBuffered) {
+            fail(ReplayResult.FAILED, "more than " + maxBuffered + " live batches arrived during the replay", now);
+            apply(seq, payload, offset, length, false, now);
+            return;
+        }
+        buffer.add(new Pending(seq, Arrays.copyOfRange(payload, offset, offset + length)));
+        counters.set(StreamCounters.BUFFERED, buffer.size());
+    }
+
+    private void drainBuffer(long now) {
+        while (!buffer.isEmpty()) {
+            final Pending p = buffer.peek();
+            if (lastSeq != NONE && Long.compareUnsigned(p.seq(), lastSeq) <= 0) {
+                counters.increment(StreamCounters.DUPLICATES);
+                buffer.poll();
+            } else if (lastSeq == NONE || p.seq() == lastSeq + 1) {
+                buffer.poll();
+                apply(p.seq(), p.payload(), 0, p.payload().length, false, now);
+            } else {
+                break;
+            }
+        }
+        counters.set(StreamCounters.BUFFERED, buffer.size());
+    }
+
+    private void resetOwner(ResetCause cause) {
+        if (!holdsState && cause == ResetCause.REBUILD) {
+            return; // a bootstrap: nothing of this stream reached the sink, so there is nothing to forget
+        }
+        epoch++;
+        counters.set(StreamCounters.EPOCH, epoch);
+        holdsState = false;
+        try {
+            sink.onStreamReset(spec.key(), cause, epoch);
+        } catch (RuntimeException e) {
+            sinkError(e, System.nanoTime());
+        }
+    }
+
+    private void publishState() {
+        final StreamState state = syncing ? StreamState.SYNCING
+                : degraded ? StreamState.DEGRADED
+                : !everLive || (lostPeer && !connected) ? StreamState.CONNECTING
+                : StreamState.LIVE;
+        counters.set(StreamCounters.CONNECTED, connected ? 1 : 0);
+        if (state != published) {
+            LOG.info("stream {}: {} -> {}", spec.key(), published, state);
+            published = state;
+            counters.state(state);
+        }
+    }
+
+    // ---- applying a batch ----
+
+    private void apply(long seq, byte[] payload, int offset, int length, boolean replayed, long now) {
+        everLive = true;
+        lastSeq = seq;
+        counters.set(StreamCounters.LAST_SEQ, seq);
+        final KvBatch batch = this.batch;
+        final BatchDecoder decoder = this.decoder;
+        final KvEvent event = this.event;
+        final KvEventSink sink = this.sink;
+        batch.seq(seq);
+        batch.epoch(epoch);
+        batch.replayed(replayed);
+        try {
+            decoder.begin(payload, offset, length, batch, spec.key().dpRank());
+        } catch (DecodeException e) {
+            drop(e.reason(), "seq " + seq + ": " + e.getMessage(), payload, offset, length, now);
+            return;
+        }
+        try {
+            sink.onBatchBegin(batch);
+        } catch (RuntimeException e) {
+            sinkError(e, now);
+        }
+        holdsState = true;
+        long events = 0;
+        long stored = 0;
+        long removed = 0;
+        long clears = 0;
+        long nonPrimary = 0;
+        while (decoder.hasNextEvent()) {
+            final int eventStart = decoder.reader.position();
+            try {
+                decoder.nextEvent(event);
+            } catch (DecodeException e) {
+                final int eventEnd = decoder.reader.position();
+                drop(e.reason(), "seq " + seq + ": " + e.getMessage(), payload, eventStart, eventEnd - eventStart,
+                        now);
+                continue;
+            }
+            events++;
+            switch (event.kind()) {
+                case BLOCKS_STORED, OBJECT_STORED -> stored += event.blockCount();
+                case BLOCKS_REMOVED, OBJECT_REMOVED -> removed += event.blockCount();
+                case ALL_BLOCKS_CLEARED, OBJECTS_CLEARED -> clears++;
+            }
+            if (!event.isPrimaryGroup()) {
+                nonPrimary++;
+            }
+            if (event.kind() == EventKind.ALL_BLOCKS_CLEARED && degraded && !syncing) {
+                // The engine dropped everything: from here on we hold exactly what it announces.
+                degraded = false;
+                rebuildAt = NEVER;
+            }
+            try {
+                sink.onEvent(batch, event);
+            } catch (RuntimeException e) {
+                sinkError(e, now);
+            }
+        }
+        try {
+            sink.onBatchEnd(batch);
+        } catch (RuntimeException e) {
+            sinkError(e, now);
+        }
+        final StreamCounters c = counters;
+        c.increment(StreamCounters.BATCHES_APPLIED);
+        if (replayed) {
+            c.increment(StreamCounters.BATCHES_REPLAYED);
+        }
+        c.add(StreamCounters.EVENTS_APPLIED, events);
+        c.add(StreamCounters.BLOCKS_STORED, stored);
+        c.add(StreamCounters.BLOCKS_REMOVED, removed);
+        c.add(StreamCounters.CLEARS, clears);
+        c.add(StreamCounters.NON_PRIMARY_GROUP, nonPrimary);
+        c.lastTimestamp(batch.timestampSeconds());
+    }
+
+    private void drop(DropReason reason, String message, byte[] bytes, int offset, int length, long now) {
+        counters.drop(reason);
+        final int i = reason.ordinal();
+        if (lastDropLogNanos[i] == Long.MIN_VALUE || now - lastDropLogNanos[i] >= LOG_INTERVAL_NANOS) {
+            lastDropLogNanos[i] = now;
+            LOG.warn("stream {}: dropped ({}) {}; bytes: {} (logged once a minute per reason, {} so far)",
+                    spec.key(), reason, message, HexBytes.truncated(bytes, offset, length), counters.drops(reason));
+        }
+    }
+
+    private void sinkError(RuntimeException e, long now) {
+        counters.increment(StreamCounters.SINK_ERRORS);
+        if (lastSinkErrorLogNanos == Long.MIN_VALUE || now - lastSinkErrorLogNanos >= LOG_INTERVAL_NANOS) {
+            lastSinkErrorLogNanos = now;
+            LOG.error("stream {}: sink threw (logged once a minute)", spec.key(), e);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package io.conductor.events;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of a {@link KvEventSubscriber}. Validated up front; immutable; thread-safe.
+ *
+ * @param pollerThreads platform threads polling every subscription's sockets and calling the sinks (1 = every sink
+ *     call on one thread)
+ * @param ioThreads JeroMQ I/O threads
+ * @param receiveHighWaterMark SUB and DEALER receive high-water mark, in messages
+ * @param replayTimeout how long a replay may stay silent (before its first reply, or between replies) before it
+ *     counts as timed out
+ * @param maxBufferedBatches live batches kept while a replay runs; more fails the replay
+ * @param reconnectInterval ZMQ reconnect interval (ZMQ doubles it per failed attempt, adds jitter)
+ * @param reconnectIntervalMax cap of the reconnect interval
+ * @param heartbeatInterval ZMTP heartbeat interval detecting a dead peer (timeout = 3 intervals); zero disables
+ * @param rebuildBackoffMin first delay before retrying a rebuild replay of a degraded stream
+ * @param rebuildBackoffMax cap of that delay (doubles per failure, with jitter)
+ */
+public record SubscriberConfig(int pollerThreads, int ioThreads, int receiveHighWaterMark, Duration replayTimeout,
+                               int maxBufferedBatches, Duration reconnectInterval, Duration reconnectIntervalMax,
+                               Duration heartbeatInterval, Duration rebuildBackoffMin, Duration rebuildBackoffMax) {
+
+    public SubscriberConfig {
+        require(pollerThreads >= 1 && pollerThreads <= 64, "pollerThreads must be in 1..64", pollerThreads);
+        require(ioThreads >= 1 && ioThreads <= 64, "ioThreads must be in 1..64", ioThreads);
+        require(receiveHighWaterMark >= 0, "receiveHighWaterMark must be >= 0 (0 = unlimited)", receiveHighWaterMark);
+        require(maxBufferedBatches >= 1, "maxBufferedBatches must be >= 1", maxBufferedBatches);
+        requirePositive(replayTimeout, "replayTimeout");
+        requirePositive(reconnectInterval, "reconnectInterval");
+        requirePositive(reconnectIntervalMax, "reconnectIntervalMax");
+        requirePositive(rebuildBackoffMin, "rebuildBackoffMin");
+        requirePositive(rebuildBackoffMax, "rebuildBackoffMax");
+        Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
+        require(!heartbeatInterval.isNegative(), "heartbeatInterval must be >= 0", heartbeatInterval);
+    }
+
+    /** One poller thread, replay timeout 3 s, 100k-message HWM, reconnect 100 ms..5 s, rebuild 1 s..60 s. */
+    public static SubscriberConfig defaults() {
+        return new SubscriberConfig(1, 1, 100_000, Duration.ofSeconds(3), 16_384, Duration.ofMillis(100),
+                Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(60));
+    }
+
+    public SubscriberConfig withPollerThreads(int value) {
+        return new SubscriberConfig(value, ioThreads, receiveHighWaterMark, replayTimeout, maxBufferedBatches,
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, rebuildBackoffMin, rebuildBackoffMax);
+    }
+
+    public SubscriberConfig withReplayTimeout(Duration value) {
+        return new SubscriberConfig(pollerThreads, ioThreads, receiveHighWaterMark, value, maxBufferedBatches,
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, rebuildBackoffMin, rebuildBackoffMax);
+    }
+
+    public SubscriberConfig withRebuildBackoff(Duration min, Duration max) {
+        return new SubscriberConfig(pollerThreads, ioThreads, receiveHighWaterMark, replayTimeout, maxBufferedBatches,
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, min, max);
+    }
+
+    private static void require(boolean condition, String message, Object value) {
+        if (!condition) {
+            throw new IllegalArgumentException(message + ", was " + value);
+        }
+    }
+
+    private static void requirePositive(Duration d, String name) {
+        Objects.requireNonNull(d, name);
+        require(!d.isNegative() && !d.isZero(), name + " must be positive", d);
+    }
+}
