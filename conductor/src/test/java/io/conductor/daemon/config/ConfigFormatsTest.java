@@ -222,6 +222,19 @@ class ConfigFormatsTest {
     }
 
     @Test
+    void shouldParseReadmeConfigurationExampleWithOneEntryPerFormat() throws Exception {
+        String readme = java.nio.file.Files.readString(Path.of("../README.md"));
+        String section = readme.substring(readme.indexOf("<!-- section: configuration -->"));
+        int start = section.indexOf("```json\n") + "```json\n".length();
+        String json = section.substring(start, section.indexOf("```", start));
+
+        List<SubscriptionConfig> subscriptions = parse(json).config().subscriptions();
+
+        assertEquals(List.of(ConfigFormat.LEGACY, ConfigFormat.ENDPOINT, ConfigFormat.CURRENT),
+            subscriptions.stream().map(SubscriptionConfig::format).toList());
+    }
+
+    @Test
     void shouldLoadSeedFormatExampleWhenReadFromExampleDirectory() throws Exception {
         LoadedConfig loaded = ConfigLoader.load(Path.of("../example/conductor_config.json"), false);
 
