@@ -1,14 +1,8 @@
 package io.conductor.nativestore;
 
-import java.net.InetAddress;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Asks the Mooncake distributed store, through its C API, whether a prompt's KV blocks are resident: the
@@ -34,7 +28,6 @@ public final class StoreResidencyProbe implements AutoCloseable {
     /** Tier name for store hits: the store does not say whether a replica is in DRAM or on SSD. */
     public static final String STORE_TIER = "store";
 
-    private static final Logger LOG = LoggerFactory.getLogger(StoreResidencyProbe.class);
     private static final int SCRATCH_SLOTS = 32;
     private static final int MAX_DIGEST_BYTES = 64;
 
@@ -52,8 +45,8 @@ public final class StoreResidencyProbe implements AutoCloseable {
      * events narrow it: a removed object makes its block absent at once, a stored object drops the entry so the
      * next query asks (one rank's object says nothing about the others).
      *
-     * Lifecycle: the connector thread runs connect() until it succeeds, doubling the delay from
-     * retry_initial_ms up to retry_max_ms, then health checks every health_check_interval_ms. Unhealthy
+     * Lifecycle (StoreConnector): the connector thread runs connect() until it succeeds, doubling the delay
+     * from retry_initial_ms up to retry_max_ms, then health checks every health_check_interval_ms. Unhealthy
      * (master unreachable) sets DOWN and keeps the client; "not initialised" drops the client and reconnects.
      * The client's own read-write lock keeps destroy from overlapping a running query call.
      */
@@ -62,38 +55,13 @@ public final class StoreResidencyProbe implements AutoCloseable {
     private final ConcurrentHashMap<String, StoreKeyLayout> layouts = new ConcurrentHashMap<>();
     private final ProbeStats stats = new ProbeStats();
     private final BatchScratch.Pool scratches;
-    private final @Nullable ScheduledExecutorService connector;
-    private final String library;
-    private final Object lifecycle = new Object();
-    private volatile @Nullable MooncakeStoreClient live;
-    private volatile ProbeStatus status;
-    private @Nullable MooncakeStoreClient client; // guarded by lifecycle
-    private long attempts; // guarded by lifecycle
-    private long retryDelayMillis; // guarded by lifecycle
-    private String lastLoggedReason = ""; // guarded by lifecycle
-    private boolean closed; // guarded by lifecycle
+    private final StoreConnector connector;
 
     private StoreResidencyProbe(NativeStoreConfig config) {
         this.config = config;
-        this.library = config.libraryPath().isEmpty() ? MooncakeStoreDescriptor.DEFAULT_LIBRARY_NAME
-                : config.libraryPath();
         this.cache = ProbeCache.create(config);
         this.scratches = new BatchScratch.Pool(SCRATCH_SLOTS, config.maxBatchKeys(), config.maxKeyBytes());
-        this.retryDelayMillis = config.retryInitialMillis();
-        long now = System.currentTimeMillis();
-        if (config.enabled()) {
-            this.status = new ProbeStatus(ProbeStatus.State.CONNECTING, "connecting to " + library, now, 0,
-                    library);
-            this.connector = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "native-store-connector");
-                t.setDaemon(true);
-                return t;
-            });
-        } else {
-            this.status = new ProbeStatus(ProbeStatus.State.DISABLED, "native_store.enabled is false", now, 0,
-                    library);
-            this.connector = null;
-        }
+        this.connector = new StoreConnector(config);
     }
 
     /**
@@ -109,9 +77,13 @@ public final class StoreResidencyProbe implements AutoCloseable {
     public static StoreResidencyProbe start(NativeStoreConfig config) {
         StoreResidencyProbe probe = new StoreResidencyProbe(Objects.requireNonNull(config, "config"));
         if (config.enabled()) {
-            probe.layoutFor(config.model());
-            ScheduledExecutorService c = Objects.requireNonNull(probe.connector);
-            c.execute(probe::connect);
+            try {
+                probe.layoutFor(config.model()); // fail fast on a layout that cannot fit
+            } catch (RuntimeException e) {
+                probe.close();
+                throw e;
+            }
+            probe.connector.start();
         }
         return probe;
     }
@@ -122,7 +94,7 @@ public final class StoreResidencyProbe implements AutoCloseable {
      * @return the current status
      */
     public ProbeStatus status() {
-        return status;
+        return connector.status();
     }
 
     /**
@@ -218,7 +190,7 @@ public final class StoreResidencyProbe implements AutoCloseable {
 
     private int run(StoreKeyLayout layout, byte @Nullable [] bytes, long @Nullable [] words, int digestLength,
             int fromBlock, int toBlock) {
-        final MooncakeStoreClient client = live;
+        final MooncakeStoreClient client = connector.live();
         if (client == null) {
             stats.unavailable.increment();
             return UNAVAILABLE;
@@ -433,151 +405,13 @@ public final class StoreResidencyProbe implements AutoCloseable {
         }
     }
 
-    // ---- lifecycle (connector thread) ----
-
-    private void connect() {
-        synchronized (lifecycle) {
-            if (closed) {
-                return;
-            }
-            attempts++;
-            try {
-                MooncakeStoreClient c = MooncakeStoreClient.open(config, localHostname(), false);
-                int health = c.healthCheck();
-                if (health != MooncakeStoreDescriptor.HEALTHY) {
-                    c.close();
-                    throw new StoreSetupException(library + ": mooncake_store_health_check returned " + health
-                            + describeHealth(health) + " right after setup");
-                }
-                client = c;
-                retryDelayMillis = config.retryInitialMillis();
-                markUp();
-                scheduleHealthCheck(config.healthCheckIntervalMillis());
-            } catch (StoreSetupException | RuntimeException e) {
-                markDown(e.getMessage() == null ? e.toString() : e.getMessage());
-                scheduleRetry(this::connect);
-            }
-        }
-    }
-
-    private void healthCheck() {
-        synchronized (lifecycle) {
-            MooncakeStoreClient c = client;
-            if (closed || c == null) {
-                return;
-            }
-            int health;
-            try {
-                health = c.healthCheck();
-            } catch (RuntimeException e) {
-                health = MooncakeStoreDescriptor.HEALTH_NOT_INITIALIZED;
-            }
-            if (health == MooncakeStoreDescriptor.HEALTHY) {
-                retryDelayMillis = config.retryInitialMillis();
-                if (live == null) {
-                    markUp();
-                }
-                scheduleHealthCheck(config.healthCheckIntervalMillis());
-                return;
-            }
-            String reason = library + ": mooncake_store_health_check returned " + health + describeHealth(health);
-            if (health == MooncakeStoreDescriptor.HEALTH_MASTER_UNREACHABLE) {
-                markDown(reason);
-                scheduleRetry(this::healthCheck);
-            } else {
-                markDown(reason + "; reconnecting");
-                live = null;
-                client = null;
-                c.close();
-                scheduleRetry(this::connect);
-            }
-        }
-    }
-
-    private static String describeHealth(int health) {
-        return switch (health) {
-            case MooncakeStoreDescriptor.HEALTH_NOT_INITIALIZED -> " (not initialised or closed)";
-            case MooncakeStoreDescriptor.HEALTH_MASTER_UNREACHABLE -> " (master unreachable)";
-            default -> "";
-        };
-    }
-
-    private void markUp() {
-        live = client;
-        status = new ProbeStatus(ProbeStatus.State.UP, "", System.currentTimeMillis(), attempts, library);
-        lastLoggedReason = "";
-        LOG.info("native store probe up: {} (master {}, metadata {}, protocol {})", library,
-                config.masterServerAddress(), config.metadataServer(), config.protocol());
-    }
-
-    private void markDown(String reason) {
-        live = null;
-        ProbeStatus previous = status;
-        long since = previous.state() == ProbeStatus.State.DOWN ? previous.sinceEpochMillis()
-                : System.currentTimeMillis();
-        status = new ProbeStatus(ProbeStatus.State.DOWN, reason, since, attempts, library);
-        if (!reason.equals(lastLoggedReason)) {
-            LOG.error("native store probe down, serving from events only; retrying with backoff: {}", reason);
-            lastLoggedReason = reason;
-        } else {
-            LOG.debug("native store probe still down (attempt {}): {}", attempts, reason);
-        }
-    }
-
-    private void scheduleRetry(Runnable task) {
-        long delay = retryDelayMillis;
-        retryDelayMillis = Math.min(config.retryMaxMillis(), delay * 2);
-        Objects.requireNonNull(connector).schedule(task, delay, TimeUnit.MILLISECONDS);
-    }
-
-    private void scheduleHealthCheck(long delayMillis) {
-        Objects.requireNonNull(connector).schedule(this::healthCheck, delayMillis, TimeUnit.MILLISECONDS);
-    }
-
-    private String localHostname() {
-        if (!config.localHostname().isEmpty()) {
-            return config.localHostname();
-        }
-        try {
-            return InetAddress.getLocalHost().getHostAddress();
-        } catch (java.io.IOException e) {
-            return "127.0.0.1";
-        }
-    }
-
     /**
      * Stops the connector thread, destroys the store handle (after running native calls finish) and frees native
      * memory. Later probes answer {@link #UNAVAILABLE}. Idempotent.
      */
     @Override
     public void close() {
-        ScheduledExecutorService c = connector;
-        if (c != null) {
-            c.shutdownNow();
-        }
-        synchronized (lifecycle) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            live = null;
-            MooncakeStoreClient open = client;
-            client = null;
-            if (open != null) {
-                open.close();
-            }
-            scratches.close();
-            status = new ProbeStatus(ProbeStatus.State.CLOSED, "closed", System.currentTimeMillis(), attempts,
-                    library);
-        }
-        if (c != null) {
-            try {
-                if (!c.awaitTermination(5, TimeUnit.SECONDS)) {
-                    LOG.warn("native-store-connector did not stop within 5 s");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        connector.close();
+        scratches.close();
     }
 }
