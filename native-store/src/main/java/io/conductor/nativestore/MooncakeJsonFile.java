@@ -16,8 +16,9 @@ import org.jspecify.annotations.Nullable;
  * same tree shape {@link NativeStoreConfig#fromTree} reads: {@code Map<String, Object>} objects, {@code List}
  * arrays, {@code String}, {@code Long} or {@code BigDecimal} numbers, {@code Boolean} and {@code null}.
  *
- * <p>A small recursive-descent JSON parser (RFC 8259, except that it tolerates leading zeros in numbers), small enough not to pull a JSON library into this module (the daemon has Jackson;
- * native-store depends only on Caffeine and SLF4J). Stateless; thread-safe.
+ * <p>A small recursive-descent JSON parser (RFC 8259, except that it tolerates leading zeros in numbers), so this
+ * module needs no JSON library (the daemon has Jackson; native-store depends only on Caffeine and SLF4J). Each
+ * instance parses one text on one thread; the static entry points are thread-safe.
  */
 final class MooncakeJsonFile {
     /** Deeper nesting is refused rather than risking a StackOverflowError in the recursive descent. */
