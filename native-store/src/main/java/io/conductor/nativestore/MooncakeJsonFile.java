@@ -16,13 +16,18 @@ import org.jspecify.annotations.Nullable;
  * same tree shape {@link NativeStoreConfig#fromTree} reads: {@code Map<String, Object>} objects, {@code List}
  * arrays, {@code String}, {@code Long} or {@code BigDecimal} numbers, {@code Boolean} and {@code null}.
  *
- * <p>A strict RFC 8259 parser small enough not to pull a JSON library into this module (the daemon has Jackson;
- * native-store depends only on Caffeine and SLF4J). Stateless; thread-safe.
+ * <p>A small recursive-descent JSON parser (RFC 8259, except that it tolerates leading zeros in numbers), so this
+ * module needs no JSON library (the daemon has Jackson; native-store depends only on Caffeine and SLF4J). Each
+ * instance parses one text on one thread; the static entry points are thread-safe.
  */
 final class MooncakeJsonFile {
+    /** Deeper nesting is refused rather than risking a StackOverflowError in the recursive descent. */
+    private static final int MAX_DEPTH = 64;
+
     private final String text;
     private final String source;
     private int pos;
+    private int depth;
 
     private MooncakeJsonFile(String text, String source) {
         this.text = text;
@@ -99,10 +104,12 @@ final class MooncakeJsonFile {
 
     private Map<String, Object> object() {
         pos++; // '{'
+        enter();
         Map<String, Object> map = new LinkedHashMap<>();
         skipWhitespace();
         if (peek() == '}') {
             pos++;
+            depth--;
             return map;
         }
         while (true) {
@@ -121,6 +128,7 @@ final class MooncakeJsonFile {
             skipWhitespace();
             char c = next();
             if (c == '}') {
+                depth--;
                 return map;
             }
             if (c != ',') {
@@ -131,10 +139,12 @@ final class MooncakeJsonFile {
 
     private List<@Nullable Object> array() {
         pos++; // '['
+        enter();
         List<@Nullable Object> list = new ArrayList<>();
         skipWhitespace();
         if (peek() == ']') {
             pos++;
+            depth--;
             return list;
         }
         while (true) {
@@ -142,11 +152,18 @@ final class MooncakeJsonFile {
             skipWhitespace();
             char c = next();
             if (c == ']') {
+                depth--;
                 return list;
             }
             if (c != ',') {
                 throw error("expected ',' or ']'");
             }
+        }
+    }
+
+    private void enter() {
+        if (++depth > MAX_DEPTH) {
+            throw error("nested deeper than " + MAX_DEPTH + " levels");
         }
     }
 

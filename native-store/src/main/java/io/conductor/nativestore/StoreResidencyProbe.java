@@ -1,17 +1,8 @@
 package io.conductor.nativestore;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import java.net.InetAddress;
-import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Asks the Mooncake distributed store, through its C API, whether a prompt's KV blocks are resident: the
@@ -37,7 +28,6 @@ public final class StoreResidencyProbe implements AutoCloseable {
     /** Tier name for store hits: the store does not say whether a replica is in DRAM or on SSD. */
     public static final String STORE_TIER = "store";
 
-    private static final Logger LOG = LoggerFactory.getLogger(StoreResidencyProbe.class);
     private static final int SCRATCH_SLOTS = 32;
     private static final int MAX_DIGEST_BYTES = 64;
 
@@ -45,61 +35,33 @@ public final class StoreResidencyProbe implements AutoCloseable {
      * Design.
      *
      * Hot path: residentRun reads `live` once. Null means down: answer UNAVAILABLE without touching native code.
-     * It then walks the cache from fromBlock: TRUE advances, FALSE ends the run, unknown stops the walk. Only
-     * then is native memory touched: one scratch is claimed, keys for [first unknown, end) x every rank
-     * namespace are written into its slab, and one batch_is_exist is made. The cache walk looks up with a
-     * thread-local mutable BlockKey, so a warm query allocates nothing; inserts (on a miss) use fresh keys.
+     * A repeated query is answered by one run-cache lookup (ProbeCache explains why and how it stays fresh).
+     * Otherwise it walks the block cache from fromBlock: resident advances, absent ends the run, unknown stops
+     * the walk. Only then is native memory touched: one scratch is claimed, keys for [first unknown, end) x
+     * every rank namespace are written into its slab, and one batch_is_exist is made. Cache lookups use
+     * thread-local mutable keys, so a warm query allocates nothing; inserts (after a miss) use fresh keys.
      *
-     * Cache: per block and layout (seeded key), value TRUE (all ranks present) or FALSE. Short TTL, bounded.
-     * Per-key errors are not cached. Store events narrow it: a removed object makes its block FALSE at once, a
-     * stored object drops the entry so the next query asks (one rank's object says nothing about the others).
+     * Cache: per block and layout (seeded key). Short TTL, bounded. Per-key errors are not cached. Store
+     * events narrow it: a removed object makes its block absent at once, a stored object drops the entry so the
+     * next query asks (one rank's object says nothing about the others).
      *
-     * Lifecycle: the connector thread runs connect() until it succeeds, doubling the delay from
-     * retry_initial_ms up to retry_max_ms, then health checks every health_check_interval_ms. Unhealthy
+     * Lifecycle (StoreConnector): the connector thread runs connect() until it succeeds, doubling the delay
+     * from retry_initial_ms up to retry_max_ms, then health checks every health_check_interval_ms. Unhealthy
      * (master unreachable) sets DOWN and keeps the client; "not initialised" drops the client and reconnects.
      * The client's own read-write lock keeps destroy from overlapping a running query call.
      */
     private final NativeStoreConfig config;
-    private final @Nullable Cache<BlockKey, Boolean> cache;
+    private final @Nullable ProbeCache cache;
     private final ConcurrentHashMap<String, StoreKeyLayout> layouts = new ConcurrentHashMap<>();
-    private final ThreadLocal<BlockKey> lookupKey = ThreadLocal.withInitial(BlockKey::new);
     private final ProbeStats stats = new ProbeStats();
     private final BatchScratch.Pool scratches;
-    private final @Nullable ScheduledExecutorService connector;
-    private final String library;
-    private final Object lifecycle = new Object();
-    private volatile @Nullable MooncakeStoreClient live;
-    private volatile ProbeStatus status;
-    private @Nullable MooncakeStoreClient client; // guarded by lifecycle
-    private long attempts; // guarded by lifecycle
-    private long retryDelayMillis; // guarded by lifecycle
-    private String lastLoggedReason = ""; // guarded by lifecycle
-    private boolean closed; // guarded by lifecycle
+    private final StoreConnector connector;
 
     private StoreResidencyProbe(NativeStoreConfig config) {
         this.config = config;
-        this.library = config.libraryPath().isEmpty() ? MooncakeStoreDescriptor.DEFAULT_LIBRARY_NAME
-                : config.libraryPath();
-        this.cache = config.cacheTtlMillis() > 0 && config.cacheMaxBlocks() > 0
-                ? Caffeine.newBuilder().maximumSize(config.cacheMaxBlocks())
-                        .expireAfterWrite(Duration.ofMillis(config.cacheTtlMillis())).executor(Runnable::run).build()
-                : null;
+        this.cache = ProbeCache.create(config);
         this.scratches = new BatchScratch.Pool(SCRATCH_SLOTS, config.maxBatchKeys(), config.maxKeyBytes());
-        this.retryDelayMillis = config.retryInitialMillis();
-        long now = System.currentTimeMillis();
-        if (config.enabled()) {
-            this.status = new ProbeStatus(ProbeStatus.State.CONNECTING, "connecting to " + library, now, 0,
-                    library);
-            this.connector = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "native-store-connector");
-                t.setDaemon(true);
-                return t;
-            });
-        } else {
-            this.status = new ProbeStatus(ProbeStatus.State.DISABLED, "native_store.enabled is false", now, 0,
-                    library);
-            this.connector = null;
-        }
+        this.connector = new StoreConnector(config);
     }
 
     /**
@@ -115,9 +77,13 @@ public final class StoreResidencyProbe implements AutoCloseable {
     public static StoreResidencyProbe start(NativeStoreConfig config) {
         StoreResidencyProbe probe = new StoreResidencyProbe(Objects.requireNonNull(config, "config"));
         if (config.enabled()) {
-            probe.layoutFor(config.model());
-            ScheduledExecutorService c = Objects.requireNonNull(probe.connector);
-            c.execute(probe::connect);
+            try {
+                probe.layoutFor(config.model()); // fail fast on a layout that cannot fit
+            } catch (RuntimeException e) {
+                probe.close();
+                throw e;
+            }
+            probe.connector.start();
         }
         return probe;
     }
@@ -128,7 +94,7 @@ public final class StoreResidencyProbe implements AutoCloseable {
      * @return the current status
      */
     public ProbeStatus status() {
-        return status;
+        return connector.status();
     }
 
     /**
@@ -224,7 +190,7 @@ public final class StoreResidencyProbe implements AutoCloseable {
 
     private int run(StoreKeyLayout layout, byte @Nullable [] bytes, long @Nullable [] words, int digestLength,
             int fromBlock, int toBlock) {
-        final MooncakeStoreClient client = live;
+        final MooncakeStoreClient client = connector.live();
         if (client == null) {
             stats.unavailable.increment();
             return UNAVAILABLE;
@@ -233,39 +199,74 @@ public final class StoreResidencyProbe implements AutoCloseable {
         if (fromBlock >= toBlock) {
             return 0;
         }
-        final Cache<BlockKey, Boolean> cache = this.cache;
+        final ProbeCache cache = this.cache;
         final long seed = layout.cacheSeed();
-        int block = fromBlock;
-        if (cache != null) {
-            BlockKey probe = lookupKey.get();
-            int hits = 0;
-            while (block < toBlock) {
-                probe.set(seed, low64(bytes, words, digestLength, block));
-                Boolean resident = cache.getIfPresent(probe);
-                if (resident == null) {
-                    break;
-                }
-                hits++;
-                if (!resident) {
-                    stats.cacheHits.add(hits);
-                    return block - fromBlock;
-                }
-                block++;
-            }
-            stats.cacheHits.add(hits);
-            if (block == toBlock) {
-                return block - fromBlock;
-            }
+        if (cache == null) {
+            int end = batchEnd(layout, fromBlock, toBlock);
+            stats.cacheMisses.add(end - fromBlock);
+            return Math.max(0, askStore(client, layout, bytes, words, digestLength, fromBlock, end, null, 0, 0));
         }
-        int ranks = layout.rankCount();
-        int end = (int) Math.min(toBlock, block + (long) (config.maxBatchKeys() / ranks));
-        stats.cacheMisses.add(end - block);
-        return block - fromBlock + askStore(client, layout, bytes, words, digestLength, block, end);
+        final long generation = cache.generation();
+        final long lowFrom = low64(bytes, words, digestLength, fromBlock);
+        final long lowLast = low64(bytes, words, digestLength, toBlock - 1);
+        int cachedRun = cache.cachedRun(seed, fromBlock, toBlock, lowFrom, lowLast);
+        if (cachedRun != ProbeCache.MISS) {
+            stats.cacheHits.add(Math.min(cachedRun + 1, toBlock - fromBlock));
+            return cachedRun;
+        }
+        long oldest = Long.MAX_VALUE;
+        int block = fromBlock;
+        int hits = 0;
+        while (block < toBlock) {
+            ProbeCache.BlockAnswer answer = cache.block(seed, low64(bytes, words, digestLength, block));
+            if (answer == null) {
+                break;
+            }
+            hits++;
+            oldest = Math.min(oldest, answer.writtenNanos());
+            if (!answer.resident()) {
+                break;
+            }
+            block++;
+        }
+        stats.cacheHits.add(hits);
+        int run;
+        if (block == toBlock || hits > block - fromBlock) {
+            run = block - fromBlock; // answered by the block cache: all resident, or an absent block
+        } else {
+            int end = batchEnd(layout, block, toBlock);
+            stats.cacheMisses.add(end - block);
+            long asking = System.nanoTime(); // answers learnt now count as written at this (earlier) instant
+            int asked = askStore(client, layout, bytes, words, digestLength, block, end, cache, seed, asking);
+            if (asked < 0) {
+                return block - fromBlock; // failed call: what the cache knows, nothing cached
+            }
+            run = block - fromBlock + asked;
+            if (asked == end - block && end < toBlock) {
+                return run; // cut by the batch window: not final, so not cached as a run
+            }
+            if (asked < end - block
+                    && cache.block(seed, low64(bytes, words, digestLength, block + asked)) == null) {
+                return run; // ended at a key the store answered with an error: not cached either
+            }
+            oldest = Math.min(oldest, asking);
+        }
+        cache.putRun(seed, fromBlock, toBlock, lowFrom, lowLast, run, generation, oldest);
+        return run;
     }
 
-    /** One batch_is_exist for blocks [from, to) and every rank; returns the resident run from {@code from}. */
+    private int batchEnd(StoreKeyLayout layout, int from, int to) {
+        return (int) Math.min(to, from + (long) (config.maxBatchKeys() / layout.rankCount()));
+    }
+
+    /**
+     * One batch_is_exist for blocks [from, to) and every rank; caches each answered block (when a cache is
+     * given) as learnt at {@code answerNanos}. Returns the resident run from {@code from}, or -1 if the call
+     * failed.
+     */
     private int askStore(MooncakeStoreClient client, StoreKeyLayout layout, byte @Nullable [] bytes,
-            long @Nullable [] words, int digestLength, int from, int to) {
+            long @Nullable [] words, int digestLength, int from, int to, @Nullable ProbeCache cache, long seed,
+            long answerNanos) {
         final int ranks = layout.rankCount();
         final int hexLength = 2 * digestLength;
         if (layout.keyBytes(digestLength) > config.maxKeyBytes()) {
@@ -295,18 +296,16 @@ public final class StoreResidencyProbe implements AutoCloseable {
             stats.blocksAsked.add(to - from);
             if (rc != MooncakeStoreDescriptor.OK) {
                 stats.errors.increment();
-                return 0;
+                return -1;
             }
-            return readResults(scratch, layout, bytes, words, digestLength, from, to);
+            return readResults(scratch, ranks, bytes, words, digestLength, from, to, cache, seed, answerNanos);
         } finally {
             scratches.release(scratch);
         }
     }
 
-    private int readResults(BatchScratch scratch, StoreKeyLayout layout, byte @Nullable [] bytes,
-            long @Nullable [] words, int digestLength, int from, int to) {
-        final Cache<BlockKey, Boolean> cache = this.cache;
-        final int ranks = layout.rankCount();
+    private int readResults(BatchScratch scratch, int ranks, byte @Nullable [] bytes, long @Nullable [] words,
+            int digestLength, int from, int to, @Nullable ProbeCache cache, long seed, long answerNanos) {
         int run = -1;
         int resident = 0;
         int k = 0;
@@ -329,7 +328,7 @@ public final class StoreResidencyProbe implements AutoCloseable {
                 run = b - from;
             }
             if (cache != null && !failed) {
-                cache.put(new BlockKey(layout.cacheSeed(), low64(bytes, words, digestLength, b)), all);
+                cache.putBlock(seed, low64(bytes, words, digestLength, b), all, answerNanos);
             }
         }
         stats.residentBlocks.add(resident);
@@ -374,9 +373,9 @@ public final class StoreResidencyProbe implements AutoCloseable {
 
     /** Store event hook: the store was cleared (a {@code cleared} event); forgets every cached answer. */
     public void onStoreCleared() {
-        Cache<BlockKey, Boolean> c = cache;
+        ProbeCache c = cache;
         if (c != null) {
-            c.invalidateAll();
+            c.clear();
         }
     }
 
@@ -387,9 +386,9 @@ public final class StoreResidencyProbe implements AutoCloseable {
      * @param low64 the block's 64-bit key (last 8 digest bytes, big-endian)
      */
     public void invalidateBlock(StoreKeyLayout layout, long low64) {
-        Cache<BlockKey, Boolean> c = cache;
+        ProbeCache c = cache;
         if (c != null) {
-            c.invalidate(new BlockKey(layout.cacheSeed(), low64));
+            c.invalidateBlock(layout.cacheSeed(), low64);
         }
     }
 
@@ -400,121 +399,9 @@ public final class StoreResidencyProbe implements AutoCloseable {
      * @param low64 the block's 64-bit key (last 8 digest bytes, big-endian)
      */
     public void markBlockAbsent(StoreKeyLayout layout, long low64) {
-        Cache<BlockKey, Boolean> c = cache;
+        ProbeCache c = cache;
         if (c != null) {
-            c.put(new BlockKey(layout.cacheSeed(), low64), Boolean.FALSE);
-        }
-    }
-
-    // ---- lifecycle (connector thread) ----
-
-    private void connect() {
-        synchronized (lifecycle) {
-            if (closed) {
-                return;
-            }
-            attempts++;
-            try {
-                MooncakeStoreClient c = MooncakeStoreClient.open(config, localHostname(), false);
-                int health = c.healthCheck();
-                if (health != MooncakeStoreDescriptor.HEALTHY) {
-                    c.close();
-                    throw new StoreSetupException(library + ": mooncake_store_health_check returned " + health
-                            + describeHealth(health) + " right after setup");
-                }
-                client = c;
-                retryDelayMillis = config.retryInitialMillis();
-                markUp();
-                scheduleHealthCheck(config.healthCheckIntervalMillis());
-            } catch (StoreSetupException | RuntimeException e) {
-                markDown(e.getMessage() == null ? e.toString() : e.getMessage());
-                scheduleRetry(this::connect);
-            }
-        }
-    }
-
-    private void healthCheck() {
-        synchronized (lifecycle) {
-            MooncakeStoreClient c = client;
-            if (closed || c == null) {
-                return;
-            }
-            int health;
-            try {
-                health = c.healthCheck();
-            } catch (RuntimeException e) {
-                health = MooncakeStoreDescriptor.HEALTH_NOT_INITIALIZED;
-            }
-            if (health == MooncakeStoreDescriptor.HEALTHY) {
-                retryDelayMillis = config.retryInitialMillis();
-                if (live == null) {
-                    markUp();
-                }
-                scheduleHealthCheck(config.healthCheckIntervalMillis());
-                return;
-            }
-            String reason = library + ": mooncake_store_health_check returned " + health + describeHealth(health);
-            if (health == MooncakeStoreDescriptor.HEALTH_MASTER_UNREACHABLE) {
-                markDown(reason);
-                scheduleRetry(this::healthCheck);
-            } else {
-                markDown(reason + "; reconnecting");
-                live = null;
-                client = null;
-                c.close();
-                scheduleRetry(this::connect);
-            }
-        }
-    }
-
-    private static String describeHealth(int health) {
-        return switch (health) {
-            case MooncakeStoreDescriptor.HEALTH_NOT_INITIALIZED -> " (not initialised or closed)";
-            case MooncakeStoreDescriptor.HEALTH_MASTER_UNREACHABLE -> " (master unreachable)";
-            default -> "";
-        };
-    }
-
-    private void markUp() {
-        live = client;
-        status = new ProbeStatus(ProbeStatus.State.UP, "", System.currentTimeMillis(), attempts, library);
-        lastLoggedReason = "";
-        LOG.info("native store probe up: {} (master {}, metadata {}, protocol {})", library,
-                config.masterServerAddress(), config.metadataServer(), config.protocol());
-    }
-
-    private void markDown(String reason) {
-        live = null;
-        ProbeStatus previous = status;
-        long since = previous.state() == ProbeStatus.State.DOWN ? previous.sinceEpochMillis()
-                : System.currentTimeMillis();
-        status = new ProbeStatus(ProbeStatus.State.DOWN, reason, since, attempts, library);
-        if (!reason.equals(lastLoggedReason)) {
-            LOG.error("native store probe down, serving from events only; retrying with backoff: {}", reason);
-            lastLoggedReason = reason;
-        } else {
-            LOG.debug("native store probe still down (attempt {}): {}", attempts, reason);
-        }
-    }
-
-    private void scheduleRetry(Runnable task) {
-        long delay = retryDelayMillis;
-        retryDelayMillis = Math.min(config.retryMaxMillis(), delay * 2);
-        Objects.requireNonNull(connector).schedule(task, delay, TimeUnit.MILLISECONDS);
-    }
-
-    private void scheduleHealthCheck(long delayMillis) {
-        Objects.requireNonNull(connector).schedule(this::healthCheck, delayMillis, TimeUnit.MILLISECONDS);
-    }
-
-    private String localHostname() {
-        if (!config.localHostname().isEmpty()) {
-            return config.localHostname();
-        }
-        try {
-            return InetAddress.getLocalHost().getHostAddress();
-        } catch (java.io.IOException e) {
-            return "127.0.0.1";
+            c.markAbsent(layout.cacheSeed(), low64);
         }
     }
 
@@ -524,66 +411,7 @@ public final class StoreResidencyProbe implements AutoCloseable {
      */
     @Override
     public void close() {
-        ScheduledExecutorService c = connector;
-        if (c != null) {
-            c.shutdownNow();
-        }
-        synchronized (lifecycle) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            live = null;
-            MooncakeStoreClient open = client;
-            client = null;
-            if (open != null) {
-                open.close();
-            }
-            scratches.close();
-            status = new ProbeStatus(ProbeStatus.State.CLOSED, "closed", System.currentTimeMillis(), attempts,
-                    library);
-        }
-        if (c != null) {
-            try {
-                if (!c.awaitTermination(5, TimeUnit.SECONDS)) {
-                    LOG.warn("native-store-connector did not stop within 5 s");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /**
-     * Cache key: layout seed and the block's 64-bit key. Lookups reuse one mutable instance per thread (never
-     * inserted); inserted keys are fresh and never mutated.
-     */
-    static final class BlockKey {
-        private long seed;
-        private long low64;
-
-        BlockKey() {
-        }
-
-        BlockKey(long seed, long low64) {
-            this.seed = seed;
-            this.low64 = low64;
-        }
-
-        void set(long seed, long low64) {
-            this.seed = seed;
-            this.low64 = low64;
-        }
-
-        @Override
-        public boolean equals(@Nullable Object o) {
-            return o instanceof BlockKey k && k.seed == seed && k.low64 == low64;
-        }
-
-        @Override
-        public int hashCode() {
-            long h = (low64 ^ seed) * 0x9E3779B97F4A7C15L;
-            return (int) (h ^ (h >>> 32));
-        }
+        connector.close();
+        scratches.close();
     }
 }

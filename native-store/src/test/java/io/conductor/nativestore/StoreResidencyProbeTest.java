@@ -265,4 +265,23 @@ class StoreResidencyProbeTest {
         assertEquals(0, probe.residentRun(b, d, 32, 0, 2), "model-a's cached answer must not leak to model-b");
         assertTrue(a == probe.layoutFor("model-a"));
     }
+
+    @Test
+    void shouldExtendRepeatedLongQueryWindowByWindowThenAnswerFromCache() {
+        start(Map.of("max_batch_keys", 4, "cache_ttl_ms", 60_000));
+        StoreKeyLayout layout = probe.layoutFor("Qwen2.5-7B-Instruct");
+        byte[] d = digests(16, 10);
+        StoreDouble.setKeys(keys(layout, d, 0, 10));
+
+        int first = probe.residentRun(layout, d, 32, 0, 10);
+        int second = probe.residentRun(layout, d, 32, 0, 10);
+        int third = probe.residentRun(layout, d, 32, 0, 10);
+        int fourth = probe.residentRun(layout, d, 32, 0, 10);
+
+        assertEquals(4, first, "one window of 4 blocks per call");
+        assertEquals(8, second, "a window-capped run is not final, so the next query asks beyond it");
+        assertEquals(10, third);
+        assertEquals(10, fourth);
+        assertEquals(3, StoreDouble.counter("batch_is_exist"), "the fourth query came from the run cache");
+    }
 }
