@@ -253,6 +253,13 @@ public final class RequestDecoder {
 
     /** Decodes strictly; invalid UTF-8 keeps a replaced text and is flagged (it cannot be hashed). */
     static Value.Str utf8(byte[] bytes) {
+        boolean ascii = true;
+        for (byte b : bytes) {
+            ascii &= b >= 0;
+        }
+        if (ascii) {
+            return new Value.Str(new String(bytes, StandardCharsets.US_ASCII), true);
+        }
         try {
             CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)

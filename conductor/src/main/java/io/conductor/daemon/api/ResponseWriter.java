@@ -48,7 +48,9 @@ abstract sealed class ResponseWriter {
     }
 
     private static final class Msgpack extends ResponseWriter {
-        private final MessageBufferPacker packer = MessagePack.newDefaultBufferPacker();
+        /** Small first buffer: most answers are a few hundred bytes (the default would allocate 8 KiB each). */
+        private static final MessagePack.PackerConfig CONFIG = new MessagePack.PackerConfig().withBufferSize(512);
+        private final MessageBufferPacker packer = CONFIG.newBufferPacker();
 
         @Override
         ResponseWriter beginMap(int size) {
