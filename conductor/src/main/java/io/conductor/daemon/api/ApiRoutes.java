@@ -1,11 +1,11 @@
 package io.conductor.daemon.api;
 
-import io.conductor.daemon.registry.ContextKey;
 import io.conductor.daemon.registry.RegistrationException;
 import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.index.prefix.ContextKey;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -87,7 +87,10 @@ public final class ApiRoutes {
         routes.post(app, "/cache", false, routes::cache);
         routes.post(app, "/feedback", false, routes::feedback);
         routes.get(app, "/global_view",
-                f -> ResponseBodies.globalView(f, service.registry(), service::prefixCount));
+                f -> {
+                    Map<ContextKey, Long> counts = service.prefixCounts();
+                    return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, 0L));
+                });
         routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry()));
     }
 

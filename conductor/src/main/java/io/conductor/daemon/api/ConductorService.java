@@ -1,12 +1,13 @@
 package io.conductor.daemon.api;
 
-import io.conductor.daemon.registry.ContextKey;
 import io.conductor.daemon.registry.RegistrationException;
 import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.index.prefix.ContextKey;
+import java.util.Map;
 
 /**
  * The domain as the HTTP layer sees it: registration, queries and the views. Everything HTTP-specific (formats,
@@ -49,10 +50,9 @@ public interface ConductorService {
     RegistrySnapshot registry();
 
     /**
-     * Returns the number of distinct block hashes of a context that still have an owner on any tier.
+     * Returns, per live index context, the number of distinct block hashes that still have an owner on any tier.
      *
-     * @param context the context
-     * @return the prefix count, {@code 0} if unknown
+     * @return prefix counts by context; contexts absent from the map count 0
      */
-    long prefixCount(ContextKey context);
+    Map<ContextKey, Long> prefixCounts();
 }

@@ -1,6 +1,6 @@
 package io.conductor.daemon.api;
 
-import io.conductor.daemon.registry.ContextKey;
+import io.conductor.index.prefix.ContextKey;
 import org.jspecify.annotations.Nullable;
 
 /**

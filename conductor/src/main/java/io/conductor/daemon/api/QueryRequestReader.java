@@ -1,7 +1,7 @@
 package io.conductor.daemon.api;
 
-import io.conductor.daemon.registry.ContextKey;
 import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.index.prefix.ContextKey;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;

@@ -102,7 +102,7 @@ final class ResponseBodies {
     }
 
     static byte[] globalView(WireFormat format, RegistrySnapshot snapshot,
-            ToLongFunction<io.conductor.daemon.registry.ContextKey> prefixCount) {
+            ToLongFunction<io.conductor.index.prefix.ContextKey> prefixCount) {
         List<RegistrySnapshot.Context> contexts = new ArrayList<>(snapshot.contexts().values());
         ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("context_count", contexts.size());
         w.key("contexts").beginArray(contexts.size());

@@ -1,5 +1,6 @@
 package io.conductor.daemon.registry;
 
+import io.conductor.index.prefix.ContextKey;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;

@@ -1,5 +1,6 @@
 package io.conductor.daemon.registry;
 
+import io.conductor.index.prefix.ContextKey;
 import org.jspecify.annotations.Nullable;
 
 /**

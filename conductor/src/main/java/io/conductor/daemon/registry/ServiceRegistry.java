@@ -3,6 +3,7 @@ package io.conductor.daemon.registry;
 import io.conductor.daemon.registry.RegistrySnapshot.Context;
 import io.conductor.daemon.registry.RegistrySnapshot.Service;
 import io.conductor.daemon.registry.RegistrySnapshot.State;
+import io.conductor.index.prefix.ContextKey;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;

@@ -1,11 +1,20 @@
 package io.conductor.daemon.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceRegistry;
-import io.conductor.daemon.service.DetachedStreams;
-import io.conductor.daemon.service.InMemoryPrefixIndex;
+import io.conductor.daemon.service.EndpointOnlyStreams;
+import io.conductor.daemon.service.IndexedStreams;
 import io.conductor.daemon.service.LocalConductorService;
-import io.conductor.daemon.service.PlaceholderHashing;
+import io.conductor.daemon.service.QueryHashing;
+import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.IndexBatch;
+import io.conductor.index.prefix.PoolStream;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.PrefixIndexConfig;
+import io.conductor.index.prefix.RankHandle;
+import io.conductor.index.prefix.Tier;
 import io.javalin.Javalin;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -35,9 +44,9 @@ import org.msgpack.value.ValueType;
 final class ApiTestServer implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
-    final InMemoryPrefixIndex index = new InMemoryPrefixIndex();
-    final PlaceholderHashing hashing = new PlaceholderHashing();
-    final ServiceRegistry registry = new ServiceRegistry(new DetachedStreams(index));
+    final PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(PrefixIndexConfig.withMaxBytes(64L << 20));
+    final QueryHashing hashing = new QueryHashing();
+    final ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, new EndpointOnlyStreams()));
     final LocalConductorService service = new LocalConductorService(registry, index, hashing);
     final PrometheusRegistry prometheus = new PrometheusRegistry();
     final Javalin app;
@@ -56,6 +65,40 @@ final class ApiTestServer implements AutoCloseable {
             ctx.contentType("text/plain; version=0.0.4").result(out.toByteArray());
         });
         app.start("127.0.0.1", 0);
+    }
+
+    /** The handle the registered (instance, rank) owns (registration is idempotent in the index). */
+    RankHandle rank(ContextKey context, String instance, int dpRank) throws Exception {
+        RegistrySnapshot.Context c = registry.snapshot().contexts().get(context);
+        HashProfileSpec profile = c == null || c.profile() == null ? IndexedStreams.REHASH_KEY : c.profile();
+        return index.register(context, profile, instance, dpRank);
+    }
+
+    /** Applies GPU stores of the given hashes for a registered rank, as its event stream would. */
+    void storeGpu(ContextKey context, String instance, int dpRank, long... hashes) throws Exception {
+        index.apply(new IndexBatch().store(rank(context, instance, dpRank), "", Tier.GPU, 0, false, hashes, 0,
+                hashes.length));
+    }
+
+    private PoolStream pool;
+
+    /** Applies a shared-pool store (Mooncake) of one block. */
+    void storePool(ContextKey context, Tier tier, long hash) {
+        if (pool == null) {
+            pool = index.openPoolStream("test-pool");
+        }
+        index.apply(new IndexBatch().poolStore(pool, context, "", "pool-a", "obj-" + tier + "-" + hash, tier, hash));
+    }
+
+    /** The real chain's hashes of a prompt in a registered context. */
+    long[] hashes(ContextKey context, int[] tokens) {
+        var c = registry.snapshot().contexts().get(context);
+        var chain = hashing.chain(c.profile(), context.blockSize(), tokens, "", null);
+        long[] out = new long[chain.blockCount()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = chain.blockHash(i);
+        }
+        return out;
     }
 
     String base() {

@@ -5,10 +5,8 @@ import static io.conductor.daemon.api.ApiTestServer.registration;
 import static io.conductor.daemon.api.ContractAssertions.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.conductor.daemon.registry.ContextKey;
-import io.conductor.daemon.service.InMemoryPrefixIndex;
-import io.conductor.daemon.service.InMemoryPrefixIndex.Tier;
-import io.conductor.index.BlockHashSequence;
+import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.Tier;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -44,20 +42,13 @@ class QueryContractTest {
                 registration("inst-a", 1, "tcp://127.0.0.1:7102")).status());
         assertEquals(200, server.post("/register", WireFormat.MSGPACK,
                 registration("inst-a", 0, "tcp://127.0.0.1:7103")).status());
-        var profile = server.registry.snapshot().contexts().get(CONTEXT).profile();
-        BlockHashSequence chain = server.hashing.chain(profile, 16, tokens, "", null);
-        hashes = new long[chain.blockCount()];
-        for (int i = 0; i < hashes.length; i++) {
-            hashes[i] = chain.blockHash(i);
-        }
+        hashes = server.hashes(CONTEXT, tokens);
         // The spec's example: blocks 0-1 on GPU of inst-a rank 0, block 2 CPU only, block 3 disk only.
-        InMemoryPrefixIndex index = server.index;
-        index.store(CONTEXT, Tier.GPU, InMemoryPrefixIndex.gpuOwner("inst-a", 0), hashes[0]);
-        index.store(CONTEXT, Tier.GPU, InMemoryPrefixIndex.gpuOwner("inst-a", 0), hashes[1]);
-        index.store(CONTEXT, Tier.CPU, "pool", hashes[2]);
-        index.store(CONTEXT, Tier.DISK, "pool", hashes[3]);
+        server.storeGpu(CONTEXT, "inst-a", 0, hashes[0], hashes[1]);
+        server.storePool(CONTEXT, Tier.CPU, hashes[2]);
+        server.storePool(CONTEXT, Tier.DISK, hashes[3]);
         // inst-a rank 1 holds block 1 only: ranks are never concatenated, so it matches nothing on GPU.
-        index.store(CONTEXT, Tier.GPU, InMemoryPrefixIndex.gpuOwner("inst-a", 1), hashes[1]);
+        server.storeGpu(CONTEXT, "inst-a", 1, hashes[1]);
     }
 
     @AfterAll

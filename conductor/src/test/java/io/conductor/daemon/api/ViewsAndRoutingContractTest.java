@@ -6,10 +6,8 @@ import static io.conductor.daemon.api.ContractAssertions.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.conductor.daemon.registry.ContextKey;
-import io.conductor.daemon.service.InMemoryPrefixIndex;
-import io.conductor.daemon.service.InMemoryPrefixIndex.Tier;
-import io.conductor.index.BlockHashSequence;
+import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.Tier;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -39,12 +37,7 @@ class ViewsAndRoutingContractTest {
             assertEquals(200, server.post("/register", WireFormat.MSGPACK,
                     registration(r[0], Integer.parseInt(r[1]), "tcp://127.0.0.1:" + r[2])).status());
         }
-        BlockHashSequence chain = server.hashing.chain(server.registry.snapshot().contexts().get(CONTEXT).profile(),
-                16, prompt.stream().mapToInt(Integer::intValue).toArray(), "", null);
-        hashes = new long[chain.blockCount()];
-        for (int i = 0; i < hashes.length; i++) {
-            hashes[i] = chain.blockHash(i);
-        }
+        hashes = server.hashes(CONTEXT, prompt.stream().mapToInt(Integer::intValue).toArray());
     }
 
     @AfterEach
@@ -52,10 +45,8 @@ class ViewsAndRoutingContractTest {
         server.close();
     }
 
-    private void gpu(String instance, int rank, int blocks) {
-        for (int i = 0; i < blocks; i++) {
-            server.index.store(CONTEXT, Tier.GPU, InMemoryPrefixIndex.gpuOwner(instance, rank), hashes[i]);
-        }
+    private void gpu(String instance, int rank, int blocks) throws Exception {
+        server.storeGpu(CONTEXT, instance, rank, java.util.Arrays.copyOf(hashes, blocks));
     }
 
     private Map<String, Object> route(WireFormat format, Object... extra) throws Exception {
@@ -71,7 +62,7 @@ class ViewsAndRoutingContractTest {
     void shouldPickTheLongestUsablePrefixWhenOneInstanceLeads(WireFormat format) throws Exception {
         gpu("a", 0, 1);
         gpu("b", 0, 3);
-        server.index.store(CONTEXT, Tier.CPU, "pool", hashes[3]);
+        server.storePool(CONTEXT, Tier.CPU, hashes[3]);
 
         Map<String, Object> r = route(format);
 
