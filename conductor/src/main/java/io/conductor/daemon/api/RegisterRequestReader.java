@@ -46,8 +46,9 @@ final class RegisterRequestReader {
         int dpRank = registerDpRank(f.get("dp_rank"));
         String additionalSalt = FieldRules.optionalString("additionalsalt", f.get("additionalsalt"), "", limits);
         long loraId = loraId(f.get("lora_id"));
+        // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
-                dpRank, cacheGroup, profile, additionalSalt, loraId);
+                dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId);
     }
 
     static ServiceKey readUnregister(Value.MapValue body, ApiLimits limits) {

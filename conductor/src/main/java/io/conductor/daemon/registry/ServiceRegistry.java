@@ -110,7 +110,7 @@ public final class ServiceRegistry {
             }
             Binding binding = bindings.get(registration.context());
             if (binding != null && !Objects.equals(binding.profile, registration.profile())) {
-                throw invalid(registration.type() == ServiceType.VLLM
+                throw invalid(registration.type().isEngine()
                         ? "failed to register prefix context: registration conflicts with the ContextKey hash profile"
                         : "failed to bind shared-cache profile: hash profile conflicts with the registered "
                                 + "ContextKey profile");
@@ -213,7 +213,7 @@ public final class ServiceRegistry {
             ServiceRegistration r = slot.registration;
             services.add(new Service(r, slot.state));
             loras.computeIfAbsent(r.context(), k -> new TreeSet<>()).add(r.loraName());
-            if (slot.state == State.ACTIVE && r.type() == ServiceType.VLLM) {
+            if (slot.state == State.ACTIVE && r.type().isEngine()) {
                 ranks.computeIfAbsent(r.context(), k -> new TreeMap<>())
                         .computeIfAbsent(r.instanceId(), k -> new TreeSet<>()).add(r.dpRank());
             }

@@ -7,7 +7,9 @@ public enum ServiceType {
     /** A vLLM engine DP rank: GPU (and instance-local offload) residency. */
     VLLM("vLLM"),
     /** A Mooncake store master: shared CPU / disk pool residency. */
-    MOONCAKE("Mooncake");
+    MOONCAKE("Mooncake"),
+    /** An SGLang engine DP rank: GPU residency, always in token-rehash mode (its hashes are not vLLM's). */
+    SGLANG("SGLang");
 
     private final String wireName;
 
@@ -22,6 +24,16 @@ public enum ServiceType {
      */
     public String wireName() {
         return wireName;
+    }
+
+    /**
+     * Tells whether the publisher is an engine whose (instance, rank) owns GPU blocks (vLLM, SGLang), as opposed
+     * to a shared pool (Mooncake).
+     *
+     * @return {@code true} for engines
+     */
+    public boolean isEngine() {
+        return this != MOONCAKE;
     }
 
     /**

@@ -3,7 +3,6 @@ package io.conductor.daemon.service;
 import io.conductor.daemon.registry.HashProfileSpec;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
-import io.conductor.daemon.registry.ServiceType;
 import io.conductor.daemon.registry.StreamLifecycle;
 import io.conductor.index.prefix.PoolStream;
 import io.conductor.index.prefix.PrefixIndex;
@@ -60,7 +59,7 @@ public final class IndexedStreams implements StreamLifecycle {
         RankHandle rank = null;
         PoolStream pool = null;
         try {
-            if (registration.type() == ServiceType.VLLM) {
+            if (registration.type().isEngine()) {
                 rank = index.register(registration.context(), profileKey(registration), registration.instanceId(),
                         registration.dpRank());
                 index.addPoolReader(registration.instanceId(), PrefixIndex.ANY_BACKEND);
