@@ -7,6 +7,8 @@ import io.conductor.daemon.config.ConfigLoader;
 import io.conductor.daemon.config.ConfigLocation;
 import io.conductor.daemon.config.LoadedConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
+import io.conductor.daemon.service.ConductorApiExtension;
+import io.conductor.daemon.service.EndpointOnlyStreams;
 import io.conductor.index.hash.HashCommand;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -134,7 +136,7 @@ public final class Main {
      * here when they are merged.
      */
     private static List<DaemonExtension> extensions() {
-        return List.of();
+        return List.of(ConductorApiExtension.withEnvironment(EndpointOnlyStreams::new));
     }
 
     private static int runDaemon(Invocation.Run runArgs, Map<String, String> env, @Nullable String logWarning) {

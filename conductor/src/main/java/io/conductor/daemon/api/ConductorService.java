@@ -1,0 +1,58 @@
+package io.conductor.daemon.api;
+
+import io.conductor.daemon.registry.RegistrationException;
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.ServiceRegistry;
+import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.index.prefix.ContextKey;
+import java.util.Map;
+
+/**
+ * The domain as the HTTP layer sees it: registration, queries and the views. Everything HTTP-specific (formats,
+ * validation, error texts, routing policy, metrics of requests) stays in this package; implementations hold the
+ * registry, the subscriptions, the hashing and the index. Implementations must be thread-safe: every method is
+ * called from many request threads at once.
+ */
+public interface ConductorService {
+    /**
+     * Registers a subscription (mooncake-api.md §3.2 steps 1–6).
+     *
+     * @param registration the validated registration
+     * @return whether it was created or already registered identically
+     * @throws RegistrationException if refused or the stream failed to start; nothing is left registered
+     */
+    ServiceRegistry.Outcome register(ServiceRegistration registration) throws RegistrationException;
+
+    /**
+     * Unregisters a subscription: stops its stream and removes everything it contributed; no event of it reaches
+     * the index afterwards.
+     *
+     * @param key the service key
+     * @throws UnregistrationException if unknown, already being unregistered, or the cleanup failed
+     */
+    void unregister(ServiceKey key) throws UnregistrationException;
+
+    /**
+     * Answers a prefix query with the reference's semantics (§5.3).
+     *
+     * @param query the validated query
+     * @return the matches per instance; {@link QueryResult#EMPTY} when the context is unknown
+     */
+    QueryResult query(PromptQuery query);
+
+    /**
+     * Returns the registry's current view.
+     *
+     * @return the snapshot
+     */
+    RegistrySnapshot registry();
+
+    /**
+     * Returns, per live index context, the number of distinct block hashes that still have an owner on any tier.
+     *
+     * @return prefix counts by context; contexts absent from the map count 0
+     */
+    Map<ContextKey, Long> prefixCounts();
+}

@@ -1,0 +1,265 @@
+package io.conductor.daemon.api;
+
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.index.prefix.ContextKey;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reads {@code /query}, {@code /query_by_hash} and {@code /route} bodies. Keys are scanned in body order (a later
+ * duplicate overwrites an earlier one) and checked as they come, so an invalid value before an unknown key is
+ * reported first; missing required keys are reported after the scan, in the order model, block_size, prompt
+ * (mooncake-api.md §3.4). One instance per request; not thread-safe.
+ */
+final class QueryRequestReader {
+    /** Which route's body this reader accepts. */
+    enum Kind {
+        /** {@code /query}: token ids. */
+        QUERY,
+        /** {@code /query_by_hash}: precomputed hashes ({@code seq_hashes} or RFC #1403's {@code block_hash}). */
+        QUERY_BY_HASH,
+        /** {@code /route}: token ids plus an optional candidate list. */
+        ROUTE
+    }
+
+    /**
+     * A route request: the query and its candidates.
+     *
+     * @param query the prompt query
+     * @param candidates the candidate instances, or {@code null} for every registered instance
+     */
+    record RouteRequest(PromptQuery query, @Nullable List<String> candidates) {
+    }
+
+    private final Kind kind;
+    private final ApiLimits limits;
+    private @Nullable String model;
+    private long blockSize;
+    private int @Nullable [] tokens;
+    private long @Nullable [] hashes;
+    private String tenant = ServiceKey.DEFAULT_TENANT;
+    private String lora = "";
+    private @Nullable String salt;
+    private @Nullable String instance;
+    private @Nullable List<String> candidates;
+    private boolean hashable = true;
+
+    private QueryRequestReader(Kind kind, ApiLimits limits) {
+        this.kind = kind;
+        this.limits = limits;
+    }
+
+    static PromptQuery readQuery(Value.MapValue body, Kind kind, ApiLimits limits) {
+        QueryRequestReader reader = new QueryRequestReader(kind, limits);
+        reader.scan(body);
+        return reader.query();
+    }
+
+    static RouteRequest readRoute(Value.MapValue body, ApiLimits limits) {
+        QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits);
+        reader.scan(body);
+        return new RouteRequest(reader.query(), reader.candidates);
+    }
+
+    private void scan(Value.MapValue body) {
+        for (Value.Entry entry : body.entries()) {
+            String key = FieldRules.keyName(entry);
+            Value value = entry.value();
+            switch (key) {
+                case "model" -> model = FieldRules.requiredString("model", value, limits);
+                case "block_size" -> blockSize = positiveBlockSize(value);
+                case "tenant_id" -> tenant = ServiceKey.normalizeTenant(FieldRules.string("tenant_id", value, limits));
+                case "lora_name" -> {
+                    lora = FieldRules.string("lora_name", value, limits);
+                    hashable &= FieldRules.validUtf8(value);
+                }
+                case "cache_salt" -> salt = cacheSalt(value);
+                default -> scanRouteSpecific(key, value);
+            }
+        }
+    }
+
+    private void scanRouteSpecific(String key, Value value) {
+        switch (kind) {
+            case QUERY -> {
+                switch (key) {
+                    case "token_ids" -> tokens = tokenIds(value);
+                    case "instance_id" -> instance = FieldRules.string("instance_id", value, limits);
+                    default -> throw FieldRules.unknownField(key);
+                }
+            }
+            case QUERY_BY_HASH -> {
+                switch (key) {
+                    case "seq_hashes", "block_hash" -> hashes = seqHashes(key, value);
+                    case "instance_id" -> instance = FieldRules.string("instance_id", value, limits);
+                    default -> throw FieldRules.unknownField(key);
+                }
+            }
+            case ROUTE -> {
+                switch (key) {
+                    case "token_ids" -> tokens = tokenIds(value);
+                    case "candidates" -> candidates = candidates(value);
+                    default -> throw FieldRules.unknownField(key);
+                }
+            }
+        }
+    }
+
+    private PromptQuery query() {
+        String m = model;
+        if (m == null) {
+            throw FieldRules.missing("model");
+        }
+        if (blockSize == 0) {
+            throw FieldRules.missing("block_size");
+        }
+        if (kind == Kind.QUERY_BY_HASH ? hashes == null : tokens == null) {
+            throw FieldRules.missing(kind == Kind.QUERY_BY_HASH ? "seq_hashes" : "token_ids");
+        }
+        return new PromptQuery(new ContextKey(tenant, m, blockSize), lora, salt, instance, tokens, hashes, hashable);
+    }
+
+    private static long positiveBlockSize(Value value) {
+        if (value instanceof Value.Int i) {
+            if (i.value() <= 0) {
+                throw ApiException.badRequest(Reason.OUT_OF_RANGE, "block_size", "block_size must be a positive integer");
+            }
+            return i.value();
+        }
+        if (value instanceof Value.WideInt) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "block_size", "block_size must be a positive integer");
+        }
+        throw ApiException.badRequest(Reason.INVALID_TYPE, "block_size", "block_size must be an integer");
+    }
+
+    private @Nullable String cacheSalt(Value value) {
+        if (value == Value.Nil.NIL) {
+            return null;
+        }
+        if (!(value instanceof Value.Str s)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "cache_salt", "cache_salt must be a string or null");
+        }
+        hashable &= s.validUtf8();
+        String text = FieldRules.checkLength("cache_salt", s.text(), limits);
+        return text.isEmpty() ? null : text;
+    }
+
+    /** {@code token_ids}: a bin of little-endian int32s, or an array of ints within int32. */
+    private int[] tokenIds(Value value) {
+        switch (value) {
+            case Value.Bin bin -> {
+                byte[] bytes = bin.bytes();
+                if ((bytes.length & 3) != 0) {
+                    throw ApiException.badRequest(Reason.INVALID_VALUE, "token_ids",
+                            "token_ids bin size must be a multiple of 4");
+                }
+                int count = bytes.length >>> 2;
+                checkTokenCount("token_ids", count);
+                int[] out = new int[count];
+                for (int i = 0, p = 0; i < count; i++, p += 4) {
+                    out[i] = (bytes[p] & 0xff) | (bytes[p + 1] & 0xff) << 8 | (bytes[p + 2] & 0xff) << 16
+                            | bytes[p + 3] << 24;
+                }
+                return out;
+            }
+            case Value.IntArray array -> {
+                long[] values = array.values();
+                checkTokenCount("token_ids", values.length);
+                int[] out = new int[values.length];
+                for (int i = 0; i < values.length; i++) {
+                    long v = values[i];
+                    if (v != (int) v) {
+                        throw outsideInt32(i);
+                    }
+                    out[i] = (int) v;
+                }
+                return out;
+            }
+            case Value.Array array -> {
+                List<Value> elements = array.elements();
+                checkTokenCount("token_ids", elements.size());
+                int[] out = new int[elements.size()];
+                for (int i = 0; i < out.length; i++) {
+                    Value e = elements.get(i);
+                    if (e instanceof Value.Int iv && iv.value() == (int) iv.value()) {
+                        out[i] = (int) iv.value();
+                    } else if (e instanceof Value.Int || e instanceof Value.WideInt) {
+                        throw outsideInt32(i);
+                    } else {
+                        throw ApiException.badElement(Reason.INVALID_TYPE, "token_ids", i,
+                                "token_ids element must be an integer");
+                    }
+                }
+                return out;
+            }
+            default -> throw ApiException.badRequest(Reason.INVALID_TYPE, "token_ids",
+                    "token_ids must be a bin or an array");
+        }
+    }
+
+    private static ApiException outsideInt32(int index) {
+        return ApiException.badElement(Reason.OUT_OF_RANGE, "token_ids", index,
+                "token_ids element is outside the int32 range");
+    }
+
+    /** Precomputed 64-bit hashes: ints in {@code -2^63..2^64-1}, kept as their 64-bit pattern. */
+    private long[] seqHashes(String field, Value value) {
+        switch (value) {
+            case Value.IntArray array -> {
+                checkTokenCount(field, array.values().length);
+                return array.values();
+            }
+            case Value.Array array -> {
+                List<Value> elements = array.elements();
+                checkTokenCount(field, elements.size());
+                long[] out = new long[elements.size()];
+                for (int i = 0; i < out.length; i++) {
+                    Value e = elements.get(i);
+                    if (e instanceof Value.Int iv) {
+                        out[i] = iv.value();
+                    } else if (e instanceof Value.WideInt w && w.value().signum() > 0 && w.value().bitLength() <= 64) {
+                        out[i] = w.value().longValue();
+                    } else if (e instanceof Value.WideInt) {
+                        throw ApiException.badElement(Reason.OUT_OF_RANGE, field, i,
+                                field + " element is outside the 64-bit range");
+                    } else {
+                        throw ApiException.badElement(Reason.INVALID_TYPE, field, i,
+                                field + " element must be an integer");
+                    }
+                }
+                return out;
+            }
+            default -> throw ApiException.badRequest(Reason.INVALID_TYPE, field, field + " must be an array");
+        }
+    }
+
+    private List<String> candidates(Value value) {
+        if (!(value instanceof Value.Array array)) {
+            if (value instanceof Value.IntArray ints) {
+                if (ints.values().length == 0) {
+                    return List.of();
+                }
+                throw ApiException.badElement(Reason.INVALID_TYPE, "candidates", 0,
+                        "candidates element must be a non-empty string");
+            }
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "candidates", "candidates must be an array");
+        }
+        List<String> out = new ArrayList<>(array.elements().size());
+        for (int i = 0; i < array.elements().size(); i++) {
+            if (!(array.elements().get(i) instanceof Value.Str s) || s.text().isEmpty()) {
+                throw ApiException.badElement(Reason.INVALID_TYPE, "candidates", i,
+                        "candidates element must be a non-empty string");
+            }
+            out.add(FieldRules.checkLength("candidates", s.text(), limits));
+        }
+        return out;
+    }
+
+    private void checkTokenCount(String field, int count) {
+        if (count > limits.maxTokens()) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, field,
+                    field + " must have at most " + limits.maxTokens() + " elements");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package io.conductor.daemon.api;
+
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.ServiceType;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reads {@code /register} and {@code /unregister} bodies in the evaluation order of mooncake-api.md §3.2 / §3.3.
+ * Registration fields of every era are accepted: the Go era's {@code additionalsalt} and {@code lora_id}; without
+ * {@code hash_profile} the stream is indexed in token-rehash mode. Stateless and thread-safe.
+ */
+final class RegisterRequestReader {
+    private static final Set<String> REGISTER_KEYS = Set.of("endpoint", "type", "modelname", "instance_id",
+            "block_size", "replay_endpoint", "lora_name", "tenant_id", "cache_group", "hash_profile", "dp_rank",
+            "additionalsalt", "lora_id");
+    private static final Set<String> UNREGISTER_KEYS = Set.of("instance_id", "tenant_id", "dp_rank");
+    private static final String DP_RANK_RANGE = "dp_rank must be a non-negative int";
+
+    private RegisterRequestReader() {
+    }
+
+    static ServiceRegistration readRegister(Value.MapValue body, ApiLimits limits) {
+        Map<String, Value> f = FieldRules.firstOccurrences(body, REGISTER_KEYS);
+        String endpoint = FieldRules.requiredString("endpoint", f.get("endpoint"), limits);
+        String type = FieldRules.requiredString("type", f.get("type"), limits);
+        String model = FieldRules.requiredString("modelname", f.get("modelname"), limits);
+        String instance = FieldRules.requiredString("instance_id", f.get("instance_id"), limits);
+        long blockSize = blockSize(f.get("block_size"));
+        String replay = FieldRules.optionalString("replay_endpoint", f.get("replay_endpoint"), "", limits);
+        String lora = FieldRules.optionalString("lora_name", f.get("lora_name"), "", limits);
+        String tenant = ServiceKey.normalizeTenant(
+                FieldRules.optionalString("tenant_id", f.get("tenant_id"), "", limits));
+        long cacheGroup = cacheGroup(f.get("cache_group"));
+        Value profileValue = f.get("hash_profile");
+        // Optional here (the reference requires it): absent or nil means token-rehash mode.
+        HashProfileSpec profile = profileValue == null || profileValue == Value.Nil.NIL
+                ? null : HashProfileReader.read(profileValue, limits);
+        ServiceType serviceType = ServiceType.fromWireName(type);
+        if (serviceType == null) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "type", "type must be vLLM or Mooncake");
+        }
+        int dpRank = registerDpRank(f.get("dp_rank"));
+        String additionalSalt = FieldRules.optionalString("additionalsalt", f.get("additionalsalt"), "", limits);
+        long loraId = loraId(f.get("lora_id"));
+        // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
+        return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
+                dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId);
+    }
+
+    static ServiceKey readUnregister(Value.MapValue body, ApiLimits limits) {
+        Map<String, Value> f = FieldRules.firstOccurrences(body, UNREGISTER_KEYS);
+        String instance = FieldRules.requiredString("instance_id", f.get("instance_id"), limits);
+        String tenant = ServiceKey.normalizeTenant(
+                FieldRules.optionalString("tenant_id", f.get("tenant_id"), "", limits));
+        Value rank = f.get("dp_rank");
+        if (rank == null) {
+            throw FieldRules.missing("dp_rank");
+        }
+        // The reference reports every bad dp_rank here as invalid_value, type errors included (§3.3).
+        if (!(rank instanceof Value.Int i) || i.value() < 0 || i.value() > Integer.MAX_VALUE) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "dp_rank", DP_RANK_RANGE);
+        }
+        return new ServiceKey(instance, tenant, (int) i.value());
+    }
+
+    private static long blockSize(@Nullable Value value) {
+        if (value == null) {
+            throw FieldRules.missing("block_size");
+        }
+        long blockSize = FieldRules.int64("block_size", value);
+        if (blockSize <= 0) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "block_size", "block_size must be greater than zero");
+        }
+        return blockSize;
+    }
+
+    private static long cacheGroup(@Nullable Value value) {
+        if (value == null || value == Value.Nil.NIL) {
+            return ServiceRegistration.NO_CACHE_GROUP;
+        }
+        if (!(value instanceof Value.Int i)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "cache_group", "cache_group must be an integer or null");
+        }
+        if (i.value() != 0) {
+            throw ApiException.badRequest(Reason.UNSUPPORTED, "cache_group", "only cache group zero is supported");
+        }
+        return 0;
+    }
+
+    private static int registerDpRank(@Nullable Value value) {
+        if (value == null) {
+            throw FieldRules.missing("dp_rank");
+        }
+        long rank = FieldRules.int64("dp_rank", value);
+        if (rank < 0 || rank > Integer.MAX_VALUE) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "dp_rank", DP_RANK_RANGE);
+        }
+        return (int) rank;
+    }
+
+    /** Go-era integer LoRA id; -1 or nil mean none. Kept for {@code /services}, not used for matching. */
+    private static long loraId(@Nullable Value value) {
+        if (value == null || value == Value.Nil.NIL) {
+            return ServiceRegistration.NO_LORA_ID;
+        }
+        return FieldRules.int64("lora_id", value);
+    }
+}

@@ -1,0 +1,182 @@
+package io.conductor.daemon.api;
+
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceRegistration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToLongFunction;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The response shapes of every route, written through {@link ResponseWriter} so msgpack and JSON agree. Key
+ * names and nesting follow mooncake-api.md §3; extensions only add keys. Stateless and thread-safe.
+ */
+final class ResponseBodies {
+    private ResponseBodies() {
+    }
+
+    static byte[] error(WireFormat format, ApiException e) {
+        Reason reason = e.reason();
+        String field = e.field();
+        int size = 1 + (reason != null ? 1 : 0) + (field != null ? 1 : 0) + (e.index() >= 0 ? 1 : 0);
+        ResponseWriter w = ResponseWriter.create(format).beginMap(size).field("error", e.getMessage());
+        if (reason != null) {
+            w.field("reason", reason.wireName());
+        }
+        if (field != null) {
+            w.field("field", field);
+        }
+        if (e.index() >= 0) {
+            w.field("index", e.index());
+        }
+        return w.endMap().toBytes();
+    }
+
+    static byte[] status(WireFormat format, String status) {
+        return ResponseWriter.create(format).beginMap(1).field("status", status).endMap().toBytes();
+    }
+
+    static byte[] registered(WireFormat format, String instanceId) {
+        return ResponseWriter.create(format).beginMap(2)
+                .field("status", "registered successfully")
+                .field("instance_id", instanceId)
+                .endMap().toBytes();
+    }
+
+    static byte[] unregistered(WireFormat format, String key) {
+        return ResponseWriter.create(format).beginMap(2)
+                .field("status", "unregistered successfully")
+                .key("removed_instances").beginArray(1).string(key).endArray()
+                .endMap().toBytes();
+    }
+
+    static byte[] query(WireFormat format, QueryResult result) {
+        ResponseWriter w = ResponseWriter.create(format).beginMap(1).key("instances")
+                .beginMap(result.instances().size());
+        for (QueryResult.InstanceMatch m : result.instances()) {
+            w.key(m.instanceId());
+            writeInstance(w, m);
+        }
+        return w.endMap().endMap().toBytes();
+    }
+
+    private static void writeInstance(ResponseWriter w, QueryResult.InstanceMatch m) {
+        w.beginMap(6).field("longest_matched", m.longestMatched());
+        w.key("dp").beginMap(m.ranks().size());
+        for (QueryResult.RankMatch r : m.ranks()) {
+            w.field(Integer.toString(r.dpRank()), r.gpu());
+        }
+        w.endMap();
+        w.key("rank_matches").beginMap(m.ranks().size());
+        for (QueryResult.RankMatch r : m.ranks()) {
+            w.key(Integer.toString(r.dpRank())).beginMap(3)
+                    .field("gpu", r.gpu()).field("cpu", r.cpu()).field("disk", r.disk()).endMap();
+        }
+        w.endMap();
+        w.field("gpu", m.gpu()).field("cpu", m.cpu()).field("disk", m.disk()).endMap();
+    }
+
+    static byte[] route(WireFormat format, RoutePolicy.Decision d) {
+        QueryResult.InstanceMatch best = d.chosen();
+        ResponseWriter w = ResponseWriter.create(format).beginMap(7)
+                .field("instance_id", best.instanceId())
+                .field("longest_matched", best.longestMatched())
+                .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
+                .field("reason", d.reason());
+        w.key("candidates").beginMap(d.candidates().size());
+        for (QueryResult.InstanceMatch c : d.candidates()) {
+            w.key(c.instanceId()).beginMap(4).field("longest_matched", c.longestMatched())
+                    .field("gpu", c.gpu()).field("cpu", c.cpu()).field("disk", c.disk()).endMap();
+        }
+        return w.endMap().endMap().toBytes();
+    }
+
+    static byte[] cache(WireFormat format, Map<String, Long> percents) {
+        ResponseWriter w = ResponseWriter.create(format).beginMap(2).key("HitStatus").beginMap(percents.size());
+        for (Map.Entry<String, Long> e : percents.entrySet()) {
+            w.field(e.getKey(), e.getValue());
+        }
+        return w.endMap().field("status", "ok").endMap().toBytes();
+    }
+
+    static byte[] globalView(WireFormat format, RegistrySnapshot snapshot,
+            ToLongFunction<io.conductor.index.prefix.ContextKey> prefixCount) {
+        List<RegistrySnapshot.Context> contexts = new ArrayList<>(snapshot.contexts().values());
+        ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("context_count", contexts.size());
+        w.key("contexts").beginArray(contexts.size());
+        for (RegistrySnapshot.Context c : contexts) {
+            List<String> loras = c.loraNames();
+            w.beginMap(8)
+                    .field("model_name", c.key().modelName())
+                    .field("lora_name", loras.isEmpty() ? "" : loras.getFirst())
+                    .field("block_size", c.key().blockSize())
+                    .field("tenant_id", c.key().tenantId())
+                    .field("prefix_count", prefixCount.applyAsLong(c.key()));
+            w.key("hash_profile");
+            writeProfile(w, c.profile());
+            w.key("instances").beginMap(c.instanceRanks().size());
+            for (Map.Entry<String, int[]> e : c.instanceRanks().entrySet()) {
+                w.key(e.getKey()).beginArray(e.getValue().length);
+                for (int rank : e.getValue()) {
+                    w.integer(rank);
+                }
+                w.endArray();
+            }
+            w.endMap();
+            w.key("lora_names").beginArray(loras.size());
+            for (String lora : loras) {
+                w.string(lora);
+            }
+            w.endArray().endMap();
+        }
+        return w.endArray().endMap().toBytes();
+    }
+
+    static byte[] services(WireFormat format, RegistrySnapshot snapshot) {
+        List<RegistrySnapshot.Service> services = snapshot.services();
+        ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("count", services.size());
+        w.key("services").beginArray(services.size());
+        for (RegistrySnapshot.Service s : services) {
+            ServiceRegistration r = s.registration();
+            w.beginMap(13)
+                    .field("Endpoint", r.endpoint())
+                    .field("ReplayEndpoint", r.replayEndpoint())
+                    .field("Type", r.type().wireName())
+                    .field("ModelName", r.modelName())
+                    .field("LoraName", r.loraName())
+                    .field("TenantID", r.tenantId())
+                    .field("InstanceID", r.instanceId())
+                    .field("BlockSize", r.blockSize())
+                    .field("DPRank", r.dpRank());
+            w.key("CacheGroup");
+            if (r.cacheGroup() == ServiceRegistration.NO_CACHE_GROUP) {
+                w.nil();
+            } else {
+                w.integer(r.cacheGroup());
+            }
+            w.key("HashProfile");
+            writeProfile(w, r.profile());
+            w.field("AdditionalSalt", r.additionalSalt());
+            w.field("State", s.state().name().toLowerCase(java.util.Locale.ROOT));
+            w.endMap();
+        }
+        return w.endArray().endMap().toBytes();
+    }
+
+    /** The five profile keys, or nil for a context in token-rehash mode. */
+    private static void writeProfile(ResponseWriter w, @Nullable HashProfileSpec p) {
+        if (p == null) {
+            w.nil();
+            return;
+        }
+        w.beginMap(5)
+                .field("strategy", p.strategy())
+                .field("algorithm", p.algorithm())
+                .field("python_hash_seed", p.pythonHashSeed())
+                .field("root_digest", p.rootDigest())
+                .field("index_projection", p.indexProjection())
+                .endMap();
+    }
+}

@@ -1,0 +1,137 @@
+package io.conductor.daemon.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.conductor.daemon.DaemonContext;
+import io.conductor.daemon.DaemonExtension;
+import io.conductor.daemon.ReadinessCheck;
+import io.conductor.daemon.api.ApiLimits;
+import io.conductor.daemon.api.ApiMetrics;
+import io.conductor.daemon.api.ApiRoutes;
+import io.conductor.daemon.config.HashProfileConfig;
+import io.conductor.daemon.config.SubscriptionConfig;
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.RegistrationException;
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.ServiceRegistry;
+import io.conductor.daemon.registry.ServiceType;
+import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.index.hash.HashProfile;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.PrefixIndexConfig;
+import java.util.Objects;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Installs the conductor proper into the daemon shell: the prefix index (budget from the config's {@code index}
+ * block), the service registry, the event subscriptions, the HTTP API routes and their metrics; then subscribes
+ * every static config entry with the same rules as {@code POST /register} (failures are logged and counted, never
+ * fatal, as the reference does). On stop, every subscription is unregistered (streams stopped first).
+ *
+ * <p>Thread-safety: {@link #install} runs once on the starting thread; what it creates is thread-safe.
+ */
+public final class ConductorApiExtension implements DaemonExtension {
+    private static final Logger LOG = LoggerFactory.getLogger(ConductorApiExtension.class);
+
+    private final Supplier<EventStreams> events;
+    private final ApiLimits limits;
+
+    /**
+     * Creates the extension.
+     *
+     * @param events creates the event subscriptions (called once at install)
+     * @param limits API limits and admin key
+     */
+    public ConductorApiExtension(Supplier<EventStreams> events, ApiLimits limits) {
+        this.events = Objects.requireNonNull(events, "events");
+        this.limits = Objects.requireNonNull(limits, "limits");
+    }
+
+    /**
+     * The production wiring: admin key from the environment, default limits.
+     *
+     * @param events creates the event subscriptions
+     * @return the extension
+     */
+    public static ConductorApiExtension withEnvironment(Supplier<EventStreams> events) {
+        return new ConductorApiExtension(events, ApiLimits.fromEnvironment());
+    }
+
+    @Override
+    public void install(DaemonContext context) {
+        PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(indexConfig(context.config().index()));
+        EventStreams streams = events.get();
+        ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
+        LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing());
+        ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
+        IndexMetrics.register(context.metrics(), index);
+        context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
+        if (streams instanceof AutoCloseable closeable) {
+            context.addShutdownStep("conductor-event-streams", closeable::close);
+        }
+        int ok = 0;
+        int failed = 0;
+        for (SubscriptionConfig entry : context.config().subscriptions()) {
+            try {
+                registry.register(toRegistration(entry));
+                ok++;
+            } catch (RegistrationException | RuntimeException e) {
+                failed++;
+                LOG.warn("event=static_subscription_failed entry={} key={} error=\"{}\"", entry.name(),
+                        entry.serviceKey(), e.getMessage());
+            }
+        }
+        LOG.info("event=subscriptions success={} failed={}", ok, failed);
+        context.addReadinessCheck("registry", () -> ReadinessCheck.Result.ready(
+                registry.snapshot().services().size() + " subscriptions"));
+    }
+
+    private static void unregisterAll(ServiceRegistry registry) {
+        for (RegistrySnapshot.Service s : registry.snapshot().services()) {
+            try {
+                registry.unregister(s.registration().key());
+            } catch (UnregistrationException e) {
+                LOG.warn("event=unregister_on_stop_failed key={} error=\"{}\"", s.registration().key(),
+                        e.getMessage());
+            }
+        }
+    }
+
+    /** {@code index.max_bytes} when given, else the index's default (a fraction of the heap). */
+    static PrefixIndexConfig indexConfig(@Nullable JsonNode node) {
+        if (node != null && node.path("max_bytes").canConvertToLong() && node.path("max_bytes").asLong() > 0) {
+            return PrefixIndexConfig.withMaxBytes(node.path("max_bytes").asLong());
+        }
+        return PrefixIndexConfig.defaults();
+    }
+
+    /**
+     * Converts a static config entry to a registration.
+     *
+     * @param entry the entry
+     * @return the registration
+     * @throws IllegalArgumentException if its hash profile cannot be resolved
+     */
+    public static ServiceRegistration toRegistration(SubscriptionConfig entry) {
+        ServiceType type = ServiceType.fromWireName(entry.type().configName());
+        if (type == null) {
+            throw new IllegalArgumentException("unsupported service type: " + entry.type().configName());
+        }
+        HashProfileConfig p = entry.hashProfile();
+        HashProfileSpec spec = null;
+        if (p != null && type != ServiceType.SGLANG) {
+            HashProfile resolved = HashProfile.parse(p.strategy(), p.algorithm(), p.pythonHashSeed(),
+                    p.indexProjection());
+            spec = new HashProfileSpec(p.strategy(), p.algorithm(), p.pythonHashSeed(), resolved.rootDigestHex(),
+                    p.indexProjection());
+        }
+        return new ServiceRegistration(entry.endpoint(), entry.replayEndpoint(), type, entry.modelName(),
+                entry.instanceId(), entry.tenantId(), entry.loraName(), entry.blockSize(), entry.dpRank(),
+                entry.cacheGroup() == SubscriptionConfig.NO_CACHE_GROUP ? ServiceRegistration.NO_CACHE_GROUP
+                        : entry.cacheGroup(), spec, entry.additionalSalt(),
+                entry.loraId() == SubscriptionConfig.NO_LORA_ID ? ServiceRegistration.NO_LORA_ID : entry.loraId());
+    }
+}

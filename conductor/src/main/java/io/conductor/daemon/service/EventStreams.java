@@ -1,0 +1,34 @@
+package io.conductor.daemon.service;
+
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.StreamLifecycle.StreamException;
+import io.conductor.index.prefix.PoolStream;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.RankHandle;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The ZMQ side of a subscription: open the sockets and feed the index through the given owner handle, and stop
+ * so that no event of it is applied afterwards. Implementations must be thread-safe.
+ */
+public interface EventStreams {
+    /**
+     * Starts receiving a subscription's events.
+     *
+     * @param registration the registration
+     * @param index the index its events update
+     * @param rank the vLLM rank handle its events are applied to, or {@code null} for Mooncake
+     * @param pool the Mooncake pool stream, or {@code null} for vLLM
+     * @throws StreamException if the subscription cannot start; nothing of it is left running
+     */
+    void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool) throws StreamException;
+
+    /**
+     * Stops a subscription and waits until none of its events can be applied any more. Idempotent.
+     *
+     * @param registration the registration
+     * @throws StreamException if it could not be stopped
+     */
+    void stop(ServiceRegistration registration) throws StreamException;
+}

@@ -1,0 +1,62 @@
+package io.conductor.daemon.service;
+
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.index.prefix.IndexStats;
+import io.conductor.index.prefix.PrefixIndex;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Exposes the prefix index's published counters ({@link PrefixIndex#stats()}) at scrape time: nothing is
+ * recorded on the update path. Label values are registered instance and pool ids only. Thread-safe (reads a
+ * snapshot per scrape).
+ */
+public final class IndexMetrics {
+    private IndexMetrics() {
+    }
+
+    /**
+     * Registers the index meters.
+     *
+     * @param registry the daemon's registry
+     * @param index the index
+     */
+    public static void register(PrometheusRegistry registry, PrefixIndex<HashProfileSpec> index) {
+        Supplier<IndexStats> stats = index::stats;
+        GaugeWithCallback.builder().name("conductor_index_contexts").help("Live index contexts")
+                .callback(cb -> cb.call(stats.get().contexts())).register(registry);
+        GaugeWithCallback.builder().name("conductor_index_blocks")
+                .help("Distinct (block hash, LoRA) entries in the index")
+                .callback(cb -> cb.call(stats.get().blocks())).register(registry);
+        GaugeWithCallback.builder().name("conductor_index_pairs").help("(block, owner) pairs in the index")
+                .callback(cb -> cb.call(stats.get().pairs())).register(registry);
+        GaugeWithCallback.builder().name("conductor_index_bytes").help("Accounted bytes of the index")
+                .callback(cb -> cb.call(stats.get().bytes())).register(registry);
+        GaugeWithCallback.builder().name("conductor_index_max_bytes").help("Byte budget of the index")
+                .callback(cb -> cb.call(stats.get().maxBytes())).register(registry);
+        CounterWithCallback.builder().name("conductor_index_evicted_pairs_total")
+                .help("(block, owner) pairs evicted for the byte budget or a quota, by owner kind and id")
+                .labelNames("owner_kind", "owner")
+                .callback(cb -> {
+                    IndexStats s = stats.get();
+                    for (Map.Entry<String, Long> e : s.evictionsByInstance().entrySet()) {
+                        cb.call(e.getValue(), "instance", e.getKey());
+                    }
+                    for (Map.Entry<String, Long> e : s.evictionsByBackend().entrySet()) {
+                        cb.call(e.getValue(), "pool", e.getKey());
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("conductor_index_unknown_removals_total")
+                .help("Removals naming a block the owner did not hold")
+                .callback(cb -> cb.call(stats.get().unknownRemovals())).register(registry);
+        CounterWithCallback.builder().name("conductor_index_dropped_for_budget_total")
+                .help("Block stores dropped because nothing could be evicted to make room")
+                .callback(cb -> cb.call(stats.get().droppedForBudget())).register(registry);
+        CounterWithCallback.builder().name("conductor_index_dropped_ops_total")
+                .help("Index ops skipped (unregistered owner, closed stream, missing context, LoRA limit)")
+                .callback(cb -> cb.call(stats.get().droppedEvents())).register(registry);
+    }
+}

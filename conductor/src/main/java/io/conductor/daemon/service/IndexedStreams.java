@@ -1,0 +1,97 @@
+package io.conductor.daemon.service;
+
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.StreamLifecycle;
+import io.conductor.index.prefix.PoolStream;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.ProfileConflictException;
+import io.conductor.index.prefix.RankHandle;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The registry's {@link StreamLifecycle} over the real prefix index: a vLLM registration registers its
+ * (instance, rank) in its context (and lets the instance read every shared pool, as the reference credits pool
+ * blocks to every instance of the context); a Mooncake registration opens a pool stream. Then the event
+ * subscription starts. Unregistration stops the subscription first (no event applied afterwards), then removes
+ * the rank or closes the pool stream, which removes everything it contributed.
+ *
+ * <p>Thread-safe: handles are kept in a concurrent map; the index serializes its own mutations.
+ */
+public final class IndexedStreams implements StreamLifecycle {
+    /** The index's profile key for contexts in token-rehash mode (a registration without hash_profile). */
+    public static final HashProfileSpec REHASH_KEY = new HashProfileSpec("token_rehash", "sha256_cbor", "0", "", "");
+
+    private record Handles(@Nullable RankHandle rank, @Nullable PoolStream pool) {
+    }
+
+    private final PrefixIndex<HashProfileSpec> index;
+    private final EventStreams events;
+    private final ConcurrentHashMap<ServiceKey, Handles> handles = new ConcurrentHashMap<>();
+
+    /**
+     * Creates the lifecycle.
+     *
+     * @param index the prefix index
+     * @param events the event subscriptions
+     */
+    public IndexedStreams(PrefixIndex<HashProfileSpec> index, EventStreams events) {
+        this.index = Objects.requireNonNull(index, "index");
+        this.events = Objects.requireNonNull(events, "events");
+    }
+
+    /**
+     * Returns the profile key a registration binds its context to in the index.
+     *
+     * @param registration the registration
+     * @return its profile, or {@link #REHASH_KEY}
+     */
+    public static HashProfileSpec profileKey(ServiceRegistration registration) {
+        HashProfileSpec p = registration.profile();
+        return p == null ? REHASH_KEY : p;
+    }
+
+    @Override
+    public void start(ServiceRegistration registration) throws StreamException {
+        RankHandle rank = null;
+        PoolStream pool = null;
+        try {
+            if (registration.type().isEngine()) {
+                rank = index.register(registration.context(), profileKey(registration), registration.instanceId(),
+                        registration.dpRank());
+                index.addPoolReader(registration.instanceId(), PrefixIndex.ANY_BACKEND);
+            } else {
+                index.checkPoolProfile(registration.context(), profileKey(registration));
+                pool = index.openPoolStream(registration.endpoint());
+            }
+            events.start(registration, index, rank, pool);
+        } catch (ProfileConflictException e) {
+            throw new StreamException("registration conflicts with the ContextKey hash profile", e);
+        } catch (StreamException | RuntimeException e) {
+            release(rank, pool);
+            throw e;
+        }
+        handles.put(registration.key(), new Handles(rank, pool));
+    }
+
+    @Override
+    public void stopAndPurge(ServiceRegistration registration) throws StreamException {
+        events.stop(registration);
+        Handles h = handles.remove(registration.key());
+        if (h != null) {
+            release(h.rank(), h.pool());
+        }
+    }
+
+    private void release(@Nullable RankHandle rank, @Nullable PoolStream pool) {
+        if (rank != null) {
+            index.unregister(rank);
+        }
+        if (pool != null) {
+            index.closePoolStream(pool);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package io.conductor.daemon.service;
+
+import io.conductor.daemon.api.ConductorService;
+import io.conductor.daemon.api.PromptQuery;
+import io.conductor.daemon.api.QueryResult;
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.RegistrationException;
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.ServiceRegistry;
+import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.index.BlockHashSequence;
+import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.ContextView;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.PrefixMatch;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The conductor domain: the {@link ServiceRegistry}, the {@link PrefixIndex} and the query hashing. A query finds
+ * its context's profile in the registry snapshot (lock-free), builds the lazy chain with it, and asks the index,
+ * which never blocks on writers. Thread-safe: the registry serializes mutations, the snapshot is immutable, the
+ * index is safe for concurrent readers, and the per-thread {@link PrefixMatch} and chain stay on their thread.
+ */
+public final class LocalConductorService implements ConductorService {
+    private final ServiceRegistry registry;
+    private final PrefixIndex<HashProfileSpec> index;
+    private final QueryHashing hashing;
+    private final ThreadLocal<PrefixMatch> matches = ThreadLocal.withInitial(PrefixMatch::new);
+
+    /**
+     * Wires the parts.
+     *
+     * @param registry the service registry (whose streams feed {@code index})
+     * @param index the prefix index
+     * @param hashing the query hashing
+     */
+    public LocalConductorService(ServiceRegistry registry, PrefixIndex<HashProfileSpec> index, QueryHashing hashing) {
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.index = Objects.requireNonNull(index, "index");
+        this.hashing = Objects.requireNonNull(hashing, "hashing");
+    }
+
+    @Override
+    public ServiceRegistry.Outcome register(ServiceRegistration registration) throws RegistrationException {
+        return registry.register(registration);
+    }
+
+    @Override
+    public void unregister(ServiceKey key) throws UnregistrationException {
+        registry.unregister(key);
+    }
+
+    @Override
+    public QueryResult query(PromptQuery query) {
+        RegistrySnapshot.Context context = registry.snapshot().contexts().get(query.context());
+        if (context == null) {
+            return QueryResult.EMPTY;
+        }
+        long[] hashes = query.hashes();
+        int[] tokens = query.tokens();
+        BlockHashSequence chain;
+        try {
+            if (hashes != null) {
+                chain = new PrecomputedHashes(hashes);
+            } else if (tokens != null) {
+                chain = hashing.chain(context.profile(), query.context().blockSize(), tokens, query.loraName(),
+                        query.cacheSalt());
+            } else {
+                return QueryResult.EMPTY;
+            }
+        } catch (IllegalArgumentException e) {
+            // A name the hash cannot encode: the reference answers an empty result (§5.3 step 5).
+            return QueryResult.EMPTY;
+        }
+        PrefixMatch match = matches.get();
+        if (!index.query(query.context(), chain, query.loraName(), query.instanceFilter(), match)) {
+            return QueryResult.EMPTY;
+        }
+        return toResult(match);
+    }
+
+    /** Copies the reusable match into the HTTP layer's value (a few small objects per instance). */
+    static QueryResult toResult(PrefixMatch m) {
+        List<QueryResult.InstanceMatch> instances = new ArrayList<>(m.instanceCount());
+        for (int i = 0; i < m.instanceCount(); i++) {
+            int ranks = m.rankCount(i);
+            List<QueryResult.RankMatch> rankMatches = new ArrayList<>(ranks);
+            for (int k = 0; k < ranks; k++) {
+                rankMatches.add(new QueryResult.RankMatch(m.rank(i, k), m.rankGpuTokens(i, k), m.rankCpuTokens(i, k),
+                        m.rankDiskTokens(i, k)));
+            }
+            instances.add(new QueryResult.InstanceMatch(m.instanceId(i), m.longestMatchedTokens(i), m.gpuTokens(i),
+                    m.cpuTokens(i), m.diskTokens(i), rankMatches));
+        }
+        return new QueryResult(instances);
+    }
+
+    @Override
+    public RegistrySnapshot registry() {
+        return registry.snapshot();
+    }
+
+    @Override
+    public Map<ContextKey, Long> prefixCounts() {
+        Map<ContextKey, Long> counts = new HashMap<>();
+        for (ContextView<HashProfileSpec> view : index.contexts()) {
+            counts.put(view.key(), view.prefixCount());
+        }
+        return counts;
+    }
+}

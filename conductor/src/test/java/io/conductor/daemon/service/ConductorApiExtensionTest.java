@@ -1,0 +1,69 @@
+package io.conductor.daemon.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.conductor.daemon.Daemon;
+import io.conductor.daemon.DaemonSettings;
+import io.conductor.daemon.api.ApiLimits;
+import io.conductor.daemon.config.ConductorConfig;
+import io.conductor.daemon.config.ConfigLoader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The API installed in the real daemon shell, with static subscriptions from a real config file text. */
+class ConductorApiExtensionTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String CONFIG = """
+            {"http_server_port": 0, "index": {"max_bytes": 33554432},
+             "kvevent_instance": {
+               "prefill-0-rank0": {"type": "vLLM", "endpoint": "tcp://127.0.0.1:47001", "replay_endpoint": "",
+                 "modelname": "qwen", "instance_id": "prefill-0", "tenant_id": "default", "lora_name": "",
+                 "block_size": 16, "dp_rank": 0,
+                 "hash_profile": {"strategy": "vllm_v1", "algorithm": "sha256", "python_hash_seed": "0",
+                                  "index_projection": "low64_be"}},
+               "legacy": {"ip": "127.0.0.1", "port": 47003, "type": "vLLM", "modelname": "old-model", "lora_id": -1}}}
+            """;
+
+    private static JsonNode get(HttpClient client, int port, String path) throws Exception {
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .header("Accept", "application/json").GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return JSON.readTree(r.body());
+    }
+
+    @Test
+    void shouldSubscribeStaticEntriesAndServeTheApiWhenInstalledInTheDaemon() throws Exception {
+        ConductorConfig config = ConfigLoader.parse(CONFIG, "test", false).config();
+        HttpClient client = HttpClient.newHttpClient();
+
+        try (Daemon daemon = Daemon.start(new DaemonSettings("127.0.0.1", 0, false, "test"), config,
+                List.of(new ConductorApiExtension(EndpointOnlyStreams::new, ApiLimits.defaults())))) {
+            JsonNode services = get(client, daemon.port(), "/services");
+            JsonNode view = get(client, daemon.port(), "/global_view");
+            HttpResponse<String> query = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                    + daemon.port() + "/query")).header("Content-Type", "application/json").POST(
+                    HttpRequest.BodyPublishers.ofString("{\"model\":\"qwen\",\"block_size\":16,"
+                            + "\"token_ids\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            String metrics = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + daemon.port()
+                    + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString()).body();
+
+            assertEquals(2, services.get("count").asInt(), services.toString());
+            assertEquals("prefill-0", services.get("services").get(1).get("InstanceID").asText());
+            assertTrue(services.get("services").get(0).get("HashProfile").isNull(), "legacy entry: token rehash");
+            assertEquals(2, view.get("context_count").asInt(), view.toString());
+            assertEquals(200, query.statusCode());
+            assertEquals(0, JSON.readTree(query.body()).at("/instances/prefill-0/longest_matched").asInt(),
+                    query.body());
+            assertTrue(metrics.contains("conductor_index_max_bytes 3.3554432E7"), metrics);
+            assertTrue(metrics.contains("conductor_queries_total{route=\"query\"} 1.0"), metrics);
+        }
+    }
+}
