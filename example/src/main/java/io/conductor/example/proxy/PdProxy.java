@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * When the conductor is missing, slow, down or answers nonsense, the proxy routes by round robin and logs why
  * (once per change of reason); a request never fails because of the conductor. Response headers
  * {@code X-Conductor-Prefill-Instance}, {@code X-Conductor-Route-Reason}, {@code X-Conductor-Predicted-Tokens} and
- * {@code X-Conductor-Cached-Tokens} say what happened. The header {@code X-Routing-Policy: round_robin|cache_aware}
+ * {@code X-Conductor-Cached-Tokens} (plus {@code X-Conductor-Prompt-Tokens}, {@code X-Conductor-Prefill-Rank},
+ * {@code X-Conductor-Decode-Instance}) say what happened. The header {@code X-Routing-Policy: round_robin|cache_aware}
  * overrides the configured policy for one request.
  *
  * <p>Thread-safe: handlers run concurrently on virtual threads; shared state is atomic counters and a concurrent
@@ -172,6 +173,7 @@ public final class PdProxy implements AutoCloseable {
         }
         JsonNode prefillAnswer = JSON.readTree(prefill.body());
         long cached = prefillAnswer.at("/usage/prompt_tokens_details/cached_tokens").asLong(0);
+        long promptTokens = prefillAnswer.at("/usage/prompt_tokens").asLong(0);
         if (choice.fromConductor() && conductor != null) {
             conductor.feedback(choice.instance().instanceId(), choice.predicted(), cached);
         }
@@ -188,6 +190,7 @@ public final class PdProxy implements AutoCloseable {
         ctx.header("X-Conductor-Route-Reason", choice.reason());
         ctx.header("X-Conductor-Predicted-Tokens", Long.toString(choice.predicted()));
         ctx.header("X-Conductor-Cached-Tokens", Long.toString(cached));
+        ctx.header("X-Conductor-Prompt-Tokens", Long.toString(promptTokens));
         ctx.header("X-Conductor-Decode-Instance", decoder.instanceId());
         HttpRequest dec = HttpRequest.newBuilder(decoder.url().resolve(path))
             .header("Content-Type", "application/json").header("X-Request-Id", requestId)
