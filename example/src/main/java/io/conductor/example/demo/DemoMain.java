@@ -85,8 +85,7 @@ public final class DemoMain {
             WorkloadRunner runner = new WorkloadRunner(topology.proxyUrl(), DemoTopology.MODEL, users, 12);
             List<PolicySummary> summaries = new ArrayList<>();
             for (String policy : POLICIES) {
-                topology.resetCaches();
-                awaitEmptyIndex(topology);
+                topology.resetCachesAndAwaitEmptyIndex();
                 summaries.add(runPolicy(runner, workload, policy, out));
             }
             out.println();
@@ -146,26 +145,6 @@ public final class DemoMain {
         out.printf(Locale.ROOT, "\r  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms   ", policy,
             s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
         out.flush();
-    }
-
-    /** Waits (bounded) until the conductor has applied every engine's AllBlocksCleared. */
-    private static void awaitEmptyIndex(DemoTopology topology) throws InterruptedException {
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            try {
-                JsonNode view = topology.getJson(topology.conductorUrl().resolve("/global_view"));
-                long prefixes = 0;
-                for (JsonNode c : view.path("contexts")) {
-                    prefixes += c.path("prefix_count").asLong();
-                }
-                if (prefixes == 0) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                return; // an older daemon without /global_view: nothing to wait for
-            }
-            Thread.sleep(50);
-        }
     }
 
     private static void serve(DemoTopology topology, PrintStream out) throws InterruptedException {

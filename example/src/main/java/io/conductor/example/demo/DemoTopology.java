@@ -342,6 +342,33 @@ public final class DemoTopology implements AutoCloseable {
     }
 
     /**
+     * Empties every engine's cache and waits (up to 10 s) until the conductor's {@code /global_view} counts no
+     * prefix any more, i.e. it has applied every {@code AllBlocksCleared}.
+     *
+     * @return whether the index was seen empty in time
+     */
+    public boolean resetCachesAndAwaitEmptyIndex() {
+        resetCaches();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                JsonNode view = getJson(conductorUrl().resolve("/global_view"));
+                long prefixes = 0;
+                for (JsonNode c : view.path("contexts")) {
+                    prefixes += c.path("prefix_count").asLong();
+                }
+                if (prefixes == 0) {
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                return false;
+            }
+            pause(50);
+        }
+        return false;
+    }
+
+    /**
      * Kills an engine abruptly (SIGKILL), as a crash would.
      *
      * @param e the engine
