@@ -1,22 +1,233 @@
 package io.conductor.daemon;
 
-import io.javalin.Javalin;
+import io.conductor.daemon.config.ConductorConfig;
+import io.conductor.daemon.config.ConfigException;
+import io.conductor.daemon.config.ConfigFormat;
+import io.conductor.daemon.config.ConfigLoader;
+import io.conductor.daemon.config.ConfigLocation;
+import io.conductor.daemon.config.LoadedConfig;
+import io.conductor.daemon.config.SubscriptionConfig;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Entry point of the {@code mooncake_conductor} daemon. Skeleton: serves {@code GET /health} on the
- * reference's default port; configuration, subscriptions and the API are added by the foundation work.
+ * Entry point of {@code mooncake_conductor}: parses the command line, configures logging, loads the configuration,
+ * starts the {@link Daemon} and stops it in order on SIGTERM or SIGINT. Not instantiable; {@link #main} runs once
+ * per process.
+ *
+ * <p>Exit status: 0 after a signal-triggered stop, {@code --help} or {@code --version}; 1 when the daemon cannot
+ * start (e.g. the HTTP port is taken) or a subcommand is unavailable; 2 for a usage or configuration error.
+ */
+/*
+ * Why a shutdown hook that ends in Runtime.halt: the JVM's own exit status after SIGTERM is 143 (128 + 15), while
+ * the contract says exit 0 after an orderly stop. The hook stops the daemon on a separate thread with a budget
+ * (so a stuck step cannot hold the process past ~5 s), then halts with the status the daemon asked for (0 unless an
+ * extension requested a failing stop). The hook is installed only once the daemon runs; earlier failures exit
+ * through System.exit with their own status.
+ *
+ * No static Logger field: slf4j-simple reads its configuration when the first logger is created, and LogSettings
+ * must set it from CONDUCTOR_LOG_LEVEL before that.
  */
 public final class Main {
+    /** Normal end. */
+    static final int EXIT_OK = 0;
+    /** Runtime failure: cannot bind, an extension failed, a subcommand is unavailable. */
+    static final int EXIT_FAILURE = 1;
+    /** Usage or configuration error. */
+    static final int EXIT_USAGE = 2;
+
+    /** How long the stop may take before the process exits anyway (the contract allows 5 s). */
+    private static final long SHUTDOWN_BUDGET_MS = 4_000;
+
+    private static final String USAGE = """
+        Usage: mooncake_conductor [--config PATH] [--port N] [--host ADDR] [--lenient]
+               mooncake_conductor hash [ARGS...]      block-hash calculator (see README)
+               mooncake_conductor --help | --version
+
+        KV-cache-aware conductor: subscribes to the KV-event streams listed in the config file and answers a
+        proxy's cache-hit queries over HTTP.
+
+        Options:
+          --config PATH   config file (overrides CONDUCTOR_CONFIG_PATH)
+          --port N        HTTP port, 0..65535 (overrides http_server_port; 0 = any free port)
+          --host ADDR     HTTP bind address (default 0.0.0.0, all interfaces)
+          --lenient       skip invalid config entries with a warning instead of refusing to start
+          -h, --help      print this text
+          -V, --version   print the version
+
+        Environment:
+          CONDUCTOR_CONFIG_PATH  config file (default $HOME/.mooncake/conductor_config.json)
+          CONDUCTOR_LOG_LEVEL    DEBUG, INFO (default), WARN or ERROR, case-insensitive
+          CONDUCTOR_JAVA_OPTS    extra JVM options (read by bin/mooncake_conductor)
+
+        HTTP: GET /health, GET /ready, GET /metrics (Prometheus) and the query API.
+        Exit status: 0 stopped by SIGTERM/SIGINT; 1 cannot start (e.g. port in use); 2 usage or config error.
+        """;
+
     private Main() {
     }
 
     /**
-     * Starts the daemon.
+     * Runs the command.
      *
-     * @param args command-line arguments
+     * @param args the command-line arguments
      */
     public static void main(String[] args) {
-        Javalin app = Javalin.create().get("/health", ctx -> ctx.result("ok"));
-        app.start("0.0.0.0", 13333);
+        @Nullable String logWarning = LogSettings.apply(System.getenv(LogSettings.ENV_LOG_LEVEL));
+        System.exit(run(args, System.getenv(), logWarning));
+    }
+
+    /**
+     * Runs everything but the final {@code System.exit}: returns at once for help, version, subcommands and errors,
+     * and only when an extension requests a stop for a running daemon.
+     */
+    private static int run(String[] args, Map<String, String> env, @Nullable String logWarning) {
+        Invocation invocation;
+        try {
+            invocation = Invocation.parse(args);
+        } catch (Invocation.UsageException e) {
+            System.err.println("mooncake_conductor: " + e.getMessage());
+            System.err.println("Try 'mooncake_conductor --help'.");
+            return EXIT_USAGE;
+        }
+        return switch (invocation) {
+            case Invocation.Help help -> {
+                System.out.print(USAGE);
+                yield EXIT_OK;
+            }
+            case Invocation.ShowVersion showVersion -> {
+                System.out.println("mooncake_conductor " + version());
+                yield EXIT_OK;
+            }
+            case Invocation.Subcommand sub -> runSubcommand(sub.name(), sub.args(), System.in, System.out,
+                System.err);
+            case Invocation.Run runArgs -> runDaemon(runArgs, env, logWarning);
+        };
+    }
+
+    /**
+     * Dispatches a subcommand. Each case calls the subcommand's own entry point, which returns the exit status.
+     *
+     * @param name the subcommand, one of {@link Invocation#SUBCOMMANDS}
+     * @param args its arguments
+     * @param in   standard input (the hash command reads tokens from it)
+     * @param out  standard output
+     * @param err  standard error
+     * @return the exit status
+     */
+    static int runSubcommand(String name, List<String> args, InputStream in, PrintStream out, PrintStream err) {
+        return switch (name) {
+            // Completed at merge time with the hashing module's entry point:
+            //   case "hash" -> io.conductor.index.hash.HashCommand.run(args.toArray(String[]::new), in, out, err);
+            case "hash" -> notAvailable(name, err);
+            default -> throw new IllegalArgumentException("not a subcommand: " + name);
+        };
+    }
+
+    private static int notAvailable(String name, PrintStream err) {
+        err.println("mooncake_conductor: the '" + name + "' command is not available in this build");
+        return EXIT_FAILURE;
+    }
+
+    /**
+     * The parts of the daemon installed at startup, in order. The HTTP API and the event subscriptions are added
+     * here when they are merged.
+     */
+    private static List<DaemonExtension> extensions() {
+        return List.of();
+    }
+
+    private static int runDaemon(Invocation.Run runArgs, Map<String, String> env, @Nullable String logWarning) {
+        Logger log = LoggerFactory.getLogger(Main.class);
+        if (logWarning != null) {
+            log.warn(logWarning);
+        }
+        ConfigLocation location = ConfigLocation.resolve(
+            runArgs.configPath(), env.get(ConfigLocation.ENV_CONFIG_PATH), env.get("HOME"));
+        LoadedConfig loaded;
+        try {
+            loaded = ConfigLoader.load(location.path(), runArgs.lenient());
+        } catch (ConfigException e) {
+            for (String problem : e.problems()) {
+                log.error("config {}: {}", location.path(), problem);
+            }
+            boolean entryProblems = e.problems().stream().anyMatch(line -> line.startsWith("invalid entry"));
+            log.error("event=refusing_to_start reason=config_error problems={} path={}{}", e.problems().size(),
+                location.path(), entryProblems ? " (fix the entries, or pass --lenient to skip invalid ones)" : "");
+            return EXIT_USAGE;
+        }
+        ConductorConfig config = loaded.config();
+        if (runArgs.port() != Invocation.NO_PORT) {
+            config = config.withHttpPort(runArgs.port());
+        }
+        log.info("event=config_loaded path={} origin={} found={} subscriptions={} formats={} http_port={}",
+            location.path(), location.origin().name().toLowerCase(java.util.Locale.ROOT), config.fileFound(),
+            config.subscriptions().size(), formatCounts(config.subscriptions()), config.httpPort());
+
+        DaemonSettings settings = new DaemonSettings(runArgs.host(), config.httpPort(), runArgs.lenient(), version());
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(settings, config, extensions());
+        } catch (DaemonStartException e) {
+            log.error("event=refusing_to_start reason=\"{}\"", e.getMessage());
+            return EXIT_FAILURE;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAndHalt(daemon, log), "conductor-shutdown-hook"));
+        try {
+            return daemon.awaitStopRequest();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return EXIT_FAILURE;
+        }
+    }
+
+    /** Runs in the shutdown hook: stop within the budget, then end the process with the daemon's exit status. */
+    private static void stopAndHalt(Daemon daemon, Logger log) {
+        log.info("event=shutdown_requested");
+        Thread stopper = new Thread(daemon::stop, "conductor-shutdown");
+        stopper.start();
+        try {
+            stopper.join(SHUTDOWN_BUDGET_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (stopper.isAlive()) {
+            log.warn("event=shutdown_overrun budget_ms={} detail=\"exiting with steps still running\"",
+                SHUTDOWN_BUDGET_MS);
+        }
+        System.err.flush();
+        System.out.flush();
+        Runtime.getRuntime().halt(daemon.requestedExitStatus());
+    }
+
+    private static String formatCounts(List<SubscriptionConfig> subscriptions) {
+        Map<ConfigFormat, Integer> counts = new EnumMap<>(ConfigFormat.class);
+        for (SubscriptionConfig subscription : subscriptions) {
+            counts.merge(subscription.format(), 1, Integer::sum);
+        }
+        StringBuilder text = new StringBuilder();
+        for (Map.Entry<ConfigFormat, Integer> entry : counts.entrySet()) {
+            if (!text.isEmpty()) {
+                text.append(',');
+            }
+            text.append(entry.getKey().name().toLowerCase(java.util.Locale.ROOT)).append(':').append(entry.getValue());
+        }
+        return text.isEmpty() ? "none" : text.toString();
+    }
+
+    /**
+     * Returns the version: the jar manifest's {@code Implementation-Version}, or {@code dev} when run from classes.
+     *
+     * @return the version text
+     */
+    static String version() {
+        String version = Main.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
     }
 }

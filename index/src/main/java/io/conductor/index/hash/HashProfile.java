@@ -1,0 +1,189 @@
+package io.conductor.index.hash;
+
+import java.util.HexFormat;
+import java.util.Objects;
+
+/**
+ * A resolved hash profile: how an engine hashes blocks and where its chain starts. Two profiles are equal only if
+ * all five fields are equal (the reference conductor's rule), so contexts registered with different seeds or
+ * algorithms never share an index. Immutable and thread-safe.
+ *
+ * <p>Create one with {@link #parse} (registration and configuration: the reference conductor's rules and error
+ * texts, plus the seed text {@code vllm-none-hash}), {@link #of} (the same with a typed algorithm) or
+ * {@link #forAnySeedText} (the {@code hash} command: any well-formed text). The canonical constructor checks that
+ * the root matches the seed, so every instance is consistent.
+ *
+ * <p>For {@link HashAlgorithm#XXH3} (RFC #1527) the "root" is the 8-byte big-endian XXH3 seed {@code S}, parsed
+ * from the seed text as an unsigned decimal: the RFC has no root digest.
+ *
+ * @param strategy        the hashing scheme ({@code vllm_v1})
+ * @param algorithm       serializer and digest
+ * @param pythonHashSeed  the seed text exactly as configured ({@code "0"} and {@code "00"} differ)
+ * @param indexProjection how digests become 64-bit index keys ({@code low64_be})
+ * @param rootDigestHex   lowercase hex of the root: 64 digits for the SHA-256 algorithms, 16 for XXH3
+ */
+public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String pythonHashSeed,
+                          IndexProjection indexProjection, String rootDigestHex) {
+
+    /** vLLM's fixed seed text when {@code PYTHONHASHSEED} is unset (vLLM PR #51875, 2026-08 on). */
+    public static final String VLLM_NONE_HASH_SEED = "vllm-none-hash";
+
+    private static final HexFormat HEX = HexFormat.of();
+    private static final long MAX_PYTHON_HASH_SEED = 4_294_967_295L;
+
+    /**
+     * Checks that the root is the one the seed gives.
+     *
+     * @throws IllegalArgumentException if {@code rootDigestHex} is not the root of {@code pythonHashSeed} under
+     *                                  {@code algorithm}, or the seed cannot be encoded
+     */
+    public HashProfile {
+        Objects.requireNonNull(strategy, "strategy");
+        Objects.requireNonNull(algorithm, "algorithm");
+        Objects.requireNonNull(pythonHashSeed, "pythonHashSeed");
+        Objects.requireNonNull(indexProjection, "indexProjection");
+        Objects.requireNonNull(rootDigestHex, "rootDigestHex");
+        final String expected = RootDigests.rootHex(algorithm, pythonHashSeed);
+        if (!expected.equals(rootDigestHex)) {
+            throw new IllegalArgumentException("root digest " + rootDigestHex + " is not the " + algorithm.wireName()
+                    + " root of python_hash_seed \"" + pythonHashSeed + "\" (expected " + expected + ")");
+        }
+    }
+
+    /**
+     * Resolves a profile from its four raw strings, with the reference conductor's rules and error texts
+     * ({@code mooncake-api.md} section 2.4), checked in the order strategy, algorithm, index projection, seed.
+     * Accepted: strategy {@code vllm_v1}; algorithm {@code sha256}, {@code sha256_cbor} or (our extension)
+     * {@code xxh3}; projection {@code low64_be}; seed {@code random}, {@code vllm-none-hash} (vLLM's default when
+     * {@code PYTHONHASHSEED} is unset; the reference rejects it, a defect we fix) or 1+ ASCII digits with value at
+     * most 4294967295, leading zeros kept. For {@code xxh3} the seed must be decimal.
+     *
+     * @param strategy        raw strategy
+     * @param algorithm       raw algorithm
+     * @param pythonHashSeed  raw seed text
+     * @param indexProjection raw projection
+     * @return the resolved profile
+     * @throws HashProfileException with the offending field and the reference error text
+     */
+    public static HashProfile parse(String strategy, String algorithm, String pythonHashSeed,
+                                    String indexProjection) {
+        if (!HashStrategy.VLLM_V1.wireName().equals(strategy)) {
+            throw new HashProfileException(HashProfileException.STRATEGY, "unsupported hash strategy: " + strategy);
+        }
+        final HashAlgorithm resolved = HashAlgorithm.fromWireName(algorithm);
+        if (resolved == null) {
+            throw new HashProfileException(HashProfileException.ALGORITHM,
+                    "unsupported hash algorithm: " + algorithm);
+        }
+        if (!IndexProjection.LOW64_BE.wireName().equals(indexProjection)) {
+            throw new HashProfileException(HashProfileException.INDEX_PROJECTION,
+                    "unsupported index projection: " + indexProjection);
+        }
+        return of(resolved, pythonHashSeed);
+    }
+
+    /**
+     * Resolves a {@code vllm_v1} / {@code low64_be} profile with the registration rules for the seed (see
+     * {@link #parse}).
+     *
+     * @param algorithm      the algorithm
+     * @param pythonHashSeed raw seed text
+     * @return the resolved profile
+     * @throws HashProfileException ({@code python_hash_seed}) with the reference error text
+     */
+    public static HashProfile of(HashAlgorithm algorithm, String pythonHashSeed) {
+        validateRegistrationSeed(pythonHashSeed);
+        if (algorithm == HashAlgorithm.XXH3 && !isAsciiDecimal(pythonHashSeed)) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
+                    "python_hash_seed must be ASCII decimal text in 0..4294967295 for xxh3 (it is the seed S)");
+        }
+        return resolve(algorithm, pythonHashSeed);
+    }
+
+    /**
+     * Resolves a {@code vllm_v1} / {@code low64_be} profile from any seed text, as the {@code hash} command does:
+     * any well-formed text for the SHA-256 algorithms (hashed as-is), unsigned decimal u64 for XXH3.
+     *
+     * @param algorithm the algorithm
+     * @param seedText  the seed text
+     * @return the resolved profile
+     * @throws HashProfileException ({@code python_hash_seed}) if the text has an unpaired surrogate, or is not
+     *                              decimal u64 for XXH3
+     */
+    public static HashProfile forAnySeedText(HashAlgorithm algorithm, String seedText) {
+        if (!StrictUtf8.isWellFormed(seedText)) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
+                    "python_hash_seed must contain valid UTF-8");
+        }
+        return resolve(algorithm, seedText);
+    }
+
+    /**
+     * Returns a copy of the root: 32 bytes for the SHA-256 algorithms, 8 for XXH3.
+     *
+     * @return a new array holding the root
+     */
+    public byte[] rootDigest() {
+        return HEX.parseHex(rootDigestHex);
+    }
+
+    /**
+     * Copies the root into a caller's buffer without allocating (hot-path resets).
+     *
+     * @param destination buffer with {@code algorithm().digestLength()} bytes free at {@code offset}
+     * @param offset      where to write
+     */
+    public void copyRootDigest(byte[] destination, int offset) {
+        final String hex = rootDigestHex;
+        final int length = hex.length() / 2;
+        for (int i = 0; i < length; i++) {
+            destination[offset + i] = (byte) ((Character.digit(hex.charAt(2 * i), 16) << 4)
+                    | Character.digit(hex.charAt(2 * i + 1), 16));
+        }
+    }
+
+    private static HashProfile resolve(HashAlgorithm algorithm, String seedText) {
+        final String root;
+        try {
+            root = RootDigests.rootHex(algorithm, seedText);
+        } catch (IllegalArgumentException e) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED, e.getMessage());
+        }
+        return new HashProfile(HashStrategy.VLLM_V1, algorithm, seedText, IndexProjection.LOW64_BE, root);
+    }
+
+    private static void validateRegistrationSeed(String seed) {
+        if (!StrictUtf8.isWellFormed(seed)) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
+                    "python_hash_seed must contain valid UTF-8");
+        }
+        if (seed.equals("random") || seed.equals(VLLM_NONE_HASH_SEED)) {
+            return;
+        }
+        if (!isAsciiDecimal(seed)) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
+                    "python_hash_seed must be \"random\" or ASCII decimal text in 0..4294967295");
+        }
+        long value = 0;
+        for (int i = 0; i < seed.length(); i++) {
+            value = value * 10 + (seed.charAt(i) - '0');
+            if (value > MAX_PYTHON_HASH_SEED) {       // stop before a long run of digits can overflow
+                throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
+                        "python_hash_seed must be in range 0..4294967295");
+            }
+        }
+    }
+
+    private static boolean isAsciiDecimal(String text) {
+        if (text.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < text.length(); i++) {
+            final char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+}

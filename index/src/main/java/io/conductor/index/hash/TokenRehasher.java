@@ -1,0 +1,310 @@
+package io.conductor.index.hash;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Token-rehash mode for one event stream whose engine hashes the conductor cannot reproduce (unset seed on older
+ * vLLM, an unsupported algorithm, a foreign scheme): it recomputes the conductor's own chain hashes from the
+ * {@code token_ids} that {@code BlockStored} events carry, under an own {@link HashProfile}, and keeps an
+ * engine-hash to own-hash map so {@code BlockRemoved} events can be translated. Queries against such a stream then
+ * hash their prompts with a {@link BlockHashChain} under the same own profile and extras, and find the blocks.
+ *
+ * <p>Not thread-safe: one instance belongs to one stream and is used only by that stream's event thread. Nothing
+ * is allocated per event or block; the map's memory is fixed at construction ({@code capacity} entries).
+ *
+ * <p>Contract:
+ * <ol>
+ * <li>{@link #onBlockStored} chains from the parent's own digest (looked up by the parent's engine hash) or, with
+ *     no parent, from the own profile's root, and applies the cache salt to that first block only. It writes one
+ *     own hash per stored block and maps each engine hash to it, with a reference count (a hash stored twice, e.g.
+ *     on two tiers or re-announced, needs two removals).</li>
+ * <li>{@link #onBlockRemoved} translates the engine hashes it knows, decrements their counts and forgets those that
+ *     reach zero; unknown hashes are skipped (blocks stored before the subscription, or under an unknown parent).</li>
+ * <li>Failures return a negative sentinel and change nothing: {@link #UNKNOWN_PARENT} (the parent was never seen:
+ *     those blocks cannot be indexed), {@link #TOKEN_COUNT_MISMATCH} ({@code token_ids} is not exactly
+ *     {@code hashCount * blockSize} long, e.g. a sliding-window group) and {@link #TABLE_FULL} (treat like a
+ *     gap: drop the stream's contributions and {@link #clear()}).</li>
+ * <li>{@link #clear()} on {@code AllBlocksCleared}, on a replay gap and when the stream is unregistered.</li>
+ * </ol>
+ */
+public final class TokenRehasher {
+    /*
+     * Layout: open addressing with linear probing over a power-of-two table at most half full. Per slot: the engine
+     * hash and own hash interleaved in one long[] (one cache line per probe), a reference count in an int[] (0 marks
+     * an empty slot, so every 64-bit engine hash is a legal key), and the own digest in a byte[] (the full digest is
+     * the chain state a child needs; the 64-bit own hash alone would not do for SHA-256). Removal shifts the
+     * following entries back instead of leaving tombstones. Engine hashes come from the network, so they are mixed
+     * with a per-instance seed before probing.
+     */
+
+    /** {@link #onBlockStored} result: the parent engine hash is not in the map. */
+    public static final int UNKNOWN_PARENT = -1;
+    /** {@link #onBlockStored} result: {@code tokenCount != hashCount * blockSize}. */
+    public static final int TOKEN_COUNT_MISMATCH = -2;
+    /** {@link #onBlockStored} result: the map could exceed its capacity. */
+    public static final int TABLE_FULL = -3;
+
+    /** The largest capacity: 2^24 engine hashes (about 1.8 GiB of table with SHA-256 digests). */
+    public static final int MAX_CAPACITY = 1 << 24;
+
+    private static final long MIX_SEED_GOLDEN = 0x9E3779B97F4A7C15L;
+    private static long seedSequence = System.nanoTime();
+
+    private final HashProfile profile;
+    private final BlockDigester digester = new BlockDigester();
+    private final byte[] root;
+    private final int digestLength;
+    private final int capacity;
+    private final int mask;
+    private final long mixSeed;
+    private final long[] entries;          // [2 * slot] = engine hash, [2 * slot + 1] = own hash
+    private final int[] counts;            // 0 = empty
+    private final byte[] digests;          // [slot * digestLength ..] = own digest
+    private final byte[] scratch;          // two digests: the running parent and the new block
+    private int size;
+
+    /**
+     * Creates an empty map for one stream.
+     *
+     * @param profile  the conductor's own profile for this stream (queries must hash with the same one)
+     * @param capacity the most engine hashes kept at once, {@code 1..2^24}; size it to the stream's cache (GPU plus
+     *                 offloaded blocks). Memory is about {@code capacity * 2 * (20 + digest length)} bytes.
+     * @throws IllegalArgumentException if the capacity is out of range
+     */
+    public TokenRehasher(HashProfile profile, int capacity) {
+        if (capacity < 1 || capacity > MAX_CAPACITY) {
+            throw new IllegalArgumentException("capacity must be in 1..2^24, was " + capacity);
+        }
+        this.profile = Objects.requireNonNull(profile, "profile");
+        this.digester.use(profile);
+        this.root = profile.rootDigest();
+        this.digestLength = profile.algorithm().digestLength();
+        this.capacity = capacity;
+        final int slots = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;   // > 2 * capacity - 1
+        this.mask = slots - 1;
+        this.entries = new long[2 * slots];
+        this.counts = new int[slots];
+        this.digests = new byte[slots * digestLength];
+        this.scratch = new byte[2 * digestLength];
+        this.mixSeed = nextMixSeed();
+    }
+
+    private static synchronized long nextMixSeed() {
+        seedSequence += MIX_SEED_GOLDEN;
+        return mix(seedSequence);
+    }
+
+    /**
+     * Computes own hashes for the blocks of one {@code BlockStored} event and maps each engine hash to its own hash.
+     *
+     * @param hasParent        whether the event has a {@code parent_block_hash} (false: the run starts at block 0)
+     * @param parentEngineHash the parent's engine hash (ignored without parent)
+     * @param engineHashes     the event's {@code block_hashes} as 64-bit values
+     * @param hashOffset       first hash in {@code engineHashes}
+     * @param hashCount        number of blocks, {@code >= 0}
+     * @param tokens           the event's {@code token_ids}
+     * @param tokenOffset      first token in {@code tokens}
+     * @param tokenCount       number of tokens; must equal {@code hashCount * blockSize}
+     * @param blockSize        tokens per block, {@code >= 1}
+     * @param extras           LoRA name (every block) and cache salt (applied only without parent)
+     * @param ownHashesOut     receives one own 64-bit hash per block, in order
+     * @param outOffset        first slot in {@code ownHashesOut}
+     * @return {@code hashCount}, or {@link #UNKNOWN_PARENT}, {@link #TOKEN_COUNT_MISMATCH} or {@link #TABLE_FULL}
+     *         (then nothing changed)
+     * @throws IllegalArgumentException  if {@code blockSize < 1}
+     * @throws IndexOutOfBoundsException if a range lies outside its array
+     */
+    public int onBlockStored(boolean hasParent, long parentEngineHash, long[] engineHashes, int hashOffset,
+                             int hashCount, int[] tokens, int tokenOffset, int tokenCount, int blockSize,
+                             HashExtras extras, long[] ownHashesOut, int outOffset) {
+        if (blockSize < 1) {
+            throw new IllegalArgumentException("block size must be at least 1, was " + blockSize);
+        }
+        Objects.checkFromIndexSize(hashOffset, hashCount, engineHashes.length);
+        Objects.checkFromIndexSize(tokenOffset, tokenCount, tokens.length);
+        Objects.checkFromIndexSize(outOffset, hashCount, ownHashesOut.length);
+        if ((long) hashCount * blockSize != tokenCount) {
+            return TOKEN_COUNT_MISMATCH;
+        }
+        if (size + hashCount > capacity) {
+            return TABLE_FULL;
+        }
+        final int length = digestLength;
+        final byte[] s = scratch;
+        if (hasParent) {
+            final int parentSlot = find(parentEngineHash);
+            if (parentSlot < 0) {
+                return UNKNOWN_PARENT;
+            }
+            System.arraycopy(digests, parentSlot * length, s, 0, length);
+        } else {
+            System.arraycopy(root, 0, s, 0, length);
+        }
+        int parentAt = 0;
+        for (int i = 0; i < hashCount; i++) {
+            final int outAt = length - parentAt;            // alternate between the two scratch digests
+            digester.digest(s, parentAt, !hasParent && i == 0, tokens, tokenOffset + i * blockSize, blockSize,
+                    extras, s, outAt);
+            final long own = BlockDigester.readLongBe(s, outAt + length - 8);
+            ownHashesOut[outOffset + i] = own;
+            insert(engineHashes[hashOffset + i], own, s, outAt);
+            parentAt = outAt;
+        }
+        return hashCount;
+    }
+
+    /**
+     * Translates the hashes of one {@code BlockRemoved} event and releases one reference on each known hash.
+     *
+     * @param engineHashes the removed engine hashes
+     * @param offset       first hash
+     * @param count        number of hashes
+     * @param ownHashesOut receives the own hash of every known engine hash, in order (at most {@code count})
+     * @param outOffset    first slot in {@code ownHashesOut}
+     * @return the number of own hashes written; unknown engine hashes are skipped
+     * @throws IndexOutOfBoundsException if a range lies outside its array
+     */
+    public int onBlockRemoved(long[] engineHashes, int offset, int count, long[] ownHashesOut, int outOffset) {
+        Objects.checkFromIndexSize(offset, count, engineHashes.length);
+        Objects.checkFromIndexSize(outOffset, count, ownHashesOut.length);
+        int written = 0;
+        for (int i = 0; i < count; i++) {
+            final int slot = find(engineHashes[offset + i]);
+            if (slot < 0) {
+                continue;
+            }
+            ownHashesOut[outOffset + written++] = entries[2 * slot + 1];
+            if (--counts[slot] == 0) {
+                delete(slot);
+            }
+        }
+        return written;
+    }
+
+    /**
+     * Returns the own hash mapped to an engine hash.
+     *
+     * @param engineHash   the engine hash
+     * @param missingValue what to return when the engine hash is unknown
+     * @return the own hash, or {@code missingValue}
+     */
+    public long ownHashOrDefault(long engineHash, long missingValue) {
+        final int slot = find(engineHash);
+        return slot < 0 ? missingValue : entries[2 * slot + 1];
+    }
+
+    /**
+     * Tells whether an engine hash is mapped.
+     *
+     * @param engineHash the engine hash
+     * @return {@code true} if it was stored more often than removed since the last clear
+     */
+    public boolean contains(long engineHash) {
+        return find(engineHash) >= 0;
+    }
+
+    /**
+     * Returns the number of mapped engine hashes.
+     *
+     * @return the size, {@code 0..capacity()}
+     */
+    public int size() {
+        return size;
+    }
+
+    /**
+     * Returns the most engine hashes kept at once.
+     *
+     * @return the capacity given at construction
+     */
+    public int capacity() {
+        return capacity;
+    }
+
+    /**
+     * Returns the own profile under which this stream's blocks are rehashed.
+     *
+     * @return the profile
+     */
+    public HashProfile profile() {
+        return profile;
+    }
+
+    /** Forgets every mapping (AllBlocksCleared, a replay gap, unregistration). Allocates nothing. */
+    public void clear() {
+        Arrays.fill(counts, 0);
+        size = 0;
+    }
+
+    private int find(long engineHash) {
+        final long[] e = entries;
+        final int[] c = counts;
+        final int m = mask;
+        int slot = home(engineHash);
+        while (c[slot] != 0) {
+            if (e[2 * slot] == engineHash) {
+                return slot;
+            }
+            slot = (slot + 1) & m;
+        }
+        return -1;
+    }
+
+    private void insert(long engineHash, long own, byte[] digest, int digestOffset) {
+        final long[] e = entries;
+        final int[] c = counts;
+        int slot = home(engineHash);
+        while (c[slot] != 0) {
+            if (e[2 * slot] == engineHash) {
+                c[slot]++;                  // a repeat keeps its first own hash: the chain it belongs to is known
+                return;
+            }
+            slot = (slot + 1) & mask;
+        }
+        e[2 * slot] = engineHash;
+        e[2 * slot + 1] = own;
+        c[slot] = 1;
+        System.arraycopy(digest, digestOffset, digests, slot * digestLength, digestLength);
+        size++;
+    }
+
+    /** Backward-shift deletion: moves later entries of the probe run into the hole so lookups need no tombstone. */
+    private void delete(int removed) {
+        final long[] e = entries;
+        final int[] c = counts;
+        final int m = mask;
+        final int length = digestLength;
+        int hole = removed;
+        int slot = (hole + 1) & m;
+        while (c[slot] != 0) {
+            final int home = home(e[2 * slot]);
+            // the entry may move into the hole if its home is not cyclically inside (hole, slot]
+            if (((slot - home) & m) >= ((slot - hole) & m)) {
+                e[2 * hole] = e[2 * slot];
+                e[2 * hole + 1] = e[2 * slot + 1];
+                c[hole] = c[slot];
+                System.arraycopy(digests, slot * length, digests, hole * length, length);
+                hole = slot;
+            }
+            slot = (slot + 1) & m;
+        }
+        c[hole] = 0;
+        size--;
+    }
+
+    private int home(long engineHash) {
+        return (int) mix(engineHash ^ mixSeed) & mask;
+    }
+
+    /** Murmur3's 64-bit finalizer: every input bit affects every output bit. */
+    private static long mix(long value) {
+        long h = value;
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
+    }
+}

@@ -1,0 +1,132 @@
+package io.conductor.tests;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A {@code bin/mooncake_conductor} process started the way a user starts it, with its combined output captured in
+ * a file. Not thread-safe: one test thread drives it. {@link #close()} always kills what is still running.
+ */
+final class DaemonProcess implements AutoCloseable {
+    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private final Process process;
+    private final Path log;
+
+    private DaemonProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /** The repository root, from the {@code conductor.home} system property that the tests POM sets. */
+    static Path home() throws IOException {
+        return Path.of(System.getProperty("conductor.home", "..")).toRealPath();
+    }
+
+    /**
+     * Starts {@code bin/mooncake_conductor ARGS} in the repository root.
+     *
+     * @param logDir where to write the process output
+     * @param args   the command-line arguments
+     * @return the started process
+     */
+    static DaemonProcess start(Path logDir, String... args) throws IOException {
+        Path home = home();
+        List<String> command = new ArrayList<>();
+        command.add(home.resolve("bin/mooncake_conductor").toString());
+        command.addAll(List.of(args));
+        Path log = Files.createTempFile(logDir, "conductor-", ".log");
+        ProcessBuilder builder = new ProcessBuilder(command)
+            .directory(home.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+        builder.environment().remove("CONDUCTOR_CONFIG_PATH");
+        builder.environment().put("CONDUCTOR_LOG_LEVEL", "info");
+        return new DaemonProcess(builder.start(), log);
+    }
+
+    /** A port that was free a moment ago on loopback. */
+    static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    Process process() {
+        return process;
+    }
+
+    /** The process output so far, for assertions and failure messages. */
+    String output() {
+        try {
+            return Files.readString(log, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(cannot read " + log + ": " + e + ")";
+        }
+    }
+
+    /**
+     * Polls {@code GET /health} until it answers 200.
+     *
+     * @throws AssertionError when the process dies first or the deadline passes; the message holds the output
+     */
+    void awaitHealthy(int port, Duration deadline) throws InterruptedException {
+        long end = System.nanoTime() + deadline.toNanos();
+        while (System.nanoTime() < end) {
+            if (!process.isAlive()) {
+                throw new AssertionError("daemon exited with " + process.exitValue() + " before /health answered:\n"
+                    + output());
+            }
+            try {
+                if (get(port, "/health").statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYetListening) {
+                // keep polling until the deadline
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("/health did not answer 200 within " + deadline + ":\n" + output());
+    }
+
+    /**
+     * Waits for the process to exit.
+     *
+     * @return the exit status
+     * @throws AssertionError when it is still running at the deadline; the message holds the output
+     */
+    int awaitExit(Duration deadline) throws InterruptedException {
+        if (!process.waitFor(deadline.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("daemon still running after " + deadline + ":\n" + output());
+        }
+        return process.exitValue();
+    }
+
+    static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(10)).build();
+        return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Kills the process if it still runs (and its children: the launcher execs java, so normally none). */
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
