@@ -257,7 +257,7 @@ public final class DemoTopology implements AutoCloseable {
         events.put("topic", "kv-events");
         List<String> args = new ArrayList<>(List.of(MODEL, "--host", "127.0.0.1", "--port",
             Integer.toString(e.httpPort), "--block-size", Integer.toString(spec.blockSize()),
-            "--prefix-caching-hash-algo", "sha256_cbor",
+            "--prefix-caching-hash-algo", "sha256",
             "--num-gpu-blocks-override", Integer.toString(spec.blocksPerRank()),
             "--data-parallel-size", Integer.toString(e.dpSize),
             "--kv-events-config", events.toString(),
@@ -321,7 +321,7 @@ public final class DemoTopology implements AutoCloseable {
             body.put("dp_rank", r);
             ObjectNode profile = body.putObject("hash_profile");
             profile.put("strategy", "vllm_v1");
-            profile.put("algorithm", "sha256_cbor");
+            profile.put("algorithm", "sha256");
             profile.put("python_hash_seed", "0");
             profile.put("index_projection", "low64_be");
             HttpResponse<String> resp = postJson(conductorUrl().resolve("/register"), body.toString());

@@ -15,10 +15,6 @@ public final class BlockHashers {
      * @throws IllegalArgumentException if the algorithm is not available
      */
     public static BlockHasher forConfig(EngineConfig config) {
-        if (config.hashAlgorithm().equals("sha256_cbor")) {
-            return new InterimCborBlockHasher(config.blockSize(), config.hashSeed());
-        }
-        throw new IllegalArgumentException("hash algorithm " + config.hashAlgorithm()
-            + " is not available in this build; use --prefix-caching-hash-algo sha256_cbor");
+        return new VllmBlockHasher(config.hashAlgorithm(), config.hashSeed(), config.blockSize());
     }
 }

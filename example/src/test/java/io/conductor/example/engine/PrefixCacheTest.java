@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /** Behaviour of the block pool: prefix hits, the vLLM hit cap, LRU eviction order, events and back-pressure. */
 class PrefixCacheTest {
     private static final int B = 4;
-    private final InterimCborBlockHasher hasher = new InterimCborBlockHasher(B, "0");
+    private final VllmBlockHasher hasher = new VllmBlockHasher("sha256_cbor", "0", B);
 
     private static int[] tokens(int from, int count) {
         int[] t = new int[count];

@@ -134,11 +134,19 @@ class SimulatedEngineTest {
     }
 
     @Test
-    void shouldMatchGoldenSha256CborKeysWhenHashingTokensOneToEight() {
-        long[] keys = new InterimCborBlockHasher(4, "0").hashBlocks(new int[] {1, 2, 3, 4, 5, 6, 7, 8}, 8, null,
-            null);
+    void shouldMatchGoldenKeysWhenHashingTokensOneToEightWithEitherAlgorithm() {
+        int[] tokens = {1, 2, 3, 4, 5, 6, 7, 8};
 
-        assertEquals("2164874634404590027", Long.toUnsignedString(keys[0]));
-        assertEquals("17270480062156288726", Long.toUnsignedString(keys[1]));
+        long[] cbor = new VllmBlockHasher("sha256_cbor", "0", 4).hashBlocks(tokens, 8, null, null);
+        long[] pickle = new VllmBlockHasher("sha256", "0", 4).hashBlocks(tokens, 8, null, null);
+        long[] salted = new VllmBlockHasher("sha256", "0", 4).hashBlocks(tokens, 8, "adapter-A", "tenant-salt");
+
+        // hashing.md sections 8.1 and 8.2.
+        assertEquals("2164874634404590027", Long.toUnsignedString(cbor[0]));
+        assertEquals("17270480062156288726", Long.toUnsignedString(cbor[1]));
+        assertEquals("10362225831949560093", Long.toUnsignedString(pickle[0]));
+        assertEquals("12472515041799373675", Long.toUnsignedString(pickle[1]));
+        assertEquals("602575766154556200", Long.toUnsignedString(salted[0]));
+        assertEquals("9046429590014662168", Long.toUnsignedString(salted[1]));
     }
 }
