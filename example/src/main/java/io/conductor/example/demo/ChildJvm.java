@@ -63,6 +63,7 @@ public final class ChildJvm implements AutoCloseable {
         // Jetty and Javalin announce every start at INFO; the demo's logs are about the conductor and the engines.
         cmd.add("-Dorg.slf4j.simpleLogger.log.org.eclipse.jetty=warn");
         cmd.add("-Dorg.slf4j.simpleLogger.log.io.javalin=warn");
+        cmd.add("-Dconductor.parent.pid=" + ProcessHandle.current().pid());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(mainClass);
