@@ -7,6 +7,7 @@ import io.conductor.daemon.config.ConfigLoader;
 import io.conductor.daemon.config.ConfigLocation;
 import io.conductor.daemon.config.LoadedConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
+import io.conductor.index.hash.HashCommand;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.EnumMap;
@@ -123,16 +124,9 @@ public final class Main {
      */
     static int runSubcommand(String name, List<String> args, InputStream in, PrintStream out, PrintStream err) {
         return switch (name) {
-            // Completed at merge time with the hashing module's entry point:
-            //   case "hash" -> io.conductor.index.hash.HashCommand.run(args.toArray(String[]::new), in, out, err);
-            case "hash" -> notAvailable(name, err);
+            case "hash" -> HashCommand.run(args.toArray(String[]::new), in, out, err);
             default -> throw new IllegalArgumentException("not a subcommand: " + name);
         };
-    }
-
-    private static int notAvailable(String name, PrintStream err) {
-        err.println("mooncake_conductor: the '" + name + "' command is not available in this build");
-        return EXIT_FAILURE;
     }
 
     /**

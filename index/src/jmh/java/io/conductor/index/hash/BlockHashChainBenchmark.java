@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
  * <li>{@code prompt32k}: reset plus hashing all 2048 blocks of a 32,768-token prompt (time per prompt).</li>
  * <li>{@code prompt32kPerBlock}: the same, reported per block.</li>
  * <li>{@code coldQuery}: reset plus one 16-token block, what a query that misses at block 0 costs.</li>
+ * <li>{@code encodeOnlyPerBlock}: the pickle (or CBOR) writer alone, per block.</li>
  * <li>{@code sha256Baseline}: {@link MessageDigest} alone over the bytes of one pickled 16-token block: the floor
  *     that the encoder and the chain add to.</li>
  * </ul>
@@ -56,6 +57,9 @@ public class BlockHashChainBenchmark {
     private final MessageDigest digest = RootDigests.newSha256();
     private final byte[] digestOut = new byte[32];
     private byte[] encodedBlock;
+    private static final byte[] NO_TEXT = new byte[0];
+    private final PickleBlockEncoder pickle = new PickleBlockEncoder();
+    private final CborBlockEncoder cbor = new CborBlockEncoder();
 
     @Setup
     public void setUp() {
@@ -86,6 +90,18 @@ public class BlockHashChainBenchmark {
     public int sha256Baseline() throws DigestException {
         digest.update(encodedBlock, 0, encodedBlock.length);
         return digest.digest(digestOut, 0, 32);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BLOCKS)
+    public int encodeOnlyPerBlock() {
+        int total = 0;
+        for (int i = 0; i < BLOCKS; i++) {
+            total += algorithm == HashAlgorithm.SHA256_CBOR
+                    ? cbor.encode(digestOut, 0, 32, tokens, i * BLOCK_SIZE, BLOCK_SIZE, NO_TEXT, NO_TEXT)
+                    : pickle.encode(digestOut, 0, 32, tokens, i * BLOCK_SIZE, BLOCK_SIZE, NO_TEXT, NO_TEXT, false);
+        }
+        return total;
     }
 
     @Benchmark

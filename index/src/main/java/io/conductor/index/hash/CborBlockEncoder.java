@@ -1,5 +1,9 @@
 package io.conductor.index.hash;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /**
  * Writes the canonical CBOR of one vLLM block, {@code [parent, [tokens...], null | [extras...]]}, straight into a
  * reused buffer (hashing.md section 5). Every header takes its shortest form; the canonical flag of cbor2 only
@@ -14,6 +18,9 @@ final class CborBlockEncoder {
     static final int MAJOR_ARRAY = 4;
     private static final byte ARRAY_OF_3 = (byte) 0x83;
     private static final byte NULL = (byte) 0xf6;
+    private static final VarHandle SHORT_BE = MethodHandles.byteArrayViewVarHandle(short[].class,
+            ByteOrder.BIG_ENDIAN);
+    private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
 
     private byte[] buffer = new byte[1024];
 
@@ -52,12 +59,23 @@ final class CborBlockEncoder {
         final int end = from + count;
         for (int i = from; i < end; i++) {
             final int v = tokens[i];
-            if (v >= 0 && v < 24) {
-                b[p++] = (byte) v;                                  // the common case: one byte, major 0
-            } else if (v >= 0) {
-                p = writeHeader(b, p, MAJOR_UNSIGNED, v);
+            final int sign = v >> 31;                               // 0, or -1 for a negative token
+            final int major = sign & (MAJOR_NEGATIVE << 5);
+            final int argument = v ^ sign;                          // v, or -1 - v: never negative
+            if (argument < 24) {
+                b[p++] = (byte) (major | argument);
+            } else if (argument <= 0xff) {
+                b[p] = (byte) (major | 24);
+                b[p + 1] = (byte) argument;
+                p += 2;
+            } else if (argument <= 0xffff) {
+                b[p] = (byte) (major | 25);
+                SHORT_BE.set(b, p + 1, (short) argument);
+                p += 3;
             } else {
-                p = writeHeader(b, p, MAJOR_NEGATIVE, ~v);          // -1 - v, never negative
+                b[p] = (byte) (major | 26);
+                INT_BE.set(b, p + 1, argument);
+                p += 5;
             }
         }
         final int extras = (lora.length > 0 ? 1 : 0) + (salt.length > 0 ? 1 : 0);

@@ -1,5 +1,9 @@
 package io.conductor.index.hash;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /**
  * Writes CPython's {@code pickle.dumps((parent, tuple(tokens), extras), protocol=5)} for one vLLM block, byte for
  * byte, straight into a reused buffer: no object graph, no per-token allocation. Not thread-safe: one instance per
@@ -28,6 +32,8 @@ final class PickleBlockEncoder {
     private static final int FRAME_SIZE_MIN = 4;
     private static final int FRAME_HEADER_LENGTH = 9;
     private static final int NO_FRAME = -1;
+    private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class,
+            ByteOrder.LITTLE_ENDIAN);
 
     private static final byte PROTO = (byte) 0x80;
     private static final byte FRAME = (byte) 0x95;
@@ -38,8 +44,7 @@ final class PickleBlockEncoder {
     private static final byte TUPLE1 = (byte) 0x85;
     private static final byte TUPLE2 = (byte) 0x86;
     private static final byte TUPLE3 = (byte) 0x87;
-    private static final byte BININT1 = 0x4b;
-    private static final byte BININT2 = 0x4d;
+    /** BININT (i32 LE); BININT2 (u16 LE) = BININT + 3, BININT1 (u8) = BININT + 1: the token loop relies on it. */
     private static final byte BININT = 0x4a;
     private static final byte NONE = 0x4e;
     private static final byte SHORT_BINUNICODE = (byte) 0x8c;
@@ -106,7 +111,14 @@ final class PickleBlockEncoder {
                 p = openFrameIfNone(commitFrame(p));
                 frameLimit = frameStart + FRAME_HEADER_LENGTH + FRAME_SIZE_TARGET;
             }
-            p = writeInt(b, p, tokens[i]);
+            // Branch-free BININT1 / BININT2 / BININT: the opcode, then all 4 little-endian bytes (the buffer has
+            // slack for them), then advance by 2, 3 or 5; later writes overwrite the surplus bytes.
+            final int v = tokens[i];
+            final int fits16 = (v >>> 16) == 0 ? 1 : 0;
+            final int fits8 = (v >>> 8) == 0 ? 1 : 0;
+            b[p] = (byte) (BININT + 3 * fits16 - 2 * fits8);
+            INT_LE.set(b, p + 1, v);
+            p += 5 - 2 * fits16 - fits8;
         }
         b[p++] = switch (count) {
             case 1 -> TUPLE1;
@@ -149,26 +161,6 @@ final class PickleBlockEncoder {
         return commitFrame(p);
     }
 
-    private static int writeInt(byte[] b, int p, int v) {
-        if ((v & ~0xff) == 0) {
-            b[p] = BININT1;
-            b[p + 1] = (byte) v;
-            return p + 2;
-        }
-        if ((v & ~0xffff) == 0) {
-            b[p] = BININT2;
-            b[p + 1] = (byte) v;
-            b[p + 2] = (byte) (v >>> 8);
-            return p + 3;
-        }
-        b[p] = BININT;
-        b[p + 1] = (byte) v;
-        b[p + 2] = (byte) (v >>> 8);
-        b[p + 3] = (byte) (v >>> 16);
-        b[p + 4] = (byte) (v >>> 24);
-        return p + 5;
-    }
-
     /** Saves a str (with its MEMOIZE), taking the unframed path for payloads of 64 KiB or more. */
     private int writeStr(int position, byte[] utf8) {
         final int n = utf8.length;
@@ -177,7 +169,7 @@ final class PickleBlockEncoder {
             p = commitFrame(p);
             final byte[] b = buffer;
             b[p] = BINUNICODE;
-            putIntLe(b, p + 1, n);
+            INT_LE.set(b, p + 1, n);
             System.arraycopy(utf8, 0, b, p + 5, n);
             p += 5 + n;
         } else {
@@ -188,7 +180,7 @@ final class PickleBlockEncoder {
                 b[p++] = (byte) n;
             } else {
                 b[p++] = BINUNICODE;
-                putIntLe(b, p, n);
+                INT_LE.set(b, p, n);
                 p += 4;
             }
             System.arraycopy(utf8, 0, b, p, n);
@@ -226,19 +218,12 @@ final class PickleBlockEncoder {
         final int body = p - start - FRAME_HEADER_LENGTH;
         if (body >= FRAME_SIZE_MIN) {
             b[start] = FRAME;
-            putIntLe(b, start + 1, body);
-            putIntLe(b, start + 5, 0);
+            INT_LE.set(b, start + 1, body);
+            INT_LE.set(b, start + 5, 0);
             return p;
         }
         System.arraycopy(b, start + FRAME_HEADER_LENGTH, b, start, body);
         return p - FRAME_HEADER_LENGTH;
-    }
-
-    private static void putIntLe(byte[] b, int offset, int value) {
-        b[offset] = (byte) value;
-        b[offset + 1] = (byte) (value >>> 8);
-        b[offset + 2] = (byte) (value >>> 16);
-        b[offset + 3] = (byte) (value >>> 24);
     }
 
     private void ensureCapacity(long bound) {
