@@ -1,0 +1,173 @@
+package io.conductor.example.demo;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.stream.Stream;
+
+/**
+ * {@code mooncake_conductor demo [--serve] [--users N] [--keep-logs]}: starts the conductor, three simulated prefill
+ * engines (the last with two DP ranks), a simulated decode engine and the cache-aware proxy on loopback, replays the
+ * built-in workload once with cache-aware routing and once with round robin, and prints the comparison. With
+ * {@code --serve} everything stays up for the user to curl until Ctrl-C. Every process and port it started is
+ * released on exit.
+ */
+public final class DemoMain {
+    private static final List<String> POLICIES = List.of("cache_aware", "round_robin");
+
+    private DemoMain() {
+    }
+
+    /**
+     * Runs the demo.
+     *
+     * @param args {@code --serve}, {@code --users N}, {@code --keep-logs}
+     * @throws Exception if the demo cannot run (the message says why; the exit code is then non-zero)
+     */
+    public static void main(String[] args) throws Exception {
+        boolean serve = false;
+        boolean keepLogs = false;
+        int users = 6;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--serve" -> serve = true;
+                case "--keep-logs" -> keepLogs = true;
+                case "--users" -> users = Integer.parseInt(args[++i]);
+                case "--help", "-h" -> {
+                    System.out.println("usage: mooncake_conductor demo [--serve] [--users N] [--keep-logs]");
+                    return;
+                }
+                default -> {
+                    System.err.println("demo: unknown argument " + args[i]);
+                    System.exit(2);
+                }
+            }
+        }
+        System.exit(run(serve, keepLogs, users, System.out));
+    }
+
+    /**
+     * Runs the demo and returns the exit code.
+     *
+     * @param serve keep everything up afterwards
+     * @param keepLogs keep the log directory
+     * @param users concurrent users of the workload
+     * @param out where to print
+     * @return {@code 0} on success
+     * @throws Exception if interrupted or the topology cannot start
+     */
+    public static int run(boolean serve, boolean keepLogs, int users, PrintStream out) throws Exception {
+        Path logDir = Files.createTempDirectory("conductor-demo-");
+        DemoTopology.Spec spec = DemoTopology.Spec.DEFAULT;
+        out.printf(Locale.ROOT, "Starting on loopback: conductor, %d simulated prefill engines (prefill-%d with %d DP"
+                + " ranks), 1 decode engine, the cache-aware proxy.%nLogs: %s%n", spec.prefillEngines(),
+            spec.prefillEngines() - 1, spec.lastEngineDpSize(), logDir);
+        long t0 = System.nanoTime();
+        DemoTopology topology = DemoTopology.start(spec, logDir);
+        Thread hook = new Thread(topology::close, "demo-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        boolean ok = false;
+        try {
+            out.printf(Locale.ROOT, "Up in %.1f s: conductor %s, proxy %s; engines registered.%n",
+                (System.nanoTime() - t0) / 1e9, topology.conductorUrl(), topology.proxyUrl());
+            DemoWorkload workload = DemoWorkload.standard(3, 12, 4, 12);
+            out.printf(Locale.ROOT, "Workload: %d chats x 4 turns over 3 shared system prompts + 12 unique prompts ="
+                + " %d requests, %d concurrent users, replayed once per policy.%n%n", 12, workload.totalRequests(),
+                users);
+            WorkloadRunner runner = new WorkloadRunner(topology.proxyUrl(), DemoTopology.MODEL, users, 12);
+            List<PolicySummary> summaries = new ArrayList<>();
+            for (String policy : POLICIES) {
+                topology.resetCachesAndAwaitEmptyIndex();
+                summaries.add(runPolicy(runner, workload, policy, out));
+            }
+            out.println();
+            out.print(PolicySummary.table(summaries));
+            JsonNode health = topology.getJson(topology.proxyUrl().resolve("/healthcheck"));
+            out.printf(Locale.ROOT, "%nproxy: %d requests, %d routed by the conductor, fallbacks %s%n",
+                health.path("requests").asLong(), health.path("routed_by_conductor").asLong(),
+                health.path("fallbacks"));
+            int failures = summaries.stream().mapToInt(PolicySummary::failures).sum();
+            if (failures > 0) {
+                out.println("demo: " + failures + " requests failed; see the logs in " + logDir);
+                out.print(topology.logTails(10));
+                return 1;
+            }
+            ok = true;
+            if (serve) {
+                serve(topology, out);
+            }
+            return 0;
+        } finally {
+            topology.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // already shutting down
+            }
+            if (ok && !keepLogs) {
+                deleteTree(logDir);
+            }
+        }
+    }
+
+    private static PolicySummary runPolicy(WorkloadRunner runner, DemoWorkload workload, String policy,
+                                           PrintStream out) throws InterruptedException {
+        List<RequestRecord> live = new CopyOnWriteArrayList<>();
+        int total = workload.totalRequests();
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread ticker = Thread.ofVirtual().start(() -> {
+            try {
+                while (!finished.await(250, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    progress(out, policy, live, total);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        List<RequestRecord> records = runner.run(workload, policy, live::add);
+        finished.countDown();
+        ticker.join();
+        progress(out, policy, live, total);
+        out.println();
+        return PolicySummary.of(policy, records);
+    }
+
+    private static void progress(PrintStream out, String policy, List<RequestRecord> live, int total) {
+        PolicySummary s = PolicySummary.of(policy, List.copyOf(live));
+        out.printf(Locale.ROOT, "\r  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms   ", policy,
+            s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
+        out.flush();
+    }
+
+    private static void serve(DemoTopology topology, PrintStream out) throws InterruptedException {
+        out.printf(Locale.ROOT, "%nServing until Ctrl-C. Try:%n"
+                + "  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '{\"model\": \"%s\","
+                + " \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"max_tokens\": 8}' -D - %n"
+                + "  curl -s %s/global_view%n  curl -s %s/metrics%n", topology.proxyUrl(), DemoTopology.MODEL,
+            topology.conductorUrl(), topology.conductorUrl());
+        for (DemoTopology.Engine e : topology.allEngines()) {
+            out.printf(Locale.ROOT, "  %-10s %s  events %s  replay %s%n", e.instanceId(), e.url(),
+                e.eventsEndpoint(0), e.replayEndpoint(0));
+        }
+        out.flush();
+        new CountDownLatch(1).await();
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            // leaving a temp directory behind is harmless
+        }
+    }
+}

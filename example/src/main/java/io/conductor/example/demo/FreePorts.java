@@ -1,0 +1,64 @@
+package io.conductor.example.demo;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Finds free loopback TCP ports, including runs of consecutive ports (vLLM's DP ranks publish on {@code port +
+ * rank}). A port found free may be taken by someone else before it is bound; callers bind soon after. Stateless and
+ * thread-safe.
+ */
+public final class FreePorts {
+    private FreePorts() {
+    }
+
+    /**
+     * Returns one free port chosen by the OS.
+     *
+     * @return a port
+     */
+    public static int one() {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException("no free loopback port", e);
+        }
+    }
+
+    /**
+     * Returns the first of {@code count} consecutive free ports.
+     *
+     * @param count run length, {@code > 0}
+     * @return the first port of the run
+     */
+    public static int consecutive(int count) {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int base = ThreadLocalRandom.current().nextInt(20_000, 60_000 - count);
+            List<ServerSocket> held = new ArrayList<>();
+            boolean ok = true;
+            try {
+                for (int p = base; p < base + count; p++) {
+                    held.add(new ServerSocket(p, 1, InetAddress.getLoopbackAddress()));
+                }
+            } catch (IOException e) {
+                ok = false;
+            } finally {
+                for (ServerSocket s : held) {
+                    try {
+                        s.close();
+                    } catch (IOException ignored) {
+                        // closing a listening socket we own does not fail in practice
+                    }
+                }
+            }
+            if (ok) {
+                return base;
+            }
+        }
+        throw new IllegalStateException("no run of " + count + " free loopback ports found");
+    }
+}

@@ -1,0 +1,243 @@
+package io.conductor.example.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Settings of one simulated engine, parsed from {@code vllm serve}-style flags so that the seeds' commands run with
+ * {@code vllm serve MODEL} replaced by {@code mooncake_conductor engine MODEL}. vLLM flags that do not matter to a
+ * simulation ({@code --enforce-eager}, {@code --gpu-memory-utilization 0.8}, ...) are accepted and ignored.
+ *
+ * @param host HTTP bind address
+ * @param port HTTP port ({@code 0} = ephemeral)
+ * @param model served model name
+ * @param blockSize tokens per KV block (also the hash block size)
+ * @param numBlocks blocks in each rank's pool ({@code --num-gpu-blocks-override})
+ * @param hashAlgorithm {@code --prefix-caching-hash-algo}: {@code sha256} or {@code sha256_cbor}
+ * @param hashSeed {@code PYTHONHASHSEED} text ({@code vllm-none-hash} when unset, as vLLM does since 2026-08)
+ * @param dataParallelSize number of DP ranks
+ * @param loraModules LoRA adapter names in id order (id = position + 1)
+ * @param eventsEnabled whether KV events are published
+ * @param eventsEndpoint PUB endpoint of rank 0 ({@code tcp://host:*} = ephemeral per rank)
+ * @param replayEndpoint ROUTER endpoint of rank 0, or {@code null}
+ * @param topic topic frame
+ * @param bufferSteps replay ring size in batches
+ * @param eventEncoding map (current vLLM) or array (vLLM up to v0.22)
+ * @param kvRole {@code kv_producer}, {@code kv_consumer} or {@code kv_both} (informational)
+ * @param prefillTokensPerSecond simulated prefill speed
+ * @param decodeMillisPerToken simulated time per generated token
+ * @param kvTransferTokensPerSecond simulated KV pull speed of a decode instance
+ * @param maxModelLen longest accepted prompt plus output
+ * @param ignoredFlags vLLM flags that were accepted without effect (printed at startup)
+ */
+public record EngineConfig(String host, int port, String model, int blockSize, int numBlocks, String hashAlgorithm,
+                           String hashSeed, int dataParallelSize, List<String> loraModules, boolean eventsEnabled,
+                           String eventsEndpoint, @Nullable String replayEndpoint, String topic, int bufferSteps,
+                           EventEncoding eventEncoding, String kvRole, double prefillTokensPerSecond,
+                           double decodeMillisPerToken, double kvTransferTokensPerSecond, int maxModelLen,
+                           List<String> ignoredFlags) {
+
+    /** Usage text of {@code mooncake_conductor engine}. */
+    public static final String USAGE = """
+        usage: mooncake_conductor engine [MODEL] [options]     (a simulated vLLM engine, no GPU needed)
+          --host ADDR                      HTTP bind address (default 127.0.0.1)
+          --port N                         HTTP port (default 8000; 0 = ephemeral)
+          --served-model-name NAME         model name (default: MODEL or "sim-model")
+          --block-size N                   tokens per KV block (default 16)
+          --num-gpu-blocks-override N      blocks per DP rank's pool (default 2048)
+          --prefix-caching-hash-algo A     sha256 | sha256_cbor (default sha256)
+          --data-parallel-size N           DP ranks; rank r publishes on port+r (default 1)
+          --lora-modules NAME[=PATH] ...   LoRA adapters; a request whose model is NAME uses it
+          --kv-events-config JSON          vLLM's: {"enable_kv_cache_events", "publisher", "endpoint",
+                                           "replay_endpoint", "topic", "buffer_steps"}; port * = ephemeral
+          --kv-transfer-config JSON        vLLM's; kv_role is reported, transfers are simulated
+          --sim-event-encoding map|array   current map events (default) or legacy array events
+          --sim-prefill-tokens-per-second R  (default 20000)
+          --sim-decode-ms-per-token MS       (default 2)
+          --sim-kv-transfer-tokens-per-second R (default 200000)
+          --max-model-len N                (default 32768)
+        Environment: PYTHONHASHSEED (hash seed text; unset = vllm-none-hash).
+        Prints one line "READY {json}" with the bound ports once serving.
+        """;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * Parses command-line flags.
+     *
+     * @param args flags (a leading non-flag argument is the model)
+     * @param env environment (for {@code PYTHONHASHSEED})
+     * @return the configuration
+     * @throws IllegalArgumentException with a message naming the bad flag or value
+     */
+    public static EngineConfig parse(String[] args, Map<String, String> env) {
+        Map<String, List<String>> flags = new LinkedHashMap<>();
+        String model = null;
+        List<String> ignored = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("--")) {
+                if (model == null && i == 0) {
+                    model = a;
+                    continue;
+                }
+                throw new IllegalArgumentException("unexpected argument: " + a);
+            }
+            String name = a;
+            List<String> values = new ArrayList<>();
+            int eq = a.indexOf('=');
+            if (eq > 0) {
+                name = a.substring(0, eq);
+                values.add(a.substring(eq + 1));
+            } else {
+                while (i + 1 < args.length && !args[i + 1].startsWith("--")) {
+                    values.add(args[++i]);
+                }
+            }
+            flags.put(name.replace('_', '-'), values);
+        }
+        String host = single(flags, "--host", "127.0.0.1");
+        int port = intFlag(flags, "--port", 8000);
+        String served = single(flags, "--served-model-name", model != null ? model : "sim-model");
+        if (flags.containsKey("--model")) {
+            served = flags.containsKey("--served-model-name") ? served : single(flags, "--model", served);
+        }
+        int blockSize = intFlag(flags, "--block-size", 16);
+        int numBlocks = intFlag(flags, "--num-gpu-blocks-override", 2048);
+        String algo = single(flags, "--prefix-caching-hash-algo", "sha256");
+        if (!algo.equals("sha256") && !algo.equals("sha256_cbor")) {
+            throw new IllegalArgumentException("--prefix-caching-hash-algo must be sha256 or sha256_cbor, was "
+                + algo);
+        }
+        String seed = env.getOrDefault("PYTHONHASHSEED", "");
+        if (seed.isEmpty()) {
+            seed = "vllm-none-hash";
+        }
+        int dp = intFlag(flags, "--data-parallel-size", 1);
+        List<String> loras = new ArrayList<>();
+        for (String m : flags.getOrDefault("--lora-modules", List.of())) {
+            int e = m.indexOf('=');
+            loras.add(e > 0 ? m.substring(0, e) : m);
+        }
+        boolean eventsEnabled = false;
+        String endpoint = "tcp://*:5557";
+        String replay = null;
+        String topic = "";
+        int bufferSteps = 10_000;
+        if (flags.containsKey("--kv-events-config")) {
+            JsonNode ev = json(flags, "--kv-events-config");
+            eventsEnabled = ev.path("enable_kv_cache_events").asBoolean(false);
+            String publisher = ev.path("publisher").asText(eventsEnabled ? "zmq" : "null");
+            if (eventsEnabled && !publisher.equals("zmq")) {
+                throw new IllegalArgumentException("--kv-events-config publisher must be zmq, was " + publisher);
+            }
+            endpoint = ev.path("endpoint").asText(endpoint);
+            JsonNode r = ev.get("replay_endpoint");
+            replay = r == null || r.isNull() || r.asText().isEmpty() ? null : r.asText();
+            topic = ev.path("topic").asText("");
+            bufferSteps = ev.path("buffer_steps").asInt(bufferSteps);
+        }
+        String role = "kv_both";
+        if (flags.containsKey("--kv-transfer-config")) {
+            role = json(flags, "--kv-transfer-config").path("kv_role").asText(role);
+        }
+        String enc = single(flags, "--sim-event-encoding", "map");
+        EventEncoding encoding = switch (enc) {
+            case "map" -> EventEncoding.MAP;
+            case "array" -> EventEncoding.ARRAY;
+            default -> throw new IllegalArgumentException("--sim-event-encoding must be map or array, was " + enc);
+        };
+        double prefillRate = doubleFlag(flags, "--sim-prefill-tokens-per-second", 20_000);
+        double decodeMs = doubleFlag(flags, "--sim-decode-ms-per-token", 2);
+        double transferRate = doubleFlag(flags, "--sim-kv-transfer-tokens-per-second", 200_000);
+        int maxModelLen = intFlag(flags, "--max-model-len", 32_768);
+        for (String f : flags.keySet()) {
+            if (!KNOWN.contains(f)) {
+                ignored.add(f);
+            }
+        }
+        if (blockSize <= 0 || numBlocks <= 0 || dp <= 0 || bufferSteps <= 0 || prefillRate <= 0
+            || transferRate <= 0 || decodeMs < 0) {
+            throw new IllegalArgumentException("block size, blocks, DP size, buffer steps and rates must be > 0");
+        }
+        return new EngineConfig(host, port, served, blockSize, numBlocks, algo, seed, dp, List.copyOf(loras),
+            eventsEnabled, endpoint, replay, topic, bufferSteps, encoding, role, prefillRate, decodeMs,
+            transferRate, maxModelLen, List.copyOf(ignored));
+    }
+
+    private static final List<String> KNOWN = List.of("--host", "--port", "--served-model-name", "--model",
+        "--block-size", "--num-gpu-blocks-override", "--prefix-caching-hash-algo", "--data-parallel-size",
+        "--lora-modules", "--kv-events-config", "--kv-transfer-config", "--sim-event-encoding",
+        "--sim-prefill-tokens-per-second", "--sim-decode-ms-per-token", "--sim-kv-transfer-tokens-per-second",
+        "--max-model-len");
+
+    /**
+     * Returns the PUB or ROUTER endpoint of a DP rank: for {@code tcp} endpoints the port after the last colon
+     * grows by the rank ({@code events.md} section 1.4); a {@code *} port stays ephemeral.
+     *
+     * @param endpoint rank 0's endpoint
+     * @param rank the DP rank
+     * @return the rank's endpoint
+     */
+    public static String rankEndpoint(String endpoint, int rank) {
+        if (rank == 0) {
+            return endpoint;
+        }
+        if (!endpoint.contains("tcp")) {
+            throw new IllegalArgumentException("DP rank " + rank + " needs a tcp endpoint, got " + endpoint);
+        }
+        int colon = endpoint.lastIndexOf(':');
+        String port = endpoint.substring(colon + 1);
+        if (port.equals("*") || port.equals("0")) {
+            return endpoint;
+        }
+        return endpoint.substring(0, colon + 1) + (Integer.parseInt(port) + rank);
+    }
+
+    private static JsonNode json(Map<String, List<String>> flags, String name) {
+        String text = single(flags, name, "{}");
+        try {
+            JsonNode n = JSON.readTree(text);
+            if (n == null || !n.isObject()) {
+                throw new IllegalArgumentException(name + " must be a JSON object, was " + text);
+            }
+            return n;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(name + " is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static String single(Map<String, List<String>> flags, String name, String dflt) {
+        List<String> v = flags.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        if (v.size() != 1) {
+            throw new IllegalArgumentException(name + " takes one value, got " + v);
+        }
+        return v.getFirst();
+    }
+
+    private static int intFlag(Map<String, List<String>> flags, String name, int dflt) {
+        String v = single(flags, name, Integer.toString(dflt));
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be an integer, was " + v, e);
+        }
+    }
+
+    private static double doubleFlag(Map<String, List<String>> flags, String name, double dflt) {
+        String v = single(flags, name, Double.toString(dflt));
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be a number, was " + v, e);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.conductor.example.engine;
+
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code mooncake_conductor engine}: runs one simulated vLLM engine until SIGINT/SIGTERM. Prints
+ * {@code READY {json}} on stdout once every socket is bound, so scripts and tests can learn ephemeral ports.
+ */
+public final class SimulatedEngineMain {
+    private SimulatedEngineMain() {
+    }
+
+    /**
+     * Starts the engine.
+     *
+     * @param args {@code vllm serve}-style flags, see {@link EngineConfig#USAGE}
+     * @throws InterruptedException if interrupted while serving
+     */
+    public static void main(String[] args) throws InterruptedException {
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h")) {
+                System.out.print(EngineConfig.USAGE);
+                return;
+            }
+        }
+        EngineConfig config;
+        try {
+            config = EngineConfig.parse(args, System.getenv());
+        } catch (IllegalArgumentException e) {
+            System.err.println("engine: " + e.getMessage());
+            System.err.print(EngineConfig.USAGE);
+            System.exit(2);
+            return;
+        }
+        if (!config.ignoredFlags().isEmpty()) {
+            System.err.println("engine: ignoring vLLM flags without effect in a simulation: " + config.ignoredFlags());
+        }
+        SimulatedEngine engine;
+        try {
+            engine = new SimulatedEngine(config, BlockHashers::forConfig);
+        } catch (RuntimeException e) {
+            System.err.println("engine: failed to start: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            engine.close();
+            stopped.countDown();
+        }, "engine-shutdown"));
+        exitWithParent();
+        System.out.println("READY " + engine.readyJson());
+        System.out.flush();
+        stopped.await();
+    }
+
+    /**
+     * When started by the demo (system property {@code conductor.parent.pid}), exits once that process is gone, so
+     * that a killed demo or test JVM leaves no simulator behind.
+     */
+    private static void exitWithParent() {
+        String pid = System.getProperty("conductor.parent.pid");
+        if (pid == null) {
+            return;
+        }
+        try {
+            ProcessHandle.of(Long.parseLong(pid)).ifPresentOrElse(
+                parent -> parent.onExit().thenRun(() -> System.exit(0)), () -> System.exit(0));
+        } catch (NumberFormatException e) {
+            System.err.println("ignoring conductor.parent.pid=" + pid + ": not a process id");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package io.conductor.example.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+import org.zeromq.ZMsg;
+
+/** The publisher against real JeroMQ SUB and DEALER sockets on loopback. */
+class KvEventPublisherTest {
+    private static final List<KvEvent> CLEARED = List.of(new KvEvent.AllBlocksCleared());
+
+    private static byte[] seq(long s) {
+        return ByteBuffer.allocate(8).putLong(s).array();
+    }
+
+    private static ZMsg receive(ZMQ.Socket socket) {
+        ZMsg m = ZMsg.recvMsg(socket);
+        assertNotNull(m, "no message within the receive timeout");
+        return m;
+    }
+
+    private static byte[] frame(ZMsg m, int i) {
+        return m.toArray(new org.zeromq.ZFrame[0])[i].getData();
+    }
+
+    @Test
+    void shouldSendTopicSeqPayloadAndReplayThroughDealerWhenAGapIsAsked() throws Exception {
+        KvEventEncoder encoder = new KvEventEncoder(EventEncoding.MAP);
+        try (ZContext ctx = new ZContext();
+             KvEventPublisher pub = new KvEventPublisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "kv-events", 0,
+                 2, encoder)) {
+            ZMQ.Socket sub = ctx.createSocket(SocketType.SUB);
+            sub.setReceiveTimeOut(10_000);
+            sub.subscribe(new byte[0]);
+            sub.connect(pub.endpoint());
+            // A PUB drops messages until the subscription has propagated: publish probes until one arrives.
+            ZMsg first = null;
+            sub.setReceiveTimeOut(100);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (first == null && System.nanoTime() < deadline) {
+                pub.publish(CLEARED);
+                first = ZMsg.recvMsg(sub);
+            }
+            assertNotNull(first, "subscriber never received a message");
+            sub.setReceiveTimeOut(10_000);
+            long firstSeq = ByteBuffer.wrap(frame(first, 1)).getLong();
+            assertEquals(3, first.size());
+            assertArrayEquals("kv-events".getBytes(StandardCharsets.UTF_8), frame(first, 0));
+            while (pub.publishedBatches() != firstSeq + 1 || ZMsg.recvMsg(sub, ZMQ.DONTWAIT) != null) {
+                Thread.onSpinWait();
+            }
+
+            pub.dropNext(1);
+            pub.publish(CLEARED); // seq firstSeq+1, dropped live
+            pub.publish(CLEARED); // seq firstSeq+2
+            ZMsg after = receive(sub);
+
+            assertArrayEquals(seq(firstSeq + 2), frame(after, 1), "the dropped batch must leave a seq gap");
+            ZMQ.Socket dealer = ctx.createSocket(SocketType.DEALER);
+            dealer.setReceiveTimeOut(10_000);
+            dealer.connect(pub.replayEndpoint());
+            dealer.sendMore(new byte[0]);
+            dealer.send(seq(firstSeq + 1));
+            ZMsg replayed = receive(dealer);
+            ZMsg next = receive(dealer);
+            ZMsg end = receive(dealer);
+            assertEquals(4, replayed.size());
+            assertEquals(0, frame(replayed, 0).length);
+            assertArrayEquals("kv-events".getBytes(StandardCharsets.UTF_8), frame(replayed, 1));
+            assertArrayEquals(seq(firstSeq + 1), frame(replayed, 2));
+            assertArrayEquals(frame(after, 2), frame(replayed, 3), "same payload bytes as live");
+            assertArrayEquals(seq(firstSeq + 2), frame(next, 2));
+            assertEquals(0, frame(end, 1).length);
+            assertArrayEquals(seq(-1), frame(end, 2));
+            assertEquals(0, frame(end, 3).length);
+        }
+    }
+
+    @Test
+    void shouldReplayOnlyTheRingAndIgnoreMalformedRequestsWhenStartIsTooOld() throws Exception {
+        try (ZContext ctx = new ZContext();
+             KvEventPublisher pub = new KvEventPublisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "", 1, 2,
+                 new KvEventEncoder(EventEncoding.ARRAY))) {
+            for (int i = 0; i < 5; i++) {
+                pub.publish(CLEARED);
+            }
+            while (pub.publishedBatches() < 5) {
+                Thread.sleep(5);
+            }
+            ZMQ.Socket dealer = ctx.createSocket(SocketType.DEALER);
+            dealer.setReceiveTimeOut(10_000);
+            dealer.connect(pub.replayEndpoint());
+
+            dealer.send(seq(0)); // one frame, no empty delimiter: the reference conductor's broken request
+            dealer.sendMore(new byte[0]);
+            dealer.send(seq(0));
+
+            ZMsg a = receive(dealer);
+            ZMsg b = receive(dealer);
+            ZMsg end = receive(dealer);
+            assertArrayEquals(seq(3), frame(a, 2), "ring of 2 keeps seq 3 and 4 only");
+            assertArrayEquals(seq(4), frame(b, 2));
+            assertArrayEquals(seq(-1), frame(end, 2));
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package io.conductor.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.conductor.example.demo.DemoTopology;
+import io.conductor.example.demo.DemoWorkload;
+import io.conductor.example.demo.PolicySummary;
+import io.conductor.example.demo.RequestRecord;
+import io.conductor.example.demo.WorkloadRunner;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The demo topology as real processes: conductor daemon, three simulated prefill engines (one with two DP ranks),
+ * one decode engine and the proxy, all on loopback.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CacheAwareDemoIT {
+    private DemoFixture fx;
+
+    @BeforeAll
+    void start() {
+        fx = new DemoFixture(DemoTopology.Spec.DEFAULT);
+    }
+
+    @AfterAll
+    void stop() {
+        if (fx != null) {
+            fx.close();
+        }
+    }
+
+    @Test
+    void shouldRegisterEveryRankAndStreamThroughTheProxyWhenTopologyIsUp() throws Exception {
+        JsonNode view = fx.topology.getJson(fx.topology.conductorUrl().resolve("/global_view"));
+        HttpResponse<String> r;
+        try (HttpClient client = HttpClient.newHttpClient()) {
+            r = client.send(HttpRequest.newBuilder(fx.topology.proxyUrl().resolve("/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"model\": \"" + DemoTopology.MODEL + "\", \"messages\": [{\"role\": \"user\", \"content\":"
+                        + " \"hello\"}], \"max_tokens\": 3, \"stream\": true}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        }
+
+        JsonNode instances = view.path("contexts").path(0).path("instances");
+        assertEquals(List.of(0, 1), List.of(instances.path("prefill-2").path(0).asInt(),
+            instances.path("prefill-2").path(1).asInt()), view.toString());
+        assertTrue(instances.has("prefill-0") && instances.has("prefill-1") && instances.has("decode-0"),
+            view.toString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(r.body().trim().endsWith("data: [DONE]"), r.body());
+        assertTrue(r.headers().firstValue("X-Conductor-Prefill-Instance").orElse("").startsWith("prefill-"));
+    }
+
+    @Test
+    void shouldBeatRoundRobinOnHitRateAndTtftWhenChatsSharePrefixes() throws Exception {
+        DemoWorkload workload = DemoWorkload.standard(3, 12, 4, 12);
+        WorkloadRunner runner = new WorkloadRunner(fx.topology.proxyUrl(), DemoTopology.MODEL, 6, 8);
+
+        assertTrue(fx.topology.resetCachesAndAwaitEmptyIndex(), "conductor index not emptied");
+        PolicySummary cacheAware = PolicySummary.of("cache_aware", runner.run(workload, "cache_aware", r -> { }));
+        assertTrue(fx.topology.resetCachesAndAwaitEmptyIndex(), "conductor index not emptied");
+        List<RequestRecord> rr = runner.run(workload, "round_robin", r -> { });
+        PolicySummary roundRobin = PolicySummary.of("round_robin", rr);
+
+        String table = PolicySummary.table(List.of(cacheAware, roundRobin));
+        assertEquals(0, cacheAware.failures() + roundRobin.failures(), table);
+        assertTrue(cacheAware.hitRate() > roundRobin.hitRate() + 0.10, table);
+        assertTrue(cacheAware.ttftP50Millis() < roundRobin.ttftP50Millis(), table);
+        assertTrue(cacheAware.predictedTokens() > 0, table);
+        assertTrue(Math.abs(cacheAware.predictedTokens() - cacheAware.cachedTokens())
+            <= 0.25 * cacheAware.cachedTokens(), "prediction far from the engines' actual hits\n" + table);
+        assertEquals(0, roundRobin.predictedTokens(), table);
+        URI health = fx.topology.proxyUrl().resolve("/healthcheck");
+        assertTrue(fx.topology.getJson(health).path("routed_by_conductor").asLong() >= workload.totalRequests());
+    }
+}
