@@ -83,6 +83,11 @@ public final class DemoMain {
                 + " %d requests, %d concurrent users, replayed once per policy.%n%n", 12, workload.totalRequests(),
                 users);
             WorkloadRunner runner = new WorkloadRunner(topology.proxyUrl(), DemoTopology.MODEL, users, 12);
+            // Warm every JVM's JIT on both paths first, so that neither measured run pays for it.
+            DemoWorkload warmUp = DemoWorkload.standard(1, 2, 2, 6);
+            for (String policy : POLICIES) {
+                runner.run(warmUp, policy, r -> { });
+            }
             List<PolicySummary> summaries = new ArrayList<>();
             for (String policy : POLICIES) {
                 topology.resetCachesAndAwaitEmptyIndex();
@@ -142,8 +147,14 @@ public final class DemoMain {
 
     private static void progress(PrintStream out, String policy, List<RequestRecord> live, int total) {
         PolicySummary s = PolicySummary.of(policy, List.copyOf(live));
-        out.printf(Locale.ROOT, "\r  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms   ", policy,
-            s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
+        String line = String.format(Locale.ROOT, "  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms",
+            policy, s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
+        if (System.console() != null) {
+            out.print("\r" + line + "   ");
+        } else if (s.requests() == total) {
+            // Not a terminal (a log, a pipe): one line per run instead of a stream of carriage returns.
+            out.print(line);
+        }
         out.flush();
     }
 

@@ -71,18 +71,20 @@ public record DemoWorkload(List<Session> sessions) {
             "a bank", "a hospital"};
         for (int s = 0; s < systemPrompts; s++) {
             systems.add("You are the support assistant of " + roles[s % roles.length] + " number " + s
-                + ". Follow these rules carefully. " + text(rnd, 300));
+                + ". Follow these rules carefully. " + text(rnd, 120));
         }
         List<Session> sessions = new ArrayList<>();
         for (int c = 0; c < chats; c++) {
             List<String> userTurns = new ArrayList<>();
             for (int t = 0; t < turns; t++) {
-                userTurns.add("Question " + (t + 1) + " from user " + c + ": " + text(rnd, 25 + rnd.nextInt(30)));
+                // Users paste material into their questions: each turn adds about a hundred tokens of history,
+                // which only the instance that served the previous turn holds.
+                userTurns.add("Question " + (t + 1) + " from user " + c + ": " + text(rnd, 60 + rnd.nextInt(60)));
             }
             sessions.add(new Chat(systems.get(c % systemPrompts), List.copyOf(userTurns)));
         }
         for (int u = 0; u < uniquePrompts; u++) {
-            sessions.add(new UniquePrompt("Summarise document " + u + ": " + text(rnd, 120 + rnd.nextInt(120))));
+            sessions.add(new UniquePrompt("Summarise document " + u + ": " + text(rnd, 150 + rnd.nextInt(150))));
         }
         Collections.shuffle(sessions, new java.util.Random(7));
         return new DemoWorkload(List.copyOf(sessions));
