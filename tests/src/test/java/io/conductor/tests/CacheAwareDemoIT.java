@@ -63,6 +63,7 @@ class CacheAwareDemoIT {
 
     @Test
     void shouldBeatRoundRobinOnHitRateAndTtftWhenChatsSharePrefixes() throws Exception {
+        fx.assumeIndexing();
         DemoWorkload workload = DemoWorkload.standard(3, 12, 4, 12);
         WorkloadRunner runner = new WorkloadRunner(fx.topology.proxyUrl(), DemoTopology.MODEL, 6, 8);
 

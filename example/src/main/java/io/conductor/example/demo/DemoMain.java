@@ -99,6 +99,10 @@ public final class DemoMain {
             out.printf(Locale.ROOT, "%nproxy: %d requests, %d routed by the conductor, fallbacks %s%n",
                 health.path("requests").asLong(), health.path("routed_by_conductor").asLong(),
                 health.path("fallbacks"));
+            if (summaries.getFirst().predictedTokens() == 0) {
+                out.println("note: the conductor predicted no cached tokens at all: it answered /route but does not"
+                    + " seem to index the engines' KV events (check its log in " + logDir + ").");
+            }
             int failures = summaries.stream().mapToInt(PolicySummary::failures).sum();
             if (failures > 0) {
                 out.println("demo: " + failures + " requests failed; see the logs in " + logDir);
