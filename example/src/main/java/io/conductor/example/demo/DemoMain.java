@@ -78,13 +78,14 @@ public final class DemoMain {
         try {
             out.printf(Locale.ROOT, "Up in %.1f s: conductor %s, proxy %s; engines registered.%n",
                 (System.nanoTime() - t0) / 1e9, topology.conductorUrl(), topology.proxyUrl());
-            DemoWorkload workload = DemoWorkload.standard(3, 12, 4, 12);
-            out.printf(Locale.ROOT, "Workload: %d chats x 4 turns over 3 shared system prompts + 12 unique prompts ="
-                + " %d requests, %d concurrent users, replayed once per policy.%n%n", 12, workload.totalRequests(),
-                users);
+            DemoWorkload workload = DemoWorkload.demo();
+            out.printf(Locale.ROOT, "Workload: %d chats x %d turns over %d shared system prompts + %d unique prompts ="
+                + " %d requests, %d concurrent users, replayed once per policy.%n%n", DemoWorkload.DEMO_CHATS,
+                DemoWorkload.DEMO_TURNS, DemoWorkload.DEMO_SYSTEM_PROMPTS, DemoWorkload.DEMO_UNIQUE_PROMPTS,
+                workload.totalRequests(), users);
             WorkloadRunner runner = new WorkloadRunner(topology.proxyUrl(), DemoTopology.MODEL, users, 12);
             // Warm every JVM's JIT on both paths first, so that neither measured run pays for it.
-            DemoWorkload warmUp = DemoWorkload.standard(1, 2, 2, 6);
+            DemoWorkload warmUp = DemoWorkload.warmUp();
             for (String policy : POLICIES) {
                 runner.run(warmUp, policy, r -> { });
             }

@@ -55,6 +55,34 @@ public record DemoWorkload(List<Session> sessions) {
         + " weather travel flight hotel booking museum river mountain city garden recipe kitchen bread coffee tea")
         .split(" ");
 
+    /** System prompts of the demo workload. */
+    public static final int DEMO_SYSTEM_PROMPTS = 6;
+    /** Chats of the demo workload. */
+    public static final int DEMO_CHATS = 12;
+    /** User turns per chat of the demo workload. */
+    public static final int DEMO_TURNS = 4;
+    /** One-shot prompts of the demo workload. */
+    public static final int DEMO_UNIQUE_PROMPTS = 12;
+
+    /**
+     * Builds the demo's workload: 12 chats of 4 turns over 6 system prompts (two chats each, so cache-aware routing
+     * does not pile every chat onto one instance), plus 12 unique prompts.
+     *
+     * @return the workload
+     */
+    public static DemoWorkload demo() {
+        return standard(DEMO_SYSTEM_PROMPTS, DEMO_CHATS, DEMO_TURNS, DEMO_UNIQUE_PROMPTS);
+    }
+
+    /**
+     * Builds a small workload that warms every JVM's JIT on both routing paths before a measured run.
+     *
+     * @return the warm-up workload
+     */
+    public static DemoWorkload warmUp() {
+        return standard(1, 2, 2, 6);
+    }
+
     /**
      * Builds the standard workload.
      *
