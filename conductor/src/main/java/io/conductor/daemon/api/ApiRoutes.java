@@ -92,7 +92,7 @@ public final class ApiRoutes {
                     Map<ContextKey, Long> counts = service.prefixCounts();
                     return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, 0L));
                 });
-        routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry()));
+        routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry(), service::streamState));
     }
 
     // ---------------------------------------------------------------- routes

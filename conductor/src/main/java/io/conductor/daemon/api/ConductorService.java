@@ -8,6 +8,7 @@ import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.UnregistrationException;
 import io.conductor.index.prefix.ContextKey;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The domain as the HTTP layer sees it: registration, queries and the views. Everything HTTP-specific (formats,
@@ -55,4 +56,15 @@ public interface ConductorService {
      * @return prefix counts by context; contexts absent from the map count 0
      */
     Map<ContextKey, Long> prefixCounts();
+
+    /**
+     * Returns the state of a subscription's event stream ({@code connecting}, {@code syncing}, {@code live},
+     * {@code degraded}).
+     *
+     * @param key the service key
+     * @return the state, or {@code null} when unknown
+     */
+    default @Nullable String streamState(ServiceKey key) {
+        return null;
+    }
 }

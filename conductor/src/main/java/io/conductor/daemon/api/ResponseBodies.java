@@ -134,13 +134,14 @@ final class ResponseBodies {
         return w.endArray().endMap().toBytes();
     }
 
-    static byte[] services(WireFormat format, RegistrySnapshot snapshot) {
+    static byte[] services(WireFormat format, RegistrySnapshot snapshot,
+            java.util.function.Function<io.conductor.daemon.registry.ServiceKey, @Nullable String> streamState) {
         List<RegistrySnapshot.Service> services = snapshot.services();
         ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("count", services.size());
         w.key("services").beginArray(services.size());
         for (RegistrySnapshot.Service s : services) {
             ServiceRegistration r = s.registration();
-            w.beginMap(13)
+            w.beginMap(14)
                     .field("Endpoint", r.endpoint())
                     .field("ReplayEndpoint", r.replayEndpoint())
                     .field("Type", r.type().wireName())
@@ -160,6 +161,13 @@ final class ResponseBodies {
             writeProfile(w, r.profile());
             w.field("AdditionalSalt", r.additionalSalt());
             w.field("State", s.state().name().toLowerCase(java.util.Locale.ROOT));
+            String stream = streamState.apply(r.key());
+            w.key("StreamState");
+            if (stream == null) {
+                w.nil();
+            } else {
+                w.string(stream);
+            }
             w.endMap();
         }
         return w.endArray().endMap().toBytes();

@@ -69,7 +69,7 @@ final class ApiTestServer implements AutoCloseable {
     ApiTestServer(ApiLimits limits, EventStreams events) {
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
-        service = new LocalConductorService(registry, index, hashing);
+        service = new LocalConductorService(registry, index, hashing, events);
         IndexMetrics.register(prometheus, index);
         if (events instanceof ZmqEventStreams zmq) {
             EventMetrics.register(prometheus, zmq);

@@ -167,6 +167,7 @@ class ViewsAndRoutingContractTest {
         assertEquals(0L, first.get("DPRank"));
         assertEquals(ApiTestServer.NIL, first.get("CacheGroup"));
         assertEquals("active", first.get("State"));
+        assertEquals(ApiTestServer.NIL, first.get("StreamState"));
     }
 
     @Test
