@@ -44,7 +44,7 @@ public final class ChildJvm implements AutoCloseable {
      * @param args its arguments
      * @param env extra environment variables
      * @param logDir directory for {@code <name>.log}
-     * @param lightweight use a small heap and the C1 compiler only (fast start, fine for simulators)
+     * @param lightweight use a small heap (fine for simulators)
      * @return the running child
      */
     public static ChildJvm start(String name, String mainClass, List<String> args, java.util.Map<String, String> env,
@@ -53,10 +53,11 @@ public final class ChildJvm implements AutoCloseable {
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin",
             "java").toString()));
         cmd.add(lightweight ? "-Xmx192m" : "-Xmx512m");
+        // Six JVMs start at once on a small machine: C1 only and the serial GC start fastest, and the simulation
+        // is not compute-bound.
         cmd.add("-XX:+UseSerialGC");
-        if (lightweight) {
-            cmd.add("-XX:TieredStopAtLevel=1");
-        }
+        cmd.add("-XX:TieredStopAtLevel=1");
+        cmd.add("-XX:-UsePerfData");
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("--sun-misc-unsafe-memory-access=allow");
         cmd.add("-Dorg.slf4j.simpleLogger.showDateTime=true");

@@ -78,11 +78,17 @@ public final class DemoMain {
         try {
             out.printf(Locale.ROOT, "Up in %.1f s: conductor %s, proxy %s; engines registered.%n",
                 (System.nanoTime() - t0) / 1e9, topology.conductorUrl(), topology.proxyUrl());
-            DemoWorkload workload = DemoWorkload.standard(3, 12, 4, 12);
-            out.printf(Locale.ROOT, "Workload: %d chats x 4 turns over 3 shared system prompts + 12 unique prompts ="
-                + " %d requests, %d concurrent users, replayed once per policy.%n%n", 12, workload.totalRequests(),
-                users);
+            DemoWorkload workload = DemoWorkload.demo();
+            out.printf(Locale.ROOT, "Workload: %d chats x %d turns over %d shared system prompts + %d unique prompts ="
+                + " %d requests, %d concurrent users, replayed once per policy.%n%n", DemoWorkload.DEMO_CHATS,
+                DemoWorkload.DEMO_TURNS, DemoWorkload.DEMO_SYSTEM_PROMPTS, DemoWorkload.DEMO_UNIQUE_PROMPTS,
+                workload.totalRequests(), users);
             WorkloadRunner runner = new WorkloadRunner(topology.proxyUrl(), DemoTopology.MODEL, users, 12);
+            // Warm every JVM's JIT on both paths first, so that neither measured run pays for it.
+            DemoWorkload warmUp = DemoWorkload.warmUp();
+            for (String policy : POLICIES) {
+                runner.run(warmUp, policy, r -> { });
+            }
             List<PolicySummary> summaries = new ArrayList<>();
             for (String policy : POLICIES) {
                 topology.resetCachesAndAwaitEmptyIndex();
@@ -94,6 +100,10 @@ public final class DemoMain {
             out.printf(Locale.ROOT, "%nproxy: %d requests, %d routed by the conductor, fallbacks %s%n",
                 health.path("requests").asLong(), health.path("routed_by_conductor").asLong(),
                 health.path("fallbacks"));
+            if (summaries.getFirst().predictedTokens() == 0) {
+                out.println("note: the conductor predicted no cached tokens at all: it answered /route but does not"
+                    + " seem to index the engines' KV events (check its log in " + logDir + ").");
+            }
             int failures = summaries.stream().mapToInt(PolicySummary::failures).sum();
             if (failures > 0) {
                 out.println("demo: " + failures + " requests failed; see the logs in " + logDir);
@@ -142,8 +152,14 @@ public final class DemoMain {
 
     private static void progress(PrintStream out, String policy, List<RequestRecord> live, int total) {
         PolicySummary s = PolicySummary.of(policy, List.copyOf(live));
-        out.printf(Locale.ROOT, "\r  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms   ", policy,
-            s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
+        String line = String.format(Locale.ROOT, "  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms",
+            policy, s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
+        if (System.console() != null) {
+            out.print("\r" + line + "   ");
+        } else if (s.requests() == total) {
+            // Not a terminal (a log, a pipe): one line per run instead of a stream of carriage returns.
+            out.print(line);
+        }
         out.flush();
     }
 

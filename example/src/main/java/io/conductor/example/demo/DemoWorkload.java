@@ -55,6 +55,34 @@ public record DemoWorkload(List<Session> sessions) {
         + " weather travel flight hotel booking museum river mountain city garden recipe kitchen bread coffee tea")
         .split(" ");
 
+    /** System prompts of the demo workload. */
+    public static final int DEMO_SYSTEM_PROMPTS = 6;
+    /** Chats of the demo workload. */
+    public static final int DEMO_CHATS = 12;
+    /** User turns per chat of the demo workload. */
+    public static final int DEMO_TURNS = 4;
+    /** One-shot prompts of the demo workload. */
+    public static final int DEMO_UNIQUE_PROMPTS = 12;
+
+    /**
+     * Builds the demo's workload: 12 chats of 4 turns over 6 system prompts (two chats each, so cache-aware routing
+     * does not pile every chat onto one instance), plus 12 unique prompts.
+     *
+     * @return the workload
+     */
+    public static DemoWorkload demo() {
+        return standard(DEMO_SYSTEM_PROMPTS, DEMO_CHATS, DEMO_TURNS, DEMO_UNIQUE_PROMPTS);
+    }
+
+    /**
+     * Builds a small workload that warms every JVM's JIT on both routing paths before a measured run.
+     *
+     * @return the warm-up workload
+     */
+    public static DemoWorkload warmUp() {
+        return standard(1, 2, 2, 6);
+    }
+
     /**
      * Builds the standard workload.
      *
@@ -71,18 +99,20 @@ public record DemoWorkload(List<Session> sessions) {
             "a bank", "a hospital"};
         for (int s = 0; s < systemPrompts; s++) {
             systems.add("You are the support assistant of " + roles[s % roles.length] + " number " + s
-                + ". Follow these rules carefully. " + text(rnd, 300));
+                + ". Follow these rules carefully. " + text(rnd, 120));
         }
         List<Session> sessions = new ArrayList<>();
         for (int c = 0; c < chats; c++) {
             List<String> userTurns = new ArrayList<>();
             for (int t = 0; t < turns; t++) {
-                userTurns.add("Question " + (t + 1) + " from user " + c + ": " + text(rnd, 25 + rnd.nextInt(30)));
+                // Users paste material into their questions: each turn adds about a hundred tokens of history,
+                // which only the instance that served the previous turn holds.
+                userTurns.add("Question " + (t + 1) + " from user " + c + ": " + text(rnd, 60 + rnd.nextInt(60)));
             }
             sessions.add(new Chat(systems.get(c % systemPrompts), List.copyOf(userTurns)));
         }
         for (int u = 0; u < uniquePrompts; u++) {
-            sessions.add(new UniquePrompt("Summarise document " + u + ": " + text(rnd, 120 + rnd.nextInt(120))));
+            sessions.add(new UniquePrompt("Summarise document " + u + ": " + text(rnd, 150 + rnd.nextInt(150))));
         }
         Collections.shuffle(sessions, new java.util.Random(7));
         return new DemoWorkload(List.copyOf(sessions));
