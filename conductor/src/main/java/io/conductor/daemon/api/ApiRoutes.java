@@ -89,8 +89,8 @@ public final class ApiRoutes {
         routes.post(app, "/feedback", false, routes::feedback);
         routes.get(app, "/global_view",
                 f -> {
-                    Map<ContextKey, Long> counts = service.prefixCounts();
-                    return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, 0L));
+                    Map<ContextKey, Map<String, Long>> counts = service.prefixCounts();
+                    return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, Map.of()));
                 });
         routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry(), service::streamState));
     }

@@ -51,11 +51,12 @@ public interface ConductorService {
     RegistrySnapshot registry();
 
     /**
-     * Returns, per live index context, the number of distinct block hashes that still have an owner on any tier.
+     * Returns, per live index context and LoRA name ({@code ""} = base model), the number of distinct block hashes
+     * that still have an owner on any tier.
      *
-     * @return prefix counts by context; contexts absent from the map count 0
+     * @return prefix counts by context and LoRA; absent entries count 0
      */
-    Map<ContextKey, Long> prefixCounts();
+    Map<ContextKey, Map<String, Long>> prefixCounts();
 
     /**
      * Returns the state of a subscription's event stream ({@code connecting}, {@code syncing}, {@code live},

@@ -129,10 +129,10 @@ public final class LocalConductorService implements ConductorService {
     }
 
     @Override
-    public Map<ContextKey, Long> prefixCounts() {
-        Map<ContextKey, Long> counts = new HashMap<>();
+    public Map<ContextKey, Map<String, Long>> prefixCounts() {
+        Map<ContextKey, Map<String, Long>> counts = new HashMap<>();
         for (ContextView<HashProfileSpec> view : index.contexts()) {
-            counts.put(view.key(), view.prefixCount());
+            counts.put(view.key(), view.prefixCountByLora());
         }
         return counts;
     }
