@@ -5,8 +5,10 @@ package io.conductor.daemon;
  * probe. {@link Daemon#start} calls {@link #install} once for each extension, in list order, on the starting
  * thread, before the HTTP server binds.
  *
- * <p>Implementations are usually stateless installers; whatever they create (threads, sockets) they stop in a
- * {@link ShutdownStep} registered through the context.
+ * <p>Thread-safety: {@code install} is called once, from the starting thread, so an implementation needs no
+ * synchronisation of its own for installation; anything it hands to other threads (route handlers, readiness
+ * checks) must be thread-safe. Implementations are usually stateless installers; whatever they create (threads,
+ * sockets) they stop in a {@link ShutdownStep} registered through the context.
  */
 @FunctionalInterface
 public interface DaemonExtension {

@@ -8,7 +8,7 @@ import io.conductor.daemon.config.ConfigLocation;
 import io.conductor.daemon.config.LoadedConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.service.ConductorApiExtension;
-import io.conductor.daemon.service.EndpointOnlyStreams;
+import io.conductor.daemon.service.ZmqEventStreams;
 import io.conductor.index.hash.HashCommand;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -136,7 +136,7 @@ public final class Main {
      * here when they are merged.
      */
     private static List<DaemonExtension> extensions() {
-        return List.of(ConductorApiExtension.withEnvironment(EndpointOnlyStreams::new));
+        return List.of(ConductorApiExtension.withEnvironment(ZmqEventStreams::withDefaults));
     }
 
     private static int runDaemon(Invocation.Run runArgs, Map<String, String> env, @Nullable String logWarning) {

@@ -149,11 +149,12 @@ final class MooncakeStoreClient implements AutoCloseable {
             }
             Path path = Path.of(library);
             if (!Files.isRegularFile(path)) {
-                throw new StoreSetupException(library + ": cannot load the Mooncake Store library: no such file");
+                throw new StoreSetupException(library
+                        + ": cannot load the Mooncake Store library (dlopen): no such file");
             }
             return SymbolLookup.libraryLookup(path, arena);
         } catch (IllegalArgumentException | IllegalCallerException e) {
-            throw new StoreSetupException(library + ": cannot load the Mooncake Store library"
+            throw new StoreSetupException(library + ": cannot load the Mooncake Store library (dlopen)"
                     + (byName ? " from the system library path (set native_store.library_path or LD_LIBRARY_PATH)"
                     : "") + ": " + e.getMessage(), e);
         }

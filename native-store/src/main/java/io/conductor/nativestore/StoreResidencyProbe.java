@@ -30,6 +30,8 @@ public final class StoreResidencyProbe implements AutoCloseable {
 
     private static final int SCRATCH_SLOTS = 32;
     private static final int MAX_DIGEST_BYTES = 64;
+    /** Layouts kept for reuse and for matching store events to models; further models get unshared layouts. */
+    private static final int MAX_REMEMBERED_LAYOUTS = 1024;
 
     /*
      * Design.
@@ -117,7 +119,8 @@ public final class StoreResidencyProbe implements AutoCloseable {
 
     /**
      * Returns the key layout for {@code model} with the configured parallel layout, cache prefix and group; the
-     * same instance for the same model. Cheap after the first call; hold the result per context if convenient.
+     * same instance for the same model (for the first 1024 models; later ones get a fresh, equivalent layout, and
+     * store events do not reach their cache entries). Cheap after the first call; hold the result per context.
      *
      * @param model model name as vLLM puts it in keys (last path segment of {@code --model})
      * @return the layout
@@ -134,6 +137,9 @@ public final class StoreResidencyProbe implements AutoCloseable {
         if (created.rankCount() > config.maxBatchKeys()) {
             throw new NativeStoreConfigException("native_store.max_batch_keys", "must be >= the "
                     + created.rankCount() + " rank namespaces of one block, was " + config.maxBatchKeys());
+        }
+        if (layouts.size() >= MAX_REMEMBERED_LAYOUTS) {
+            return created; // model names may come from requests: do not let them grow this map without bound
         }
         StoreKeyLayout raced = layouts.putIfAbsent(model, created);
         return raced != null ? raced : created;

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The real {@code bin/mooncake_conductor} process: starts on the bundled example, serves /health, /ready and
- * /metrics, stops with exit 0 within 5 s of SIGTERM; refuses a taken port and a malformed or invalid config.
+ * /metrics, stops with exit 0 within 5 s of SIGTERM or SIGINT; starts without a config file; refuses a taken port
+ * and a malformed or invalid config.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class DaemonProcessIT {
@@ -63,6 +64,29 @@ class DaemonProcessIT {
             assertTrue(Pattern.compile("(?m)^\\S+ INFO ").matcher(output).find(), "structured lines: " + output);
             assertTrue(!output.contains("Javalin started") && !output.contains("jetty-"),
                 "no framework banner or start-up chatter at INFO: " + output);
+        }
+    }
+
+    @Test
+    void shouldStartWithoutSubscriptionsAndExitZeroOnSigintWhenConfigFileIsMissing() throws Exception {
+        int port = DaemonProcess.freePort();
+        Path missing = tmp.resolve("absent.json");
+        try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", missing.toString(),
+            "--port", Integer.toString(port), "--host", "127.0.0.1")) {
+
+            daemon.awaitHealthy(port, START_DEADLINE);
+            HttpResponse<String> ready = DaemonProcess.get(port, "/ready");
+            Process kill = new ProcessBuilder("kill", "-INT", Long.toString(daemon.process().pid())).start();
+            assertEquals(0, kill.waitFor(), "kill -INT");
+            int status = daemon.awaitExit(STOP_DEADLINE);
+
+            String output = daemon.output();
+            assertEquals(0, status, output);
+            assertEquals(200, ready.statusCode(), "no subscriptions: ready at once; " + ready.body());
+            assertTrue(output.contains("config file " + missing + " does not exist: starting with no subscriptions"),
+                output);
+            assertTrue(output.contains("found=false subscriptions=0"), output);
+            assertTrue(output.contains("event=stopped"), output);
         }
     }
 

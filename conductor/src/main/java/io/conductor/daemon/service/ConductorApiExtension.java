@@ -68,6 +68,9 @@ public final class ConductorApiExtension implements DaemonExtension {
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing());
         ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
         IndexMetrics.register(context.metrics(), index);
+        if (streams instanceof ZmqEventStreams zmq) {
+            EventMetrics.register(context.metrics(), zmq);
+        }
         context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
         if (streams instanceof AutoCloseable closeable) {
             context.addShutdownStep("conductor-event-streams", closeable::close);

@@ -5,6 +5,10 @@ import io.conductor.daemon.registry.HashProfileSpec;
 import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.service.EndpointOnlyStreams;
+import io.conductor.daemon.service.EventMetrics;
+import io.conductor.daemon.service.EventStreams;
+import io.conductor.daemon.service.IndexMetrics;
+import io.conductor.daemon.service.ZmqEventStreams;
 import io.conductor.daemon.service.IndexedStreams;
 import io.conductor.daemon.service.LocalConductorService;
 import io.conductor.daemon.service.QueryHashing;
@@ -46,10 +50,11 @@ final class ApiTestServer implements AutoCloseable {
 
     final PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(PrefixIndexConfig.withMaxBytes(64L << 20));
     final QueryHashing hashing = new QueryHashing();
-    final ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, new EndpointOnlyStreams()));
-    final LocalConductorService service = new LocalConductorService(registry, index, hashing);
+    final ServiceRegistry registry;
+    final LocalConductorService service;
     final PrometheusRegistry prometheus = new PrometheusRegistry();
     final Javalin app;
+    final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     ApiTestServer() {
@@ -57,6 +62,18 @@ final class ApiTestServer implements AutoCloseable {
     }
 
     ApiTestServer(ApiLimits limits) {
+        this(limits, new EndpointOnlyStreams());
+    }
+
+    /** A server whose subscriptions are real ZMQ streams when {@code events} is {@link ZmqEventStreams}. */
+    ApiTestServer(ApiLimits limits, EventStreams events) {
+        this.events = events;
+        registry = new ServiceRegistry(new IndexedStreams(index, events));
+        service = new LocalConductorService(registry, index, hashing);
+        IndexMetrics.register(prometheus, index);
+        if (events instanceof ZmqEventStreams zmq) {
+            EventMetrics.register(prometheus, zmq);
+        }
         app = Javalin.create(config -> config.showJavalinBanner = false);
         ApiRoutes.install(app, service, limits, new ApiMetrics(prometheus));
         app.get("/metrics", ctx -> {
@@ -287,5 +304,19 @@ final class ApiTestServer implements AutoCloseable {
     @Override
     public void close() {
         app.stop();
+        for (var s : registry.snapshot().services()) {
+            try {
+                registry.unregister(s.registration().key());
+            } catch (Exception e) {
+                // best effort in tests
+            }
+        }
+        if (events instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 }

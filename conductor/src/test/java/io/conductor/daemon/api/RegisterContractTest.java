@@ -56,7 +56,13 @@ class RegisterContractTest {
         return with("hash_profile", p);
     }
 
-    /** Each row: body, status, error, reason, field. */
+    private static Map<String, Object> withoutProfileKey(String key) {
+        Map<String, Object> p = profile();
+        p.remove(key);
+        return with("hash_profile", p);
+    }
+
+    /** Each row: body, error, reason, field (status 400). */
     static Stream<Arguments> invalidRegistrations() {
         return Stream.of(
                 Arguments.of(with("bogus", 1), "unsupported request field: bogus", "unknown_field", "bogus"),
@@ -107,6 +113,18 @@ class RegisterContractTest {
                         "invalid_value", "python_hash_seed"),
                 Arguments.of(withProfile("python_hash_seed", "4294967296"),
                         "python_hash_seed must be in range 0..4294967295", "invalid_value", "python_hash_seed"),
+                Arguments.of(with("block_size", new java.math.BigInteger("18446744073709551615")),
+                        "block_size must be an integer", "invalid_type", "block_size"),
+                Arguments.of(withoutProfileKey("index_projection"), "index_projection is required", "missing",
+                        "index_projection"),
+                Arguments.of(withProfile("strategy", null), "strategy must be a string", "invalid_type",
+                        "strategy"),
+                Arguments.of(withProfile("python_hash_seed", "00x"),
+                        "python_hash_seed must be \"random\" or ASCII decimal text in 0..4294967295",
+                        "invalid_value", "python_hash_seed"),
+                Arguments.of(with("additionalsalt", 1), "additionalsalt must be a string", "invalid_type",
+                        "additionalsalt"),
+                Arguments.of(with("lora_id", "1"), "lora_id must be an integer", "invalid_type", "lora_id"),
                 Arguments.of(without("dp_rank"), "dp_rank is required", "missing", "dp_rank"),
                 Arguments.of(with("dp_rank", "0"), "dp_rank must be an integer", "invalid_type", "dp_rank"),
                 Arguments.of(with("dp_rank", -1), "dp_rank must be a non-negative int", "out_of_range", "dp_rank"),
@@ -213,6 +231,27 @@ class RegisterContractTest {
         assertEquals("default", entry.get("TenantID"));
         assertEquals("s1", entry.get("AdditionalSalt"));
         assertEquals(ApiTestServer.NIL, entry.get("CacheGroup"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(WireFormat.class)
+    void shouldAcceptCacheGroupZeroAndTheRandomAndVllmNoneHashSeeds(WireFormat format) throws Exception {
+        Map<String, Object> a = registration("seed-a", 0, "tcp://127.0.0.1:6030");
+        a.put("cache_group", 0);
+        a.put("modelname", "m-random");
+        ((Map<String, Object>) a.get("hash_profile")).put("python_hash_seed", "random");
+        Map<String, Object> b = registration("seed-b", 0, "tcp://127.0.0.1:6031");
+        b.put("modelname", "m-none");
+        ((Map<String, Object>) b.get("hash_profile")).put("python_hash_seed", "vllm-none-hash");
+
+        assertEquals(200, server.post("/register", format, a).status());
+        assertEquals(200, server.post("/register", format, b).status());
+
+        Map<?, ?> first = (Map<?, ?>) ((List<?>) server.get("/services", format.mediaType()).map().get("services"))
+                .getFirst();
+        assertEquals(0L, first.get("CacheGroup"));
+        assertEquals("78d6ac7e28de859e492449dcea03e3807377d69998c5af819fed33a6df490cad",
+                ((Map<?, ?>) first.get("HashProfile")).get("root_digest"));
     }
 
     @ParameterizedTest

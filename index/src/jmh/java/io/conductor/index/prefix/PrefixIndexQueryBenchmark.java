@@ -17,7 +17,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Query latency with hashes given: a 128-block prompt that every one of 64 instances x 2 DP ranks holds on GPU
- * (all hit, so the walk cannot exit early), in a context with {@code resident} other blocks (one owner each).
+ * (all hit, so the walk cannot exit early), in a context with {@code resident} other blocks (one owner each); and
+ * a 128-block prompt nobody holds (early exit after one block).
  * Score = microseconds per query, single thread.
  *
  * <p>Run: {@code bin/bench index PrefixIndexQueryBenchmark}
@@ -41,6 +42,7 @@ public class PrefixIndexQueryBenchmark {
     private ContextKey ctx;
     private final PrefixMatch match = new PrefixMatch();
     private BlockHashArray prompt;
+    private BlockHashArray coldPrompt;
 
     /**
      * Registers 64 x 2 ranks, stores the resident blocks, then the prompt on every rank.
@@ -76,6 +78,11 @@ public class PrefixIndexQueryBenchmark {
             index.apply(batch);
         }
         prompt = new BlockHashArray(hashes);
+        long[] cold = new long[PROMPT];
+        for (int k = 0; k < PROMPT; k++) {
+            cold[k] = rnd.nextLong();
+        }
+        coldPrompt = new BlockHashArray(cold);
         index.query(ctx, prompt, "", null, match);
         if (match.instanceCount() != INSTANCES || match.longestMatchedBlocks(INSTANCES - 1) != PROMPT) {
             throw new IllegalStateException("setup did not produce an all-hit prompt");
@@ -91,5 +98,16 @@ public class PrefixIndexQueryBenchmark {
     public long query128Blocks64x2AllHit() {
         index.query(ctx, prompt, "", null, match);
         return match.longestMatchedTokens(INSTANCES - 1);
+    }
+
+    /**
+     * A prompt nobody holds: the walk stops after one block lookup; the rest is listing 64 x 2 zero-hit ranks.
+     *
+     * @return blocks hashed (1)
+     */
+    @Benchmark
+    public int query128BlocksColdMiss() {
+        index.query(ctx, coldPrompt, "", null, match);
+        return match.hashedBlocks();
     }
 }

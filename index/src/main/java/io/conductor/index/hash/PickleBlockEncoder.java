@@ -32,6 +32,8 @@ final class PickleBlockEncoder {
     private static final int FRAME_SIZE_MIN = 4;
     private static final int FRAME_HEADER_LENGTH = 9;
     private static final int NO_FRAME = -1;
+    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class,
+            ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class,
             ByteOrder.LITTLE_ENDIAN);
 
@@ -96,7 +98,14 @@ final class PickleBlockEncoder {
         p = openFrameIfNone(p);
         b[p++] = SHORT_BINBYTES;
         b[p++] = (byte) parentLength;
-        System.arraycopy(parent, parentOffset, b, p, parentLength);
+        if (parentLength == 32) {                   // the only length in practice: four long moves, no stub call
+            LONG.set(b, p, (long) LONG.get(parent, parentOffset));
+            LONG.set(b, p + 8, (long) LONG.get(parent, parentOffset + 8));
+            LONG.set(b, p + 16, (long) LONG.get(parent, parentOffset + 16));
+            LONG.set(b, p + 24, (long) LONG.get(parent, parentOffset + 24));
+        } else {
+            System.arraycopy(parent, parentOffset, b, p, parentLength);
+        }
         p += parentLength;
         b[p++] = MEMOIZE;
 
@@ -106,6 +115,9 @@ final class PickleBlockEncoder {
         }
         final int end = from + count;
         int frameLimit = frameStart + FRAME_HEADER_LENGTH + FRAME_SIZE_TARGET;    // body >= target from here on
+        if (p + 5L * count < frameLimit) {
+            frameLimit = Integer.MAX_VALUE;           // the whole run fits the pending frame: the check never fires
+        }
         for (int i = from; i < end; i++) {
             if (p >= frameLimit) {
                 p = openFrameIfNone(commitFrame(p));

@@ -48,6 +48,8 @@ public final class TokenRehasher {
     /** The largest capacity: 2^24 engine hashes (about 1.8 GiB of table with SHA-256 digests). */
     public static final int MAX_CAPACITY = 1 << 24;
 
+    /** {@code find} result for an absent engine hash. */
+    private static final int NOT_FOUND = -1;
     private static final long MIX_SEED_GOLDEN = 0x9E3779B97F4A7C15L;
     private static long seedSequence = System.nanoTime();
 
@@ -134,7 +136,7 @@ public final class TokenRehasher {
         final byte[] s = scratch;
         if (hasParent) {
             final int parentSlot = find(parentEngineHash);
-            if (parentSlot < 0) {
+            if (parentSlot == NOT_FOUND) {
                 return UNKNOWN_PARENT;
             }
             System.arraycopy(digests, parentSlot * length, s, 0, length);
@@ -171,7 +173,7 @@ public final class TokenRehasher {
         int written = 0;
         for (int i = 0; i < count; i++) {
             final int slot = find(engineHashes[offset + i]);
-            if (slot < 0) {
+            if (slot == NOT_FOUND) {
                 continue;
             }
             ownHashesOut[outOffset + written++] = entries[2 * slot + 1];
@@ -191,7 +193,7 @@ public final class TokenRehasher {
      */
     public long ownHashOrDefault(long engineHash, long missingValue) {
         final int slot = find(engineHash);
-        return slot < 0 ? missingValue : entries[2 * slot + 1];
+        return slot == NOT_FOUND ? missingValue : entries[2 * slot + 1];
     }
 
     /**
@@ -201,7 +203,7 @@ public final class TokenRehasher {
      * @return {@code true} if it was stored more often than removed since the last clear
      */
     public boolean contains(long engineHash) {
-        return find(engineHash) >= 0;
+        return find(engineHash) != NOT_FOUND;
     }
 
     /**
@@ -248,7 +250,7 @@ public final class TokenRehasher {
             }
             slot = (slot + 1) & m;
         }
-        return -1;
+        return NOT_FOUND;
     }
 
     private void insert(long engineHash, long own, byte[] digest, int digestOffset) {

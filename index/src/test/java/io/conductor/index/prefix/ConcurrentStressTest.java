@@ -52,6 +52,7 @@ class ConcurrentStressTest extends IndexFixture {
         AtomicLong torn = new AtomicLong();
         AtomicLong reads = new AtomicLong();
         AtomicReference<Throwable> failure = new AtomicReference<>();
+        int[] yieldTick = new int[1];
         List<Thread> threads = new ArrayList<>();
         for (int w = 0; w < 2; w++) {
             int writer = w;
@@ -110,16 +111,27 @@ class ConcurrentStressTest extends IndexFixture {
                 }
             }));
         }
-        for (Thread t : threads) {
-            t.setUncaughtExceptionHandler((th, e) -> failure.compareAndSet(null, e));
-            t.start();
-        }
-        for (Thread t : threads.subList(0, 2)) {
-            t.join(TimeUnit.MINUTES.toMillis(2));
-        }
-        writing.set(false);
-        for (Thread t : threads) {
-            t.join(TimeUnit.MINUTES.toMillis(1));
+        // Widen the race: a reader yields between finding a block and copying its owners, so writers often
+        // recycle that block's arena memory meanwhile. Without seqlock validation this test reports torn reads.
+        BlockTable.readHook = () -> {
+            if (Thread.currentThread().getName().startsWith("reader") && (++yieldTick[0] & 3) == 0) {
+                Thread.yield();
+            }
+        };
+        try {
+            for (Thread t : threads) {
+                t.setUncaughtExceptionHandler((th, e) -> failure.compareAndSet(null, e));
+                t.start();
+            }
+            for (Thread t : threads.subList(0, 2)) {
+                t.join(TimeUnit.MINUTES.toMillis(2));
+            }
+            writing.set(false);
+            for (Thread t : threads) {
+                t.join(TimeUnit.MINUTES.toMillis(1));
+            }
+        } finally {
+            BlockTable.readHook = null;
         }
 
         assertEquals(null, failure.get());

@@ -1,0 +1,112 @@
+package io.conductor.daemon.service;
+
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.events.DropReason;
+import io.conductor.events.EventKind;
+import io.conductor.events.Medium;
+import io.conductor.events.ReplayResult;
+import io.conductor.events.StreamState;
+import io.conductor.events.StreamStats;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Exposes the event subscriptions' counters at scrape time (nothing is recorded on the event path beyond the
+ * sinks' own counters). The {@code stream} label is the service key ({@code instance|tenant|dp}), so its values
+ * are bounded by registrations; a removed stream's series disappear with it. Thread-safe.
+ */
+public final class EventMetrics {
+    private static final String STREAM = "stream";
+
+    private EventMetrics() {
+    }
+
+    private static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * Registers the event meters.
+     *
+     * @param registry the daemon's registry
+     * @param streams the event streams
+     */
+    public static void register(PrometheusRegistry registry, ZmqEventStreams streams) {
+        CounterWithCallback.builder().name("conductor_events_total")
+                .help("KV events applied, by stream, type and medium").labelNames(STREAM, "type", "medium")
+                .callback(cb -> {
+                    for (Map.Entry<ServiceKey, IndexingSink> e : streams.sinks().entrySet()) {
+                        for (EventKind kind : EventKind.values()) {
+                            for (Medium medium : Medium.values()) {
+                                long n = e.getValue().eventCount(kind, medium);
+                                if (n > 0) {
+                                    cb.call(n, e.getKey().toString(), lower(kind), lower(medium));
+                                }
+                            }
+                        }
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("conductor_event_batches_total")
+                .help("Event batches applied, by stream").labelNames(STREAM)
+                .callback(cb -> each(streams, s -> cb.call(s.batchesApplied(), key(s)))).register(registry);
+        CounterWithCallback.builder().name("conductor_event_decode_errors_total")
+                .help("Dropped frames, batches and events, by stream and reason").labelNames(STREAM, "reason")
+                .callback(cb -> each(streams, s -> {
+                    for (Map.Entry<DropReason, Long> d : s.drops().entrySet()) {
+                        cb.call(d.getValue(), key(s), lower(d.getKey()));
+                    }
+                })).register(registry);
+        CounterWithCallback.builder().name("conductor_event_gaps_total")
+                .help("Sequence gaps detected, by stream").labelNames(STREAM)
+                .callback(cb -> each(streams, s -> cb.call(s.gaps(), key(s)))).register(registry);
+        CounterWithCallback.builder().name("conductor_event_replays_total")
+                .help("Replay exchanges, by stream and result").labelNames(STREAM, "result")
+                .callback(cb -> each(streams, s -> {
+                    for (Map.Entry<ReplayResult, Long> r : s.replays().entrySet()) {
+                        cb.call(r.getValue(), key(s), lower(r.getKey()));
+                    }
+                })).register(registry);
+        CounterWithCallback.builder().name("conductor_event_epochs_total")
+                .help("Stream resets (engine restart, unrecoverable gap), by stream").labelNames(STREAM)
+                .callback(cb -> each(streams, s -> cb.call(s.epoch(), key(s)))).register(registry);
+        GaugeWithCallback.builder().name("conductor_event_streams")
+                .help("Subscriptions by state (degraded = lost batches that could not be replayed)")
+                .labelNames("state")
+                .callback(cb -> {
+                    long[] counts = new long[StreamState.values().length];
+                    for (StreamStats s : streams.stats()) {
+                        counts[s.state().ordinal()]++;
+                    }
+                    for (StreamState state : StreamState.values()) {
+                        cb.call(counts[state.ordinal()], lower(state));
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("conductor_event_lag_batches")
+                .help("Batches received but not yet applied, by stream").labelNames(STREAM)
+                .callback(cb -> each(streams, s -> cb.call(Math.max(0, s.batchesBehind()), key(s))))
+                .register(registry);
+        GaugeWithCallback.builder().name("conductor_event_last_batch_age_seconds")
+                .help("Age of the last applied batch's publisher timestamp, by stream (absent before the first)")
+                .labelNames(STREAM)
+                .callback(cb -> each(streams, s -> {
+                    if (s.lastBatchAgeMillis() >= 0) {
+                        cb.call(s.lastBatchAgeMillis() / 1000.0, key(s));
+                    }
+                })).register(registry);
+    }
+
+    private static String key(StreamStats s) {
+        return s.key().instanceId() + "|" + s.key().tenantId() + "|" + s.key().dpRank();
+    }
+
+    private static void each(ZmqEventStreams streams, java.util.function.Consumer<StreamStats> action) {
+        List<StreamStats> all = streams.stats();
+        for (StreamStats s : all) {
+            action.accept(s);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package io.conductor.daemon.service;
+
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.StreamLifecycle.StreamException;
+import io.conductor.events.KvEventSubscriber;
+import io.conductor.events.PublisherType;
+import io.conductor.events.StreamKey;
+import io.conductor.events.StreamStats;
+import io.conductor.events.SubscriberConfig;
+import io.conductor.events.SubscriptionSpec;
+import io.conductor.index.prefix.PoolStream;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.RankHandle;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The real event side: one {@link KvEventSubscriber} (JeroMQ, a bounded set of poller threads) carrying every
+ * subscription, each feeding the index through its own {@link IndexingSink}. {@link #stop} returns only once
+ * the subscriber guarantees no further sink call for that stream, so an unregistered stream can never write to
+ * the index again.
+ *
+ * <p>Thread-safe: the subscriber is thread-safe and sinks are kept in a concurrent map.
+ */
+public final class ZmqEventStreams implements EventStreams, AutoCloseable {
+    /** Engine hashes remembered per token-rehash stream (about 7 MB each). */
+    public static final int DEFAULT_REHASH_CAPACITY = 1 << 15;
+    private static final long TIMEOUT_SECONDS = 10;
+
+    private final KvEventSubscriber subscriber;
+    private final int rehashCapacity;
+    private final ConcurrentHashMap<ServiceKey, IndexingSink> sinks = new ConcurrentHashMap<>();
+
+    /**
+     * Starts the subscriber's poller threads.
+     *
+     * @param config the subscriber configuration
+     * @param rehashCapacity engine hashes remembered per token-rehash stream
+     */
+    public ZmqEventStreams(SubscriberConfig config, int rehashCapacity) {
+        this.subscriber = new KvEventSubscriber(config);
+        this.rehashCapacity = rehashCapacity;
+    }
+
+    /**
+     * Creates the streams with the subscriber's defaults.
+     *
+     * @return the streams
+     */
+    public static ZmqEventStreams withDefaults() {
+        return new ZmqEventStreams(SubscriberConfig.defaults(), DEFAULT_REHASH_CAPACITY);
+    }
+
+    private static StreamKey streamKey(ServiceRegistration r) {
+        return new StreamKey(r.instanceId(), r.tenantId(), r.dpRank());
+    }
+
+    private static PublisherType publisher(ServiceRegistration r) {
+        return switch (r.type()) {
+            case VLLM -> PublisherType.VLLM;
+            case SGLANG -> PublisherType.SGLANG;
+            case MOONCAKE -> PublisherType.MOONCAKE;
+        };
+    }
+
+    @Override
+    public void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool) throws StreamException {
+        String problem = EndpointSyntax.problem(registration.endpoint());
+        if (problem != null) {
+            throw new StreamException(problem);
+        }
+        SubscriptionSpec spec;
+        try {
+            spec = SubscriptionSpec.of(streamKey(registration), publisher(registration), registration.endpoint(),
+                    registration.replayEndpoint().isEmpty() ? null : registration.replayEndpoint());
+        } catch (IllegalArgumentException e) {
+            throw new StreamException("initial connection failed: " + e.getMessage(), e);
+        }
+        IndexingSink sink = new IndexingSink(registration, index, rank, pool, rehashCapacity);
+        try {
+            subscriber.add(spec, sink).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new StreamException("initial connection failed: failed to connect to " + registration.endpoint()
+                    + ": " + cause.getMessage(), cause);
+        } catch (TimeoutException e) {
+            subscriber.remove(spec.key());
+            throw new StreamException("initial connection failed: timed out opening " + registration.endpoint(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            subscriber.remove(spec.key());
+            throw new StreamException("interrupted while subscribing", e);
+        }
+        sinks.put(registration.key(), sink);
+    }
+
+    @Override
+    public void stop(ServiceRegistration registration) throws StreamException {
+        try {
+            subscriber.remove(streamKey(registration)).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new StreamException("failed to stop the ZMQ client: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StreamException("interrupted while unsubscribing", e);
+        }
+        sinks.remove(registration.key());
+    }
+
+    /**
+     * Returns every subscription's stats, sorted by key.
+     *
+     * @return the stats
+     */
+    public List<StreamStats> stats() {
+        return subscriber.stats();
+    }
+
+    /**
+     * Returns the live sinks by service key (for event counters).
+     *
+     * @return an unmodifiable view
+     */
+    Map<ServiceKey, IndexingSink> sinks() {
+        return java.util.Collections.unmodifiableMap(sinks);
+    }
+
+    @Override
+    public void close() {
+        subscriber.close();
+    }
+}
