@@ -230,7 +230,7 @@ final class StreamSession {
         publishState();
     }
 
-    /** The live socket gained a peer (connected or accepted). */
+    /** The live socket gained a peer: a connected or accepted connection finished its ZMTP handshake. */
     void onConnected(long now) {
         connected = true;
         final boolean first = !connectedOnce;
@@ -251,11 +251,12 @@ final class StreamSession {
         publishState();
     }
 
-    /** The live socket lost its peer. */
+    /** The live socket lost a connection (ignored unless a peer had completed its handshake). */
     void onDisconnected() {
-        if (connected) {
-            LOG.info("stream {}: lost {}; ZMQ reconnects with backoff", spec.key(), spec.endpoint());
+        if (!connected) {
+            return; // a connection that never completed its handshake: nothing was lost
         }
+        LOG.info("stream {}: lost {}; ZMQ reconnects with backoff", spec.key(), spec.endpoint());
         connected = false;
         lostPeer = true;
         publishState();

@@ -55,13 +55,13 @@ final class Subscription implements ReplayChannel {
             s.setRcvHWM(config.receiveHighWaterMark());
             s.setReconnectIVL((int) config.reconnectInterval().toMillis());
             s.setReconnectIVLMax((int) config.reconnectIntervalMax().toMillis());
+            s.setHandshakeIvl((int) config.handshakeTimeout().toMillis());
             final int heartbeat = (int) config.heartbeatInterval().toMillis();
             if (heartbeat > 0) {
                 s.setHeartbeatIvl(heartbeat);
                 s.setHeartbeatTimeout(3 * heartbeat);
             }
-            s.setEventHook(this::onSocketEvent,
-                    ZMQ.EVENT_CONNECTED | ZMQ.EVENT_ACCEPTED | ZMQ.EVENT_DISCONNECTED);
+            s.setEventHook(this::onSocketEvent, ZMQ.EVENT_HANDSHAKE_PROTOCOL | ZMQ.EVENT_DISCONNECTED);
             s.subscribe(spec.topic().getBytes(StandardCharsets.UTF_8));
             if (spec.bindsLive()) {
                 s.bind(spec.endpoint());
@@ -220,8 +220,10 @@ final class Subscription implements ReplayChannel {
         if (closed) {
             return;
         }
+        // A peer counts once its ZMTP handshake has negotiated the protocol, not at TCP connect: a handshake that
+        // stalls and is dropped (handshakeTimeout) must not look like a lost peer and trigger a rebuild.
         final ZMonitor.Event type = event.getEvent();
-        if (type == ZMonitor.Event.CONNECTED || type == ZMonitor.Event.ACCEPTED) {
+        if (type == ZMonitor.Event.HANDSHAKE_PROTOCOL) {
             poller.connectionEvent(this, true);
         } else if (type == ZMonitor.Event.DISCONNECTED) {
             poller.connectionEvent(this, false);
@@ -240,6 +242,7 @@ final class Subscription implements ReplayChannel {
             d.setRcvHWM(config.receiveHighWaterMark());
             d.setReconnectIVL((int) config.reconnectInterval().toMillis());
             d.setReconnectIVLMax((int) config.reconnectIntervalMax().toMillis());
+            d.setHandshakeIvl((int) config.handshakeTimeout().toMillis());
             d.connect(endpoint);
         } catch (RuntimeException e) {
             d.close();
