@@ -71,6 +71,7 @@ final class StreamSession {
     private boolean lostPeer;
     private boolean degraded;
     private boolean bootstrapPending;
+    private boolean bootstrapStarted;
     /** Set by a rebuild that found an empty ring: the next live seq must be the publisher's first. */
     private boolean expectFirst;
     private StreamState published = StreamState.CONNECTING;
@@ -237,7 +238,9 @@ final class StreamSession {
         if (lostPeer) {
             counters.increment(StreamCounters.RECONNECTS);
         }
-        if ((first || lostPeer) && replay != null) {
+        // A live batch may have been read (and started the bootstrap) before this event was processed: the first
+        // handshake only bootstraps if nothing did yet; a reconnect always rebuilds.
+        if (replay != null && (lostPeer || (first && !bootstrapStarted))) {
             bootstrapPending = true;
             if (!syncing) {
                 startSync(0, true, now);
@@ -323,6 +326,7 @@ final class StreamSession {
         if (rebuild) {
             resetOwner(ResetCause.REBUILD);
             lastSeq = NONE;
+            bootstrapStarted = true;
         }
         syncing = true;
         expectFirst = false;
