@@ -42,6 +42,8 @@ final class StreamSession {
     /** Gap syncs tried in a row before giving up on replay for this gap. */
     private static final int MAX_SYNC_ATTEMPTS = 3;
     private static final long LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+    /** Silence between two replies of one exchange after which the rest counts as dropped. */
+    private static final long MAX_REPLAY_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     private static final DropReason[] REASONS = DropReason.values();
 
     private record Pending(long seq, byte[] payload) {
@@ -55,6 +57,7 @@ final class StreamSession {
     private final KvBatch batch;
     private final KvEvent event = new KvEvent(64, 1024);
     private final long replayTimeoutNanos;
+    private final long replayIdleNanos;
     private final int maxBuffered;
     private final long rebuildMinNanos;
     private final long rebuildMaxNanos;
@@ -81,7 +84,10 @@ final class StreamSession {
     private boolean syncRebuild;
     private boolean syncGotData;
     private boolean syncTruncated;
-    private boolean syncLossy;
+    private boolean syncStalled;
+    /** The exchange (including its resumptions) rebuilds the stream from the ring: success makes it exact. */
+    private boolean syncRebuilding;
+    private long syncStartSeq;
     private int syncAttempts;
     private long syncDeadline;
     private final ArrayDeque<Pending> buffer = new ArrayDeque<>();
@@ -97,6 +103,7 @@ final class StreamSession {
         this.decoder = BatchDecoder.forPublisher(spec.publisher());
         this.batch = new KvBatch(spec.key(), spec.publisher());
         this.replayTimeoutNanos = config.replayTimeout().toNanos();
+        this.replayIdleNanos = Math.min(replayTimeoutNanos, MAX_REPLAY_IDLE_NANOS);
         this.maxBuffered = config.maxBufferedBatches();
         this.rebuildMinNanos = config.rebuildBackoffMin().toNanos();
         this.rebuildMaxNanos = config.rebuildBackoffMax().toNanos();
@@ -158,7 +165,9 @@ final class StreamSession {
             counters.increment(StreamCounters.DUPLICATES); // a late reply to an abandoned exchange
             return;
         }
-        syncDeadline = now + replayTimeoutNanos;
+        // Replies of one exchange come back to back: once data flowed, a short silence means the rest (the end
+        // marker at least) was dropped, and the exchange resumes from lastSeq + 1 instead of waiting it out.
+        syncDeadline = now + replayIdleNanos;
         if (!syncGotData) {
             syncGotData = true;
             if (!syncRebuild && Long.compareUnsigned(seq, syncFrom) > 0) {
@@ -167,6 +176,7 @@ final class StreamSession {
                         spec.key(), syncFrom, seq);
                 syncTruncated = true;
                 syncRebuild = true;
+                syncRebuilding = true;
                 resetOwner(ResetCause.REBUILD);
                 lastSeq = NONE;
             }
@@ -175,10 +185,15 @@ final class StreamSession {
             counters.increment(StreamCounters.DUPLICATES);
             return;
         }
+        if (syncStalled) {
+            return; // past a hole in this exchange: these batches will be asked for again, in order
+        }
         if (lastSeq != NONE && seq > lastSeq + 1) {
-            counters.increment(StreamCounters.GAPS);
-            counters.add(StreamCounters.BATCHES_MISSED, seq - lastSeq - 1);
-            syncLossy = true;
+            // Replies went missing inside the exchange (a ROUTER drops replies above its send HWM, 1,000 by
+            // default, so a long ring never arrives whole). Applying past the hole would break the order: stop
+            // here and ask again from lastSeq + 1 once this exchange ends.
+            syncStalled = true;
+            return;
         }
         apply(seq, payload, offset, length, true, now);
     }
@@ -188,12 +203,19 @@ final class StreamSession {
         if (!syncing) {
             return;
         }
-        if (!syncRebuild && !syncGotData && !coversNext()) {
-            // Nothing at or after the requested seq is held, and live batches do not continue from lastSeq.
+        if (!syncRebuild && !syncGotData && !buffer.isEmpty() && !coversNext()) {
+            // A ring always keeps the newest batches, yet it holds nothing at or after the requested seq while a
+            // newer live batch exists: the publisher restarted under us. (An empty reply with nothing buffered
+            // just means we are caught up.)
             LOG.warn("stream {}: replay from {} returned nothing; rebuilding", spec.key(), syncFrom);
             counters.replay(ReplayResult.TRUNCATED);
             syncing = false;
             startSync(0, true, now);
+            publishState();
+            return;
+        }
+        if (syncStalled) {
+            resume("replies were missing", now);
             publishState();
             return;
         }
@@ -213,17 +235,15 @@ final class StreamSession {
             expectFirst = true;
         }
         final ReplayResult result = syncTruncated ? ReplayResult.TRUNCATED
-                : syncRebuild ? ReplayResult.BOOTSTRAPPED : ReplayResult.HEALED;
+                : syncRebuilding ? ReplayResult.BOOTSTRAPPED : ReplayResult.HEALED;
         counters.replay(result);
         LOG.debug("stream {}: replay {} up to seq {}", spec.key(), result, lastSeq);
         syncing = false;
         everLive = true;
         syncAttempts = 0;
         rebuildFailures = 0;
-        if (syncRebuild) {
-            degraded = syncLossy; // a complete rebuild makes the stream exact again
-        } else if (syncLossy) {
-            degraded = true; // a batch missing inside the ring: what we hold may be stale until a rebuild
+        if (syncRebuilding) {
+            degraded = false; // a complete rebuild makes the stream exact again
         }
         if (degraded && replay != null) {
             scheduleRebuild(now);
@@ -274,7 +294,17 @@ final class StreamSession {
     void onTimer(long now) {
         if (syncing) {
             if (now - syncDeadline >= 0) {
-                fail(ReplayResult.TIMEOUT, "no replay reply within " + replayTimeoutNanos / 1_000_000 + " ms", now);
+                if (syncGotData && lastSeq != syncStartSeq) {
+                    // Replies (the end marker at least) were lost after real progress: continue from there on a
+                    // fresh socket, so late replies of this exchange cannot interleave.
+                    if (replay != null) {
+                        replay.restart();
+                    }
+                    resume("the end marker did not arrive", now);
+                } else {
+                    fail(ReplayResult.TIMEOUT, "no replay reply within " + replayTimeoutNanos / 1_000_000 + " ms",
+                            now);
+                }
                 publishState();
             }
         } else if (rebuildAt != NEVER && now - rebuildAt >= 0) {
@@ -334,7 +364,9 @@ final class StreamSession {
         syncRebuild = rebuild;
         syncGotData = false;
         syncTruncated = false;
-        syncLossy = false;
+        syncStalled = false;
+        syncRebuilding = rebuild;
+        syncStartSeq = lastSeq;
         syncAttempts++;
         syncDeadline = now + replayTimeoutNanos;
         bootstrapPending = false;
@@ -342,6 +374,29 @@ final class StreamSession {
         if (!channel.request(from)) {
             fail(ReplayResult.FAILED, "replay request could not be queued", now);
         }
+    }
+
+    /**
+     * Continues an exchange that ended early: from lastSeq + 1, keeping the buffer. An exchange that made progress
+     * does not use up an attempt, so a long ring arriving in pieces still converges.
+     */
+    private void resume(String why, long now) {
+        final boolean progressed = lastSeq != syncStartSeq;
+        LOG.debug("stream {}: replay from {} stopped at {} ({}); continuing", spec.key(), syncFrom, lastSeq, why);
+        syncing = false;
+        if (progressed) {
+            syncAttempts = 0;
+        }
+        if (syncAttempts >= MAX_SYNC_ATTEMPTS) {
+            syncing = true;
+            fail(ReplayResult.FAILED, why + " in " + syncAttempts + " replays without progress", now);
+            return;
+        }
+        final boolean truncated = syncTruncated;
+        final boolean rebuilding = syncRebuilding;
+        startSync(lastSeq == NONE ? 0 : lastSeq + 1, lastSeq == NONE, now);
+        syncTruncated = truncated;
+        syncRebuilding = rebuilding || syncRebuilding;
     }
 
     /** Replay could not help: reset, apply what is buffered, go DEGRADED, schedule a rebuild if possible. */

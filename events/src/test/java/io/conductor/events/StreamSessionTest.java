@@ -150,6 +150,28 @@ class StreamSessionTest {
     }
 
     @Test
+    void shouldAskAgainFromTheHoleWhenReplayRepliesGoMissing() {
+        final StreamSession s = session(true, 100);
+        s.onConnected(0);
+
+        replayed(s, 0, 0);
+        replayed(s, 1, 0);
+        replayed(s, 3, 0); // seq 2 was dropped by the ROUTER's send HWM
+        replayed(s, 4, 0);
+        s.onReplayEnd(0);
+        replayed(s, 2, 0);
+        replayed(s, 3, 0);
+        s.onTimer(3 * SECOND); // the end marker of the second exchange is lost too
+        replayed(s, 4, 3 * SECOND);
+        s.onReplayEnd(3 * SECOND);
+
+        assertEquals(List.of(0L, 2L, -1L, 4L), requests);
+        assertEquals(List.of(0L, 1L, 2L, 3L, 4L), sink.seqs());
+        assertEquals(1, counters.snapshot(specForStats(), 0).replays(ReplayResult.BOOTSTRAPPED));
+        assertEquals(StreamState.LIVE, counters.state());
+    }
+
+    @Test
     void shouldStayDegradedWithoutReplayUntilAllBlocksClearedApplies() {
         final StreamSession s = session(false, 100);
         live(s, 0, 0);

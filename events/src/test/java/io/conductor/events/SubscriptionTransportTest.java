@@ -135,6 +135,25 @@ class SubscriptionTransportTest {
         }
     }
 
+    @Test
+    void shouldConvergeInOrderWhenRouterDropsRepliesOfALongRing() {
+        // 3,000 held batches: more than a ROUTER's default send HWM (1,000) lets through in one exchange.
+        try (VllmTestPublisher publisher = VllmTestPublisher.start(VllmTestPublisher.ReplayFormat.CURRENT)) {
+            for (int i = 0; i < 3000; i++) {
+                publisher.publishUnsent(stored(10L * i));
+            }
+            final RecordingSink sink = new RecordingSink();
+
+            subscriber.add(spec("long-ring", publisher), sink).join();
+            Await.until(() -> sink.lastSeq() == 2999 && stats("long-ring").state() == StreamState.LIVE,
+                    () -> "bootstrap of 3000, at " + sink.lastSeq() + " " + stats("long-ring").state());
+
+            assertEquals(LongStream.range(0, 3000).boxed().toList(), sink.seqs());
+            assertEquals(List.of(), sink.resets());
+            assertEquals(1, stats("long-ring").replays(ReplayResult.BOOTSTRAPPED));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = VllmTestPublisher.ReplayFormat.class, names = {"CURRENT", "LEGACY"})
     void shouldHealGapByReplayWhenLiveBatchesAreLost(VllmTestPublisher.ReplayFormat format) {
