@@ -28,7 +28,6 @@ final class Subscription implements ReplayChannel {
     private final ZMQ.Context context;
     private final SubscriberConfig config;
     private final Msg[] frames = new Msg[MAX_FRAMES];
-    private final byte[] seqFrame = new byte[8];
     private ZMQ.@Nullable Socket sub;
     private ZMQ.@Nullable Socket dealer;
     private volatile boolean closed;
@@ -105,6 +104,8 @@ final class Subscription implements ReplayChannel {
         if (d == null) {
             return false;
         }
+        // A fresh array per request: JeroMQ queues the array itself, not a copy, until its I/O thread writes it.
+        final byte[] seqFrame = new byte[8];
         for (int i = 0; i < 8; i++) {
             seqFrame[i] = (byte) (fromSeq >>> (56 - 8 * i));
         }
