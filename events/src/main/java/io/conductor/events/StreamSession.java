@@ -221,12 +221,7 @@ final class StreamSession {
         }
         drainBuffer(now);
         if (!buffer.isEmpty()) {
-            if (syncAttempts < MAX_SYNC_ATTEMPTS) {
-                syncing = false;
-                startSync(lastSeq + 1, false, now);
-            } else {
-                fail(ReplayResult.FAILED, "gap persists after " + syncAttempts + " replays", now);
-            }
+            resume("buffered live batches do not continue the replayed ones", now);
             publishState();
             return;
         }
