@@ -29,11 +29,7 @@ class CacheAwareDemoIT {
 
     @BeforeAll
     void start() {
-        // Slower simulated prefill than the demo's: TTFT is then dominated by simulated compute, which a loaded
-        // machine does not distort, rather than by the JVMs' own CPU time.
-        DemoTopology.Spec d = DemoTopology.Spec.DEFAULT;
-        fx = new DemoFixture(new DemoTopology.Spec(d.prefillEngines(), d.lastEngineDpSize(), d.blockSize(),
-            d.blocksPerRank(), 1_500, d.decodeMillisPerToken(), d.conductorTimeoutMillis()));
+        fx = new DemoFixture(DemoTopology.Spec.DEFAULT);
     }
 
     @AfterAll

@@ -146,8 +146,8 @@ public final class SimulatedEngine implements AutoCloseable {
             ctx.status(all ? 200 : 409);
         });
         http.post("/sim/drop_events", ctx -> {
-            int count = Integer.parseInt(ctx.queryParamAsClass("count", String.class).getOrDefault("1"));
-            int rank = Integer.parseInt(ctx.queryParamAsClass("rank", String.class).getOrDefault("0"));
+            int count = intParam(ctx, "count", 1);
+            int rank = intParam(ctx, "rank", 0);
             rank(rank).publisher().dropNext(count);
             ctx.json(Map.of("rank", rank, "dropping", count));
         });
@@ -443,6 +443,15 @@ public final class SimulatedEngine implements AutoCloseable {
         u.put("completion_tokens", completion);
         u.putObject("prompt_tokens_details").put("cached_tokens", cached);
         return u;
+    }
+
+    private static int intParam(Context ctx, String name, int dflt) {
+        String v = ctx.queryParam(name);
+        try {
+            return v == null ? dflt : Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new BadRequest(name + " must be an integer, was " + v);
+        }
     }
 
     private static int parseRank(String header) {

@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -42,8 +43,10 @@ public final class ConductorClient {
      * @param instanceId chosen instance
      * @param longestMatched predicted cached tokens on it
      * @param reason the conductor's reason (e.g. longest prefix, or its own round robin when nothing hits)
+     * @param candidateMatches every candidate's {@code longest_matched}, by instance id
      */
-    public record Routed(String instanceId, long longestMatched, String reason) implements Outcome {
+    public record Routed(String instanceId, long longestMatched, String reason, Map<String, Long> candidateMatches)
+        implements Outcome {
     }
 
     /**
@@ -94,7 +97,13 @@ public final class ConductorClient {
         if (id == null || !id.isTextual() || id.asText().isEmpty()) {
             return new Unavailable("bad_response", "no instance_id in /route answer: " + abbreviate(n.toString()));
         }
-        return new Routed(id.asText(), n.path("longest_matched").asLong(0), n.path("reason").asText(""));
+        Map<String, Long> matches = new HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = n.path("candidates").fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> e = it.next();
+            matches.put(e.getKey(), e.getValue().path("longest_matched").asLong(0));
+        }
+        return new Routed(id.asText(), n.path("longest_matched").asLong(0), n.path("reason").asText(""),
+            Map.copyOf(matches));
     }
 
     /**

@@ -61,12 +61,14 @@ public final class PdProxy implements AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong routedByConductor = new AtomicLong();
     private final Map<String, AtomicLong> fallbacks = new ConcurrentHashMap<>();
+    /** Estimated uncached prompt tokens of prefills in flight, per instance and DP rank. */
+    private final Map<String, AtomicLong[]> inflight = new ConcurrentHashMap<>();
     private volatile String lastFallbackReason = "";
     private final Javalin server;
 
-    /** Where a request's prefill goes and why. */
+    /** Where a request's prefill goes and why; {@code work} = estimated uncached tokens it adds there. */
     private record Choice(ProxyConfig.Instance instance, int rank, String reason, long predicted,
-                          boolean fromConductor) {
+                          boolean fromConductor, long work) {
     }
 
     /**
@@ -161,11 +163,15 @@ public final class PdProxy implements AutoCloseable {
             pre.header("X-data-parallel-rank", Integer.toString(choice.rank()));
         }
         HttpResponse<String> prefill;
+        AtomicLong load = load(choice.instance(), choice.rank());
+        load.addAndGet(choice.work());
         try {
             prefill = http.send(pre.build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             error(ctx, 502, "prefill instance " + choice.instance().instanceId() + " failed: " + e.getMessage());
             return;
+        } finally {
+            load.addAndGet(-choice.work());
         }
         if (prefill.statusCode() != 200) {
             ctx.status(prefill.statusCode()).contentType("application/json").result(prefill.body());
@@ -247,24 +253,84 @@ public final class PdProxy implements AutoCloseable {
             return fallback(u.reason(), u.detail());
         }
         ConductorClient.Routed routed = (ConductorClient.Routed) outcome;
-        ProxyConfig.Instance target = null;
+        ProxyConfig.Instance conductorsChoice = null;
         for (ProxyConfig.Instance i : config.prefill()) {
             if (i.instanceId().equals(routed.instanceId())) {
-                target = i;
+                conductorsChoice = i;
             }
         }
-        if (target == null) {
+        if (conductorsChoice == null) {
             return fallback("unknown_instance", "conductor chose " + routed.instanceId()
                 + ", which is not a configured prefill instance");
         }
+        // The conductor ranks by cached prefix only. Estimate each candidate's time to finish this prefill, in
+        // tokens: what it must compute for this prompt plus what is already queued per rank, and take the
+        // cheapest. With equal load this is the conductor's choice; a hot instance loses to a cold one only when
+        // its queue costs more than the prefix saves.
+        ProxyConfig.Instance target = conductorsChoice;
+        long targetMatched = routed.longestMatched();
+        long best = cost(conductorsChoice, tokens.length, targetMatched);
+        for (ProxyConfig.Instance i : config.prefill()) {
+            long matched = routed.candidateMatches().getOrDefault(i.instanceId(), 0L);
+            long estimate = cost(i, tokens.length, matched);
+            if (estimate < best) {
+                best = estimate;
+                target = i;
+                targetMatched = matched;
+            }
+        }
         int rank = -1;
-        if (target.dpSize() > 1 && routed.longestMatched() > 0) {
-            rank = c.bestRank(model, config.blockSize(), config.tenantId(), tokens, target.instanceId(), null, salt);
+        if (target.dpSize() > 1) {
+            if (targetMatched > 0) {
+                rank = c.bestRank(model, config.blockSize(), config.tenantId(), tokens, target.instanceId(), null,
+                    salt);
+            }
+            if (rank < 0) {
+                rank = leastLoadedRank(target);
+            }
         }
         recovered();
         routedByConductor.incrementAndGet();
-        return new Choice(target, rank, routed.reason().isEmpty() ? "conductor" : routed.reason(),
-            routed.longestMatched(), true);
+        String reason = target == conductorsChoice
+            ? (routed.reason().isEmpty() ? "conductor" : routed.reason()) : "load_balanced";
+        return new Choice(target, rank, reason, targetMatched, true,
+            Math.max(0, tokens.length - targetMatched));
+    }
+
+    /** Estimated tokens until a prefill of {@code promptTokens} with {@code matched} cached would finish there. */
+    private long cost(ProxyConfig.Instance instance, int promptTokens, long matched) {
+        AtomicLong[] ranks = loads(instance);
+        long queued = 0;
+        for (AtomicLong r : ranks) {
+            queued += r.get();
+        }
+        return Math.max(0, promptTokens - matched) + queued / ranks.length;
+    }
+
+    private int leastLoadedRank(ProxyConfig.Instance instance) {
+        AtomicLong[] ranks = loads(instance);
+        int best = 0;
+        for (int r = 1; r < ranks.length; r++) {
+            if (ranks[r].get() < ranks[best].get()) {
+                best = r;
+            }
+        }
+        return best;
+    }
+
+    private AtomicLong[] loads(ProxyConfig.Instance instance) {
+        return inflight.computeIfAbsent(instance.instanceId(), k -> {
+            AtomicLong[] a = new AtomicLong[Math.max(1, instance.dpSize())];
+            for (int r = 0; r < a.length; r++) {
+                a[r] = new AtomicLong();
+            }
+            return a;
+        });
+    }
+
+    private AtomicLong load(ProxyConfig.Instance instance, int rank) {
+        AtomicLong[] ranks = loads(instance);
+        return ranks[rank >= 0 && rank < ranks.length ? rank : 0];
     }
 
     private int @Nullable [] tokenize(ObjectNode request, boolean chat) {
@@ -315,7 +381,7 @@ public final class PdProxy implements AutoCloseable {
     private Choice roundRobin(String reason) {
         List<ProxyConfig.Instance> prefill = config.prefill();
         return new Choice(prefill.get(Math.floorMod(prefillTurn.getAndIncrement(), prefill.size())), -1, reason, 0,
-            false);
+            false, 0);
     }
 
     private Choice fallback(String reason, String detail) {
