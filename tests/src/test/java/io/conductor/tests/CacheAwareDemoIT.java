@@ -63,7 +63,6 @@ class CacheAwareDemoIT {
 
     @Test
     void shouldBeatRoundRobinOnHitRateAndTtftWhenChatsSharePrefixes() throws Exception {
-        fx.assumeIndexing();
         DemoWorkload workload = DemoWorkload.demo();
         WorkloadRunner runner = new WorkloadRunner(fx.topology.proxyUrl(), DemoTopology.MODEL, 6, 8);
         for (String policy : List.of("cache_aware", "round_robin")) {
