@@ -1,8 +1,10 @@
 package io.conductor.daemon.api;
 
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The API's Prometheus meters, registered once at startup. Label values are bounded: routes are the fixed route
@@ -27,6 +29,12 @@ public final class ApiMetrics {
     private final Counter feedbackPredicted;
     private final Counter feedbackCached;
     private final Counter feedbackAbsoluteError;
+    /** Per-instance data points, looked up once per instance and query instead of four label lookups. */
+    private final ConcurrentHashMap<String, InstanceMeters> instanceMeters = new ConcurrentHashMap<>();
+
+    private record InstanceMeters(CounterDataPoint queryTokens, CounterDataPoint gpu, CounterDataPoint cpu,
+            CounterDataPoint disk) {
+    }
 
     /**
      * Registers the meters.
@@ -93,10 +101,17 @@ public final class ApiMetrics {
             gpu = Math.max(gpu, m.gpu());
             cpu = Math.max(cpu, m.cpu());
             disk = Math.max(disk, m.disk());
-            instanceQueryTokens.labelValues(m.instanceId()).inc(promptTokens);
-            instanceMatchedTokens.labelValues(m.instanceId(), TIERS[0]).inc(m.gpu());
-            instanceMatchedTokens.labelValues(m.instanceId(), TIERS[1]).inc(m.cpu());
-            instanceMatchedTokens.labelValues(m.instanceId(), TIERS[2]).inc(m.disk());
+            InstanceMeters meters = instanceMeters.get(m.instanceId());
+            if (meters == null) {
+                meters = instanceMeters.computeIfAbsent(m.instanceId(), id -> new InstanceMeters(
+                        instanceQueryTokens.labelValues(id), instanceMatchedTokens.labelValues(id, TIERS[0]),
+                        instanceMatchedTokens.labelValues(id, TIERS[1]),
+                        instanceMatchedTokens.labelValues(id, TIERS[2])));
+            }
+            meters.queryTokens().inc(promptTokens);
+            meters.gpu().inc(m.gpu());
+            meters.cpu().inc(m.cpu());
+            meters.disk().inc(m.disk());
         }
         queryTokens.labelValues(model).inc(promptTokens);
         matchedTokens.labelValues(model, TIERS[0]).inc(gpu);

@@ -9,6 +9,7 @@ import io.conductor.index.prefix.ContextKey;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
+import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -88,10 +89,10 @@ public final class ApiRoutes {
         routes.post(app, "/feedback", false, routes::feedback);
         routes.get(app, "/global_view",
                 f -> {
-                    Map<ContextKey, Long> counts = service.prefixCounts();
-                    return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, 0L));
+                    Map<ContextKey, Map<String, Long>> counts = service.prefixCounts();
+                    return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, Map.of()));
                 });
-        routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry()));
+        routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry(), service::streamState));
     }
 
     // ---------------------------------------------------------------- routes
@@ -299,8 +300,20 @@ public final class ApiRoutes {
         return new Reply(e.status(), ResponseBodies.error(format, e));
     }
 
+    /**
+     * Writes the body straight to the servlet response: the bodies are small and complete, and Javalin's result
+     * path would add per-request ETag and compression checks (header scans) that showed in the query profile.
+     */
     private void send(Context ctx, String route, WireFormat format, Reply reply) {
-        ctx.status(reply.status()).contentType(format.mediaType()).result(reply.body());
+        HttpServletResponse res = ctx.res();
+        res.setStatus(reply.status());
+        res.setContentType(format.mediaType());
+        res.setContentLength(reply.body().length);
+        try {
+            res.getOutputStream().write(reply.body());
+        } catch (IOException e) {
+            LOG.debug("client went away before the response was written", e);
+        }
         try {
             metrics.request(route, reply.status());
         } catch (RuntimeException e) {

@@ -8,6 +8,7 @@ import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.UnregistrationException;
 import io.conductor.index.prefix.ContextKey;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The domain as the HTTP layer sees it: registration, queries and the views. Everything HTTP-specific (formats,
@@ -50,9 +51,21 @@ public interface ConductorService {
     RegistrySnapshot registry();
 
     /**
-     * Returns, per live index context, the number of distinct block hashes that still have an owner on any tier.
+     * Returns, per live index context and LoRA name ({@code ""} = base model), the number of distinct block hashes
+     * that still have an owner on any tier.
      *
-     * @return prefix counts by context; contexts absent from the map count 0
+     * @return prefix counts by context and LoRA; absent entries count 0
      */
-    Map<ContextKey, Long> prefixCounts();
+    Map<ContextKey, Map<String, Long>> prefixCounts();
+
+    /**
+     * Returns the state of a subscription's event stream ({@code connecting}, {@code syncing}, {@code live},
+     * {@code degraded}).
+     *
+     * @param key the service key
+     * @return the state, or {@code null} when unknown
+     */
+    default @Nullable String streamState(ServiceKey key) {
+        return null;
+    }
 }

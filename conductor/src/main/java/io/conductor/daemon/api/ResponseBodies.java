@@ -3,10 +3,12 @@ package io.conductor.daemon.api;
 import io.conductor.daemon.registry.HashProfileSpec;
 import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.index.prefix.ContextKey;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.ToLongFunction;
+import java.util.SortedMap;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -101,46 +103,62 @@ final class ResponseBodies {
         return w.endMap().field("status", "ok").endMap().toBytes();
     }
 
+    /**
+     * One entry per (context, LoRA), as the reference keys contexts by LoRA: every {@code lora_name} a registration
+     * gave, plus every LoRA the index holds blocks for (adapters published on a base registration's stream).
+     * {@code instances} are the registrations of that LoRA, or every instance of the context for a LoRA no
+     * registration names (they can all serve it).
+     */
     static byte[] globalView(WireFormat format, RegistrySnapshot snapshot,
-            ToLongFunction<io.conductor.index.prefix.ContextKey> prefixCount) {
-        List<RegistrySnapshot.Context> contexts = new ArrayList<>(snapshot.contexts().values());
-        ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("context_count", contexts.size());
-        w.key("contexts").beginArray(contexts.size());
-        for (RegistrySnapshot.Context c : contexts) {
-            List<String> loras = c.loraNames();
-            w.beginMap(8)
-                    .field("model_name", c.key().modelName())
-                    .field("lora_name", loras.isEmpty() ? "" : loras.getFirst())
-                    .field("block_size", c.key().blockSize())
-                    .field("tenant_id", c.key().tenantId())
-                    .field("prefix_count", prefixCount.applyAsLong(c.key()));
+            Function<ContextKey, Map<String, Long>> prefixCounts) {
+        List<ContextEntry> entries = new ArrayList<>();
+        for (RegistrySnapshot.Context c : snapshot.contexts().values()) {
+            Map<String, Long> counts = prefixCounts.apply(c.key());
+            java.util.TreeSet<String> loras = new java.util.TreeSet<>(c.loraNames());
+            loras.addAll(counts.keySet());
+            for (String lora : loras) {
+                SortedMap<String, int[]> instances = c.loraNames().contains(lora)
+                        ? c.instanceRanksByLora().getOrDefault(lora, java.util.Collections.emptySortedMap())
+                        : c.instanceRanks();
+                entries.add(new ContextEntry(c, lora, counts.getOrDefault(lora, 0L), instances));
+            }
+        }
+        ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("context_count", entries.size());
+        w.key("contexts").beginArray(entries.size());
+        for (ContextEntry e : entries) {
+            w.beginMap(7)
+                    .field("model_name", e.context().key().modelName())
+                    .field("lora_name", e.lora())
+                    .field("block_size", e.context().key().blockSize())
+                    .field("tenant_id", e.context().key().tenantId())
+                    .field("prefix_count", e.prefixCount());
             w.key("hash_profile");
-            writeProfile(w, c.profile());
-            w.key("instances").beginMap(c.instanceRanks().size());
-            for (Map.Entry<String, int[]> e : c.instanceRanks().entrySet()) {
-                w.key(e.getKey()).beginArray(e.getValue().length);
-                for (int rank : e.getValue()) {
+            writeProfile(w, e.context().profile());
+            w.key("instances").beginMap(e.instances().size());
+            for (Map.Entry<String, int[]> i : e.instances().entrySet()) {
+                w.key(i.getKey()).beginArray(i.getValue().length);
+                for (int rank : i.getValue()) {
                     w.integer(rank);
                 }
                 w.endArray();
             }
-            w.endMap();
-            w.key("lora_names").beginArray(loras.size());
-            for (String lora : loras) {
-                w.string(lora);
-            }
-            w.endArray().endMap();
+            w.endMap().endMap();
         }
         return w.endArray().endMap().toBytes();
     }
 
-    static byte[] services(WireFormat format, RegistrySnapshot snapshot) {
+    private record ContextEntry(RegistrySnapshot.Context context, String lora, long prefixCount,
+            SortedMap<String, int[]> instances) {
+    }
+
+    static byte[] services(WireFormat format, RegistrySnapshot snapshot,
+            java.util.function.Function<io.conductor.daemon.registry.ServiceKey, @Nullable String> streamState) {
         List<RegistrySnapshot.Service> services = snapshot.services();
         ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("count", services.size());
         w.key("services").beginArray(services.size());
         for (RegistrySnapshot.Service s : services) {
             ServiceRegistration r = s.registration();
-            w.beginMap(13)
+            w.beginMap(14)
                     .field("Endpoint", r.endpoint())
                     .field("ReplayEndpoint", r.replayEndpoint())
                     .field("Type", r.type().wireName())
@@ -160,6 +178,13 @@ final class ResponseBodies {
             writeProfile(w, r.profile());
             w.field("AdditionalSalt", r.additionalSalt());
             w.field("State", s.state().name().toLowerCase(java.util.Locale.ROOT));
+            String stream = streamState.apply(r.key());
+            w.key("StreamState");
+            if (stream == null) {
+                w.nil();
+            } else {
+                w.string(stream);
+            }
             w.endMap();
         }
         return w.endArray().endMap().toBytes();

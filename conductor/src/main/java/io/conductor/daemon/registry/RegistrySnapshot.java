@@ -42,9 +42,10 @@ public record RegistrySnapshot(List<Service> services, Map<ContextKey, Context> 
      * @param key the context
      * @param profile its hash profile, or {@code null} for token-rehash mode
      * @param instanceRanks for each active vLLM instance of the context (sorted by id), its ranks ascending
+     * @param instanceRanksByLora the same, per registration {@code lora_name} (the reference's per-LoRA contexts)
      * @param loraNames the distinct {@code lora_name}s its registrations gave, sorted
      */
     public record Context(ContextKey key, @Nullable HashProfileSpec profile, SortedMap<String, int[]> instanceRanks,
-            List<String> loraNames) {
+            Map<String, SortedMap<String, int[]>> instanceRanksByLora, List<String> loraNames) {
     }
 }

@@ -208,6 +208,7 @@ public final class ServiceRegistry {
     private void publish() {
         List<Service> services = new ArrayList<>(slots.size());
         Map<ContextKey, TreeMap<String, TreeSet<Integer>>> ranks = new HashMap<>();
+        Map<ContextKey, TreeMap<String, TreeMap<String, TreeSet<Integer>>>> ranksByLora = new HashMap<>();
         Map<ContextKey, TreeSet<String>> loras = new HashMap<>();
         for (Slot slot : slots.values()) {
             ServiceRegistration r = slot.registration;
@@ -216,18 +217,30 @@ public final class ServiceRegistry {
             if (slot.state == State.ACTIVE && r.type().isEngine()) {
                 ranks.computeIfAbsent(r.context(), k -> new TreeMap<>())
                         .computeIfAbsent(r.instanceId(), k -> new TreeSet<>()).add(r.dpRank());
+                ranksByLora.computeIfAbsent(r.context(), k -> new TreeMap<>())
+                        .computeIfAbsent(r.loraName(), k -> new TreeMap<>())
+                        .computeIfAbsent(r.instanceId(), k -> new TreeSet<>()).add(r.dpRank());
             }
         }
         Map<ContextKey, Context> contexts = new HashMap<>();
         for (Map.Entry<ContextKey, Binding> e : bindings.entrySet()) {
-            SortedMap<String, int[]> instanceRanks = new TreeMap<>();
-            for (Map.Entry<String, TreeSet<Integer>> ir : ranks.getOrDefault(e.getKey(), new TreeMap<>()).entrySet()) {
-                instanceRanks.put(ir.getKey(), ir.getValue().stream().mapToInt(Integer::intValue).toArray());
+            Map<String, SortedMap<String, int[]>> byLora = new TreeMap<>();
+            for (Map.Entry<String, TreeMap<String, TreeSet<Integer>>> l
+                    : ranksByLora.getOrDefault(e.getKey(), new TreeMap<>()).entrySet()) {
+                byLora.put(l.getKey(), toArrays(l.getValue()));
             }
             contexts.put(e.getKey(), new Context(e.getKey(), e.getValue().profile,
-                    Collections.unmodifiableSortedMap(instanceRanks),
+                    toArrays(ranks.getOrDefault(e.getKey(), new TreeMap<>())), Collections.unmodifiableMap(byLora),
                     List.copyOf(loras.getOrDefault(e.getKey(), new TreeSet<>()))));
         }
         snapshot = new RegistrySnapshot(List.copyOf(services), Map.copyOf(contexts));
+    }
+
+    private static SortedMap<String, int[]> toArrays(TreeMap<String, TreeSet<Integer>> ranks) {
+        SortedMap<String, int[]> out = new TreeMap<>();
+        for (Map.Entry<String, TreeSet<Integer>> ir : ranks.entrySet()) {
+            out.put(ir.getKey(), ir.getValue().stream().mapToInt(Integer::intValue).toArray());
+        }
+        return Collections.unmodifiableSortedMap(out);
     }
 }

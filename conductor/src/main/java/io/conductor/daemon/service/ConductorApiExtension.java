@@ -65,7 +65,7 @@ public final class ConductorApiExtension implements DaemonExtension {
         PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(indexConfig(context.config().index()));
         EventStreams streams = events.get();
         ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
-        LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing());
+        LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams);
         ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
         IndexMetrics.register(context.metrics(), index);
         if (streams instanceof ZmqEventStreams zmq) {

@@ -31,4 +31,15 @@ public interface EventStreams {
      * @throws StreamException if it could not be stopped
      */
     void stop(ServiceRegistration registration) throws StreamException;
+
+    /**
+     * Returns the state of a subscription's stream ({@code connecting}, {@code syncing}, {@code live},
+     * {@code degraded}), for {@code /services}.
+     *
+     * @param key the service key
+     * @return the state, or {@code null} when unknown (not subscribed, or no real stream behind it)
+     */
+    default @Nullable String streamState(io.conductor.daemon.registry.ServiceKey key) {
+        return null;
+    }
 }

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The conductor domain: the {@link ServiceRegistry}, the {@link PrefixIndex} and the query hashing. A query finds
@@ -31,6 +32,7 @@ public final class LocalConductorService implements ConductorService {
     private final ServiceRegistry registry;
     private final PrefixIndex<HashProfileSpec> index;
     private final QueryHashing hashing;
+    private final @Nullable EventStreams events;
     private final ThreadLocal<PrefixMatch> matches = ThreadLocal.withInitial(PrefixMatch::new);
 
     /**
@@ -41,9 +43,29 @@ public final class LocalConductorService implements ConductorService {
      * @param hashing the query hashing
      */
     public LocalConductorService(ServiceRegistry registry, PrefixIndex<HashProfileSpec> index, QueryHashing hashing) {
+        this(registry, index, hashing, null);
+    }
+
+    /**
+     * Wires the parts, with the event streams for stream states in {@code /services}.
+     *
+     * @param registry the service registry (whose streams feed {@code index})
+     * @param index the prefix index
+     * @param hashing the query hashing
+     * @param events the event streams, or {@code null}
+     */
+    public LocalConductorService(ServiceRegistry registry, PrefixIndex<HashProfileSpec> index, QueryHashing hashing,
+            @Nullable EventStreams events) {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.index = Objects.requireNonNull(index, "index");
         this.hashing = Objects.requireNonNull(hashing, "hashing");
+        this.events = events;
+    }
+
+    @Override
+    public @Nullable String streamState(ServiceKey key) {
+        EventStreams e = events;
+        return e == null ? null : e.streamState(key);
     }
 
     @Override
@@ -107,10 +129,10 @@ public final class LocalConductorService implements ConductorService {
     }
 
     @Override
-    public Map<ContextKey, Long> prefixCounts() {
-        Map<ContextKey, Long> counts = new HashMap<>();
+    public Map<ContextKey, Map<String, Long>> prefixCounts() {
+        Map<ContextKey, Map<String, Long>> counts = new HashMap<>();
         for (ContextView<HashProfileSpec> view : index.contexts()) {
-            counts.put(view.key(), view.prefixCount());
+            counts.put(view.key(), view.prefixCountByLora());
         }
         return counts;
     }

@@ -114,6 +114,12 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         sinks.remove(registration.key());
     }
 
+    @Override
+    public @Nullable String streamState(ServiceKey key) {
+        StreamStats s = subscriber.stats(new StreamKey(key.instanceId(), key.tenantId(), key.dpRank()));
+        return s == null ? null : s.state().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
     /**
      * Returns every subscription's stats, sorted by key.
      *

@@ -69,7 +69,7 @@ final class ApiTestServer implements AutoCloseable {
     ApiTestServer(ApiLimits limits, EventStreams events) {
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
-        service = new LocalConductorService(registry, index, hashing);
+        service = new LocalConductorService(registry, index, hashing, events);
         IndexMetrics.register(prometheus, index);
         if (events instanceof ZmqEventStreams zmq) {
             EventMetrics.register(prometheus, zmq);
@@ -93,7 +93,12 @@ final class ApiTestServer implements AutoCloseable {
 
     /** Applies GPU stores of the given hashes for a registered rank, as its event stream would. */
     void storeGpu(ContextKey context, String instance, int dpRank, long... hashes) throws Exception {
-        index.apply(new IndexBatch().store(rank(context, instance, dpRank), "", Tier.GPU, 0, false, hashes, 0,
+        storeGpu(context, "", instance, dpRank, hashes);
+    }
+
+    /** The same under a LoRA adapter name. */
+    void storeGpu(ContextKey context, String lora, String instance, int dpRank, long... hashes) throws Exception {
+        index.apply(new IndexBatch().store(rank(context, instance, dpRank), lora, Tier.GPU, 0, false, hashes, 0,
                 hashes.length));
     }
 
@@ -109,8 +114,13 @@ final class ApiTestServer implements AutoCloseable {
 
     /** The real chain's hashes of a prompt in a registered context. */
     long[] hashes(ContextKey context, int[] tokens) {
+        return hashes(context, tokens, "");
+    }
+
+    /** The same under a LoRA adapter name. */
+    long[] hashes(ContextKey context, int[] tokens, String lora) {
         var c = registry.snapshot().contexts().get(context);
-        var chain = hashing.chain(c.profile(), context.blockSize(), tokens, "", null);
+        var chain = hashing.chain(c.profile(), context.blockSize(), tokens, lora, null);
         long[] out = new long[chain.blockCount()];
         for (int i = 0; i < out.length; i++) {
             out[i] = chain.blockHash(i);

@@ -174,6 +174,8 @@ class EndToEndEventsTest {
         assertTrue(metric("conductor_query_tokens_total{model=\"qwen\"}") >= queriesBefore + 128);
         assertTrue(metric("conductor_query_matched_tokens_total{model=\"qwen\",tier=\"gpu\"}") >= 96);
         assertEquals(1, metric("conductor_event_streams{state=\"live\"}"));
+        Map<?, ?> service = (Map<?, ?>) ((List<?>) server.get("/services", "").map().get("services")).getFirst();
+        assertEquals("live", service.get("StreamState"));
 
         ApiTestServer.Response unregistered = server.post("/unregister", WireFormat.MSGPACK,
                 map("instance_id", "e2e", "dp_rank", 0));

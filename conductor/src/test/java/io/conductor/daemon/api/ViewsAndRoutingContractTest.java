@@ -167,6 +167,40 @@ class ViewsAndRoutingContractTest {
         assertEquals(0L, first.get("DPRank"));
         assertEquals(ApiTestServer.NIL, first.get("CacheGroup"));
         assertEquals("active", first.get("State"));
+        assertEquals(ApiTestServer.NIL, first.get("StreamState"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(WireFormat.class)
+    void shouldKeepLoraBlocksApartAndListEachLoraAsAContextWhenAdaptersAreServed(WireFormat format)
+            throws Exception {
+        Map<String, Object> reg = registration("lora-inst", 0, "tcp://127.0.0.1:7210");
+        reg.put("lora_name", "adapter-x");
+        assertEquals(200, server.post("/register", format, reg).status());
+        int[] tokens = prompt.stream().mapToInt(Integer::intValue).toArray();
+        long[] loraHashes = server.hashes(CONTEXT, tokens, "adapter-x");
+        server.storeGpu(CONTEXT, "adapter-x", "lora-inst", 0, loraHashes[0], loraHashes[1], loraHashes[2]);
+        gpu("a", 0, 1);
+
+        Map<?, ?> withLora = (Map<?, ?>) server.post("/query", format, map("model", "qwen", "block_size", 16,
+                "token_ids", prompt, "lora_name", "adapter-x")).map().get("instances");
+        Map<?, ?> base = (Map<?, ?>) server.post("/query", format, map("model", "qwen", "block_size", 16,
+                "token_ids", prompt)).map().get("instances");
+        List<?> contexts = (List<?>) server.get("/global_view", format.mediaType()).map().get("contexts");
+
+        assertEquals(48L, ((Map<?, ?>) withLora.get("lora-inst")).get("longest_matched"));
+        assertEquals(0L, ((Map<?, ?>) withLora.get("a")).get("longest_matched"));
+        assertEquals(0L, ((Map<?, ?>) base.get("lora-inst")).get("longest_matched"));
+        assertEquals(16L, ((Map<?, ?>) base.get("a")).get("longest_matched"));
+        assertEquals(2, contexts.size());
+        Map<?, ?> baseCtx = (Map<?, ?>) contexts.stream().filter(c -> "".equals(((Map<?, ?>) c).get("lora_name")))
+                .findFirst().orElseThrow();
+        Map<?, ?> loraCtx = (Map<?, ?>) contexts.stream()
+                .filter(c -> "adapter-x".equals(((Map<?, ?>) c).get("lora_name"))).findFirst().orElseThrow();
+        assertEquals(1L, baseCtx.get("prefix_count"));
+        assertEquals(3L, loraCtx.get("prefix_count"));
+        assertEquals(map("lora-inst", List.of(0L)), loraCtx.get("instances"));
+        assertEquals(Set.of("a", "b", "c"), ((Map<?, ?>) baseCtx.get("instances")).keySet());
     }
 
     @Test
