@@ -72,7 +72,13 @@ public final class DemoMain {
             spec.prefillEngines() - 1, spec.lastEngineDpSize(), logDir);
         long t0 = System.nanoTime();
         DemoTopology topology = DemoTopology.start(spec, logDir);
-        Thread hook = new Thread(topology::close, "demo-shutdown");
+        Thread hook = new Thread(() -> {
+            // Ctrl-C or SIGTERM (the way out of --serve): stop every child; keep the logs only if asked to.
+            topology.close();
+            if (!keepLogs) {
+                deleteTree(logDir);
+            }
+        }, "demo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         boolean ok = false;
         try {
