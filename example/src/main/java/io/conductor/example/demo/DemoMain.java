@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  * engines (the last with two DP ranks), a simulated decode engine and the cache-aware proxy on loopback, replays the
  * built-in workload once with cache-aware routing and once with round robin, and prints the comparison. With
  * {@code --serve} everything stays up for the user to curl until Ctrl-C. Every process and port it started is
- * released on exit.
+ * released on exit. Not instantiable; {@link #run} is meant to be called once per process.
  */
 public final class DemoMain {
     private static final List<String> POLICIES = List.of("cache_aware", "round_robin");
