@@ -70,12 +70,16 @@ class StoreProbeDaemonTest {
     }
 
     private void start(String libraryPath, int tpSize) throws Exception {
+        start(libraryPath, tpSize, 2_000);
+    }
+
+    private void start(String libraryPath, int tpSize, long cacheTtlMillis) throws Exception {
         storeConfig = NativeStoreBlock.read(JSON.readTree("""
                 {"enabled": true, "library_path": "%s", "local_hostname": "127.0.0.1",
                  "metadata_server": "P2PHANDSHAKE", "master_server_address": "127.0.0.1:50051",
-                 "model": "Qwen2.5-7B-Instruct", "tp_size": %d,
+                 "model": "Qwen2.5-7B-Instruct", "tp_size": %d, "cache_ttl_ms": %d,
                  "retry_initial_ms": 50, "retry_max_ms": 200, "health_check_interval_ms": 100}
-                """.formatted(libraryPath, tpSize)), name -> null);
+                """.formatted(libraryPath, tpSize, cacheTtlMillis)), name -> null);
         StoreTier tier = new StoreTier();
         daemon = Daemon.start(new DaemonSettings("127.0.0.1", 0, false, "test"),
                 ConfigLoader.parse("{\"http_server_port\": 0}", "test", false).config(),
@@ -97,11 +101,16 @@ class StoreProbeDaemonTest {
         }
 
         void register(String instance) throws Exception {
+            register(instance, "vLLM");
+        }
+
+        void register(String instance, String type) throws Exception {
             JsonNode answer = post("/register", """
-                    {"endpoint": "%s", "replay_endpoint": "", "type": "vLLM", "modelname": "%s",
+                    {"endpoint": "%s", "replay_endpoint": "", "type": "%s", "modelname": "%s",
                      "instance_id": "%s", "tenant_id": "default", "lora_name": "", "block_size": %d, "dp_rank": 0,
                      "hash_profile": {"strategy": "vllm_v1", "algorithm": "sha256_cbor", "python_hash_seed": "0",
-                                      "index_projection": "low64_be"}}""".formatted(endpoint, MODEL, instance, BLOCK));
+                                      "index_projection": "low64_be"}}""".formatted(endpoint, type, MODEL, instance,
+                    BLOCK));
             assertEquals("registered successfully", answer.path("status").asText(), answer.toString());
             await("subscription of " + instance, () -> {
                 byte[] msg = pub.recv();
@@ -125,9 +134,37 @@ class StoreProbeDaemonTest {
             p.packString("block_size").packInt(BLOCK).packString("lora_id").packNil();
             p.packString("medium").packString("GPU").packString("lora_name").packNil();
             p.packInt(0);
+            send(p.toByteArray());
+        }
+
+        /** Publishes one Mooncake master event ({@code stored}, {@code removed} or {@code cleared}). */
+        void storeEvent(String type, String objectKey) throws Exception {
+            MessageBufferPacker p = MessagePack.newDefaultBufferPacker();
+            long now = System.currentTimeMillis();
+            p.packArrayHeader(3).packLong(now).packArrayHeader(1);
+            p.packMapHeader(objectKey == null ? 8 : 11);
+            p.packString("event_id").packLong(seq + 1).packString("timestamp").packLong(now);
+            p.packString("event_type").packString(type).packString("model_name").packNil();
+            p.packString("tenant_id").packString("default").packString("backend_id").packString("pool-1");
+            p.packString("medium");
+            if (objectKey == null) {
+                p.packNil();
+            } else {
+                p.packString("cpu");
+            }
+            p.packString("dp_rank").packInt(0);
+            if (objectKey != null) {
+                p.packString("object_key").packString(objectKey);
+                p.packString("seq_hashes").packArrayHeader(0).packString("base_block_idx").packNil();
+            }
+            p.packInt(0);
+            send(p.toByteArray());
+        }
+
+        private void send(byte[] payload) {
             pub.sendMore(new byte[0]);
-            pub.sendMore(ByteBuffer.allocate(8).putLong(seq++).array());
-            pub.send(p.toByteArray());
+            pub.sendMore(ByteBuffer.allocate(8).putLong(++seq).array());
+            pub.send(payload);
         }
     }
 
@@ -246,6 +283,16 @@ class StoreProbeDaemonTest {
         });
     }
 
+    private void awaitStore(Prompt prompt, String instance, int blocks, String why) {
+        await(why, () -> {
+            try {
+                return post("/query", prompt.body()).at("/instances/" + instance + "/store").asInt() == blocks * BLOCK;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     // ---- tests
 
     @Test
@@ -352,5 +399,30 @@ class StoreProbeDaemonTest {
         assertEquals(1.0, metric("conductor_store_probe_state{state=\"down\"}"));
         assertEquals(0.0, metric("conductor_store_probe_state{state=\"up\"}"));
         assertTrue(metric("conductor_store_probe_setup_attempts_total") >= 1);
+    }
+
+    @Test
+    void shouldUpdateTheProbeCacheWhenTheMastersStoreEventsArrive() throws Exception {
+        start(library.toString(), 1, 600_000); // answers would stay cached for the whole test without events
+        awaitProbe("up");
+        Engine a = new Engine();
+        Engine master = new Engine();
+        a.register("a");
+        master.register("pool", "Mooncake");
+        Prompt prompt = new Prompt(4, 6);
+        List<String> held = keys(prompt, 0, 4, 1);
+        StoreDouble.setKeys(held);
+        awaitStore(prompt, "a", 4, "store hits for blocks 0..3");
+
+        master.storeEvent("removed", held.get(1));
+        awaitStore(prompt, "a", 1, "the removed event marking block 1 absent (the double still holds it)");
+        master.storeEvent("stored", held.get(1));
+        awaitStore(prompt, "a", 4, "the stored event dropping block 1's cached answer");
+        StoreDouble.setKeys(held.subList(0, 2));
+        long cached = post("/query", prompt.body()).at("/instances/a/store").asLong();
+        master.storeEvent("cleared", null);
+        awaitStore(prompt, "a", 2, "the cleared event emptying the cache");
+
+        assertEquals(4 * BLOCK, cached, "without an event the cache still answers");
     }
 }
