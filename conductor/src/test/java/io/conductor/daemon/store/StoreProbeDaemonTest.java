@@ -105,12 +105,16 @@ class StoreProbeDaemonTest {
         }
 
         void register(String instance, String type) throws Exception {
+            register(instance, type, MODEL, """
+                    {"strategy": "vllm_v1", "algorithm": "sha256_cbor", "python_hash_seed": "0",
+                     "index_projection": "low64_be"}""");
+        }
+
+        void register(String instance, String type, String model, String profile) throws Exception {
             JsonNode answer = post("/register", """
                     {"endpoint": "%s", "replay_endpoint": "", "type": "%s", "modelname": "%s",
                      "instance_id": "%s", "tenant_id": "default", "lora_name": "", "block_size": %d, "dp_rank": 0,
-                     "hash_profile": {"strategy": "vllm_v1", "algorithm": "sha256_cbor", "python_hash_seed": "0",
-                                      "index_projection": "low64_be"}}""".formatted(endpoint, type, MODEL, instance,
-                    BLOCK));
+                     "hash_profile": %s}""".formatted(endpoint, type, model, instance, BLOCK, profile));
             assertEquals("registered successfully", answer.path("status").asText(), answer.toString());
             await("subscription of " + instance, () -> {
                 byte[] msg = pub.recv();
@@ -193,11 +197,15 @@ class StoreProbeDaemonTest {
 
         /** A query for the first {@code blocks} blocks only. */
         String body(int blocks) {
+            return body(MODEL, blocks);
+        }
+
+        String body(String model, int blocks) {
             StringBuilder ids = new StringBuilder();
             for (int t = 0; t < blocks * BLOCK; t++) {
                 ids.append(ids.isEmpty() ? "" : ",").append(tokens[t]);
             }
-            return "{\"model\": \"" + MODEL + "\", \"block_size\": " + BLOCK + ", \"token_ids\": [" + ids + "]}";
+            return "{\"model\": \"" + model + "\", \"block_size\": " + BLOCK + ", \"token_ids\": [" + ids + "]}";
         }
     }
 
@@ -424,5 +432,28 @@ class StoreProbeDaemonTest {
         awaitStore(prompt, "a", 2, "the cleared event emptying the cache");
 
         assertEquals(4 * BLOCK, cached, "without an event the cache still answers");
+    }
+
+    @Test
+    void shouldNotProbeWhenTheContextCannotNameStoreKeys() throws Exception {
+        start(library.toString(), 1);
+        awaitProbe("up");
+        Engine rehash = new Engine();
+        Engine other = new Engine();
+        rehash.register("rehash", "vLLM", "rehash/Qwen2.5-7B-Instruct", "null");
+        other.register("other", "vLLM", "Qwen/Other-Model", """
+                {"strategy": "vllm_v1", "algorithm": "sha256_cbor", "python_hash_seed": "0",
+                 "index_projection": "low64_be"}""");
+        Prompt prompt = new Prompt(5, 4);
+        StoreDouble.setKeys(keys(prompt, 0, 4, 1));
+        long batchesBefore = StoreDouble.counter("batch_is_exist");
+
+        JsonNode rehashAnswer = post("/query", prompt.body("rehash/Qwen2.5-7B-Instruct", 4));
+        JsonNode otherAnswer = post("/query", prompt.body("Qwen/Other-Model", 4));
+
+        assertEquals(0, rehashAnswer.at("/instances/rehash/longest_matched").asInt(), rehashAnswer.toString());
+        assertFalse(rehashAnswer.at("/instances/rehash").has("store"), "token-rehash contexts cannot probe");
+        assertFalse(otherAnswer.at("/instances/other").has("store"), "another model's keys are not the probe's");
+        assertEquals(batchesBefore, StoreDouble.counter("batch_is_exist"));
     }
 }
