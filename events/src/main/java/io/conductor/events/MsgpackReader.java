@@ -311,55 +311,64 @@ final class MsgpackReader {
      * @throws DecodeException {@link DropReason#TRUNCATED} if the value runs past the end or uses a reserved byte
      */
     void skipValue() {
-        // Fast path: a fixed-size scalar that fits is skipped by a table lookup (token-id arrays are most of a
-        // vLLM batch, and begin() skips every batch once); anything else, or a scalar that would run past the
-        // end, takes the general path below, which also produces the exact error.
+        // Fast path: a fixed-size scalar that fits is skipped by a table lookup on a local cursor (token-id arrays
+        // are most of a vLLM batch, and begin() skips every batch once); anything else, or a scalar that would run
+        // past the end, takes skipHeader, which also produces the exact error.
         final byte[] buf = buffer;
         final int lim = limit;
+        int p = position;
         long pending = 1;
         while (pending > 0) {
-            final int p = position;
+            pending--;
             if (p < lim) {
                 final int size = SCALAR_SIZE[buf[p] & 0xff];
                 if (size != 0 && size <= lim - p) {
-                    position = p + size;
-                    pending--;
+                    p += size;
                     continue;
                 }
             }
-            pending--;
-            final byte b = peek();
-            if (Code.isFixInt(b)) {
-                position++;
-            } else if (Code.isFixedArray(b) || b == Code.ARRAY16 || b == Code.ARRAY32) {
-                pending += readArrayHeader();
-            } else if (Code.isFixedMap(b) || b == Code.MAP16 || b == Code.MAP32) {
-                pending += 2L * readMapHeader();
-            } else if (Code.isFixStr(b) || (b >= Code.STR8 && b <= Code.STR32)) {
-                readStr();
-            } else {
-                position++;
-                switch (b) {
-                    case Code.NIL, Code.FALSE, Code.TRUE -> { }
-                    case Code.BIN8 -> skipRaw(readUnsigned(1));
-                    case Code.BIN16 -> skipRaw(readUnsigned(2));
-                    case Code.BIN32 -> skipRaw(readUnsigned(4));
-                    case Code.EXT8 -> skipRaw(1 + readUnsigned(1));
-                    case Code.EXT16 -> skipRaw(1 + readUnsigned(2));
-                    case Code.EXT32 -> skipRaw(1 + readUnsigned(4));
-                    case Code.FLOAT32, Code.UINT32, Code.INT32 -> skipRaw(4);
-                    case Code.FLOAT64, Code.UINT64, Code.INT64 -> skipRaw(8);
-                    case Code.UINT8, Code.INT8 -> skipRaw(1);
-                    case Code.UINT16, Code.INT16 -> skipRaw(2);
-                    case Code.FIXEXT1 -> skipRaw(2);
-                    case Code.FIXEXT2 -> skipRaw(3);
-                    case Code.FIXEXT4 -> skipRaw(5);
-                    case Code.FIXEXT8 -> skipRaw(9);
-                    case Code.FIXEXT16 -> skipRaw(17);
-                    default -> throw DecodeException.of(DropReason.TRUNCATED, "reserved type byte 0x%02x", b & 0xff);
-                }
+            position = p;
+            pending += skipHeader();
+            p = position;
+        }
+        position = p;
+    }
+
+    /** Skips one scalar, string, bin or ext, or the header of a container; returns the values the header opens. */
+    private long skipHeader() {
+        long pending = 0;
+        final byte b = peek();
+        if (Code.isFixInt(b)) {
+            position++;
+        } else if (Code.isFixedArray(b) || b == Code.ARRAY16 || b == Code.ARRAY32) {
+            pending += readArrayHeader();
+        } else if (Code.isFixedMap(b) || b == Code.MAP16 || b == Code.MAP32) {
+            pending += 2L * readMapHeader();
+        } else if (Code.isFixStr(b) || (b >= Code.STR8 && b <= Code.STR32)) {
+            readStr();
+        } else {
+            position++;
+            switch (b) {
+                case Code.NIL, Code.FALSE, Code.TRUE -> { }
+                case Code.BIN8 -> skipRaw(readUnsigned(1));
+                case Code.BIN16 -> skipRaw(readUnsigned(2));
+                case Code.BIN32 -> skipRaw(readUnsigned(4));
+                case Code.EXT8 -> skipRaw(1 + readUnsigned(1));
+                case Code.EXT16 -> skipRaw(1 + readUnsigned(2));
+                case Code.EXT32 -> skipRaw(1 + readUnsigned(4));
+                case Code.FLOAT32, Code.UINT32, Code.INT32 -> skipRaw(4);
+                case Code.FLOAT64, Code.UINT64, Code.INT64 -> skipRaw(8);
+                case Code.UINT8, Code.INT8 -> skipRaw(1);
+                case Code.UINT16, Code.INT16 -> skipRaw(2);
+                case Code.FIXEXT1 -> skipRaw(2);
+                case Code.FIXEXT2 -> skipRaw(3);
+                case Code.FIXEXT4 -> skipRaw(5);
+                case Code.FIXEXT8 -> skipRaw(9);
+                case Code.FIXEXT16 -> skipRaw(17);
+                default -> throw DecodeException.of(DropReason.TRUNCATED, "reserved type byte 0x%02x", b & 0xff);
             }
         }
+        return pending;
     }
 
     /**
