@@ -63,7 +63,6 @@ class CacheAwareDemoIT {
 
     @Test
     void shouldBeatRoundRobinOnHitRateAndTtftWhenChatsSharePrefixes() throws Exception {
-        fx.assumeIndexing();
         DemoWorkload workload = DemoWorkload.demo();
         WorkloadRunner runner = new WorkloadRunner(fx.topology.proxyUrl(), DemoTopology.MODEL, 6, 8);
         for (String policy : List.of("cache_aware", "round_robin")) {
@@ -85,7 +84,27 @@ class CacheAwareDemoIT {
         assertTrue(Math.abs(cacheAware.predictedTokens() - cacheAware.cachedTokens())
             <= 0.25 * cacheAware.cachedTokens(), "prediction far from the engines' actual hits\n" + table);
         assertEquals(0, roundRobin.predictedTokens(), table);
+        // Every cache-aware request reported the engine's cached tokens back (asynchronously).
+        fx.await("the proxy's /feedback reports", () -> metricSum("conductor_feedback_reports_total")
+            >= workload.totalRequests());
         URI health = fx.topology.proxyUrl().resolve("/healthcheck");
         assertTrue(fx.topology.getJson(health).path("routed_by_conductor").asLong() >= workload.totalRequests());
+    }
+
+    /** Sums every sample of one metric family in the conductor's Prometheus text. */
+    private double metricSum(String name) {
+        try (HttpClient client = HttpClient.newHttpClient()) {
+            String text = client.send(HttpRequest.newBuilder(fx.topology.conductorUrl().resolve("/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+            double sum = 0;
+            for (String line : text.lines().toList()) {
+                if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                }
+            }
+            return sum;
+        } catch (Exception e) {
+            return -1;
+        }
     }
 }

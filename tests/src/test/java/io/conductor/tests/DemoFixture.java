@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Shared helpers of the end-to-end tests that run the demo topology: direct engine requests, conductor queries and
@@ -31,47 +30,7 @@ final class DemoFixture implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        DemoTopology started;
-        try {
-            started = DemoTopology.start(spec, logs);
-        } catch (IllegalStateException e) {
-            // Transitional: the HTTP API lands on main separately; without /register there is nothing to test.
-            String m = String.valueOf(e.getMessage());
-            deleteTree(logs);
-            Assumptions.assumeFalse(m.startsWith(DemoTopology.NO_REGISTER), m);
-            throw e;
-        }
-        this.topology = started;
-    }
-
-    private Boolean indexing;
-
-    /**
-     * Skips the calling test unless the daemon indexes the engines' KV events: a prompt stored on an engine must
-     * show up in {@code /query} within 20 s. Transitional, while the daemon's event wiring lands on main; the
-     * answer is cached per topology.
-     */
-    void assumeIndexing() {
-        if (indexing == null) {
-            DemoTopology.Engine e = topology.prefill().getFirst();
-            String probe = uniquePrompt("probe", 60);
-            complete(e, probe);
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            boolean seen = false;
-            while (!seen && System.nanoTime() < deadline) {
-                seen = gpuHit(e, probe) > 0;
-                if (!seen) {
-                    try {
-                        Thread.sleep(100);
-                    } catch (InterruptedException ex) {
-                        Thread.currentThread().interrupt();
-                        break;
-                    }
-                }
-            }
-            indexing = seen;
-        }
-        Assumptions.assumeTrue(indexing, "the daemon in this build does not index KV events yet");
+        this.topology = DemoTopology.start(spec, logs);
     }
 
     /** Sends a non-streaming completion straight to an engine (bypassing the proxy) and returns its JSON. */

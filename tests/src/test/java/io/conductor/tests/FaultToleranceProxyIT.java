@@ -38,7 +38,6 @@ class FaultToleranceProxyIT {
 
     @Test
     void shouldReindexEngineWhenItIsKilledAndRestartsWithSeqZero() {
-        fx.assumeIndexing();
         DemoTopology.Engine engine = fx.topology.prefill().getFirst();
         String before = DemoFixture.uniquePrompt("before", 80);
         // Several batches first, so that the restarted engine's seq numbers lie below the conductor's last seq.
@@ -66,7 +65,6 @@ class FaultToleranceProxyIT {
 
     @Test
     void shouldHealDroppedEventBurstByReplayWhenNextBatchRevealsTheGap() {
-        fx.assumeIndexing();
         DemoTopology.Engine engine = fx.topology.prefill().get(1);
         fx.complete(engine, DemoFixture.uniquePrompt("sync", 40));
         fx.await("the stream to be live", () -> fx.gpuHit(engine, DemoFixture.uniquePrompt("sync", 40)) > 0);

@@ -99,10 +99,11 @@ public final class ConductorApiExtension implements DaemonExtension {
             EventMetrics.register(context.metrics(), zmq);
             zmq.decoratePoolSinks(store::tapPoolEvents);
         }
-        context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
+        // Steps run in reverse order: unregister every subscription first, then close the subscriber.
         if (streams instanceof AutoCloseable closeable) {
             context.addShutdownStep("conductor-event-streams", closeable::close);
         }
+        context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
         int ok = 0;
         int failed = 0;
         for (SubscriptionConfig entry : context.config().subscriptions()) {

@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  * engines (the last with two DP ranks), a simulated decode engine and the cache-aware proxy on loopback, replays the
  * built-in workload once with cache-aware routing and once with round robin, and prints the comparison. With
  * {@code --serve} everything stays up for the user to curl until Ctrl-C. Every process and port it started is
- * released on exit.
+ * released on exit. Not instantiable; {@link #run} is meant to be called once per process.
  */
 public final class DemoMain {
     private static final List<String> POLICIES = List.of("cache_aware", "round_robin");
@@ -72,7 +72,13 @@ public final class DemoMain {
             spec.prefillEngines() - 1, spec.lastEngineDpSize(), logDir);
         long t0 = System.nanoTime();
         DemoTopology topology = DemoTopology.start(spec, logDir);
-        Thread hook = new Thread(topology::close, "demo-shutdown");
+        Thread hook = new Thread(() -> {
+            // Ctrl-C or SIGTERM (the way out of --serve): stop every child; keep the logs only if asked to.
+            topology.close();
+            if (!keepLogs) {
+                deleteTree(logDir);
+            }
+        }, "demo-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         boolean ok = false;
         try {

@@ -12,6 +12,7 @@ import org.jspecify.annotations.Nullable;
  * Settings of one simulated engine, parsed from {@code vllm serve}-style flags so that the seeds' commands run with
  * {@code vllm serve MODEL} replaced by {@code mooncake_conductor engine MODEL}. vLLM flags that do not matter to a
  * simulation ({@code --enforce-eager}, {@code --gpu-memory-utilization 0.8}, ...) are accepted and ignored.
+ * Immutable and thread-safe.
  *
  * @param host HTTP bind address
  * @param port HTTP port ({@code 0} = ephemeral)

@@ -5,6 +5,7 @@ import java.util.concurrent.CountDownLatch;
 /**
  * {@code mooncake_conductor engine}: runs one simulated vLLM engine until SIGINT/SIGTERM. Prints
  * {@code READY {json}} on stdout once every socket is bound, so scripts and tests can learn ephemeral ports.
+ * Not instantiable; {@link #main} runs once per process.
  */
 public final class SimulatedEngineMain {
     private SimulatedEngineMain() {

@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * Settings of the cache-aware P/D proxy, from the seed proxy's flags ({@code --prefiller-hosts --prefiller-ports
  * --decoder-hosts --decoder-ports --conductor-address --port}) and/or a JSON file ({@code --config}); flags win.
+ * Immutable and thread-safe.
  *
  * @param host bind address
  * @param port listen port ({@code 0} = ephemeral)

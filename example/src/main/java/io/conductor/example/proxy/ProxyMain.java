@@ -4,7 +4,7 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code mooncake_conductor proxy}: runs the cache-aware P/D proxy until SIGINT/SIGTERM. Prints
- * {@code READY {json}} on stdout once listening.
+ * {@code READY {json}} on stdout once listening. Not instantiable; {@link #main} runs once per process.
  */
 public final class ProxyMain {
     private ProxyMain() {
