@@ -9,7 +9,11 @@ import io.conductor.daemon.config.LoadedConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.service.ConductorApiExtension;
 import io.conductor.daemon.service.ZmqEventStreams;
+import io.conductor.daemon.store.NativeStoreBlock;
+import io.conductor.daemon.store.StoreProbeExtension;
+import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.hash.HashCommand;
+import io.conductor.nativestore.NativeStoreConfig;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.EnumMap;
@@ -132,11 +136,13 @@ public final class Main {
     }
 
     /**
-     * The parts of the daemon installed at startup, in order. The HTTP API and the event subscriptions are added
-     * here when they are merged.
+     * The parts of the daemon installed at startup, in order: the store probe first (it attaches to the tier the
+     * API's queries consult), then the API with the event subscriptions.
      */
-    private static List<DaemonExtension> extensions() {
-        return List.of(ConductorApiExtension.withEnvironment(ZmqEventStreams::withDefaults));
+    private static List<DaemonExtension> extensions(NativeStoreConfig nativeStore) {
+        StoreTier store = new StoreTier();
+        return List.of(new StoreProbeExtension(nativeStore, store),
+            ConductorApiExtension.withEnvironment(ZmqEventStreams::withDefaults, store));
     }
 
     private static int runDaemon(Invocation.Run runArgs, Map<String, String> env, @Nullable String logWarning) {
@@ -147,8 +153,10 @@ public final class Main {
         ConfigLocation location = ConfigLocation.resolve(
             runArgs.configPath(), env.get(ConfigLocation.ENV_CONFIG_PATH), env.get("HOME"));
         LoadedConfig loaded;
+        NativeStoreConfig nativeStore;
         try {
             loaded = ConfigLoader.load(location.path(), runArgs.lenient());
+            nativeStore = NativeStoreBlock.read(loaded.config().nativeStore(), env::get);
         } catch (ConfigException e) {
             for (String problem : e.problems()) {
                 log.error("config {}: {}", location.path(), problem);
@@ -169,7 +177,7 @@ public final class Main {
         DaemonSettings settings = new DaemonSettings(runArgs.host(), config.httpPort(), runArgs.lenient(), version());
         Daemon daemon;
         try {
-            daemon = Daemon.start(settings, config, extensions());
+            daemon = Daemon.start(settings, config, extensions(nativeStore));
         } catch (DaemonStartException e) {
             log.error("event=refusing_to_start reason=\"{}\"", e.getMessage());
             return EXIT_FAILURE;

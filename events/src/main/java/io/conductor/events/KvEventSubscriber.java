@@ -35,6 +35,8 @@ public final class KvEventSubscriber implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(KvEventSubscriber.class);
     private static final long STOP_TIMEOUT_MILLIS = 5_000;
+    /** Socket cap of the ZMQ context: room for 8,000 subscriptions (a SUB and a DEALER each). */
+    static final int MAX_SOCKETS = 16_384;
 
     private final SubscriberConfig config;
     private final ZMQ.Context context;
@@ -46,6 +48,8 @@ public final class KvEventSubscriber implements AutoCloseable {
     public KvEventSubscriber(SubscriberConfig config) {
         this.config = Objects.requireNonNull(config, "config");
         this.context = ZMQ.context(config.ioThreads());
+        // Two sockets per subscription: ZMQ's default cap of 1,023 sockets per context would stop near 500.
+        context.setMaxSockets(MAX_SOCKETS);
         this.pollers = new PollerThread[config.pollerThreads()];
         for (int i = 0; i < pollers.length; i++) {
             pollers[i] = new PollerThread("conductor-events-poller-" + i);

@@ -170,8 +170,13 @@ final class PollerThread {
                 final long timersAt = System.nanoTime();
                 for (int i = 0, n = subscriptions.size(); i < n; i++) {
                     final Subscription s = subscriptions.get(i);
-                    if (timersAt - s.session.nextDeadline() >= 0 && s.session.nextDeadline() != Long.MAX_VALUE) {
-                        s.session.onTimer(timersAt);
+                    final long deadline = s.session.nextDeadline();
+                    if (deadline != Long.MAX_VALUE && timersAt - deadline >= 0) {
+                        try {
+                            s.session.onTimer(timersAt);
+                        } catch (RuntimeException e) {
+                            LOG.error("stream {}: unexpected failure in a timer; continuing", s.spec.key(), e);
+                        }
                     }
                 }
             }
@@ -212,11 +217,14 @@ final class PollerThread {
             if (!subscriptions.contains(s)) {
                 continue; // already removed
             }
-            final long now = System.nanoTime();
-            if (event.connected()) {
-                s.session.onConnected(now);
-            } else {
-                s.session.onDisconnected();
+            try {
+                if (event.connected()) {
+                    s.session.onConnected(System.nanoTime());
+                } else {
+                    s.session.onDisconnected();
+                }
+            } catch (RuntimeException e) {
+                LOG.error("stream {}: unexpected failure on a connection event; continuing", s.spec.key(), e);
             }
         }
     }

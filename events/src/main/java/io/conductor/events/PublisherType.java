@@ -20,6 +20,21 @@ public enum PublisherType {
         this.firstSeq = firstSeq;
     }
 
+    /**
+     * The type named by a registration's {@code type} field: {@code vLLM}, {@code SGLang} or {@code Mooncake},
+     * case-insensitively.
+     *
+     * @throws IllegalArgumentException for any other text, quoting it
+     */
+    public static PublisherType fromRegistration(String type) {
+        return switch (type.toLowerCase(java.util.Locale.ROOT)) {
+            case "vllm" -> VLLM;
+            case "sglang" -> SGLANG;
+            case "mooncake" -> MOONCAKE;
+            default -> throw new IllegalArgumentException("type must be vLLM, SGLang or Mooncake: " + type);
+        };
+    }
+
     /** The sequence number a fresh publisher process sends first. */
     public long firstSeq() {
         return firstSeq;

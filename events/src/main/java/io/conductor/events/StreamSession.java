@@ -42,6 +42,8 @@ final class StreamSession {
     /** Gap syncs tried in a row before giving up on replay for this gap. */
     private static final int MAX_SYNC_ATTEMPTS = 3;
     private static final long LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+    /** Silence between two replies of one exchange after which the rest counts as dropped. */
+    private static final long MAX_REPLAY_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     private static final DropReason[] REASONS = DropReason.values();
 
     private record Pending(long seq, byte[] payload) {
@@ -55,6 +57,7 @@ final class StreamSession {
     private final KvBatch batch;
     private final KvEvent event = new KvEvent(64, 1024);
     private final long replayTimeoutNanos;
+    private final long replayIdleNanos;
     private final int maxBuffered;
     private final long rebuildMinNanos;
     private final long rebuildMaxNanos;
@@ -71,6 +74,7 @@ final class StreamSession {
     private boolean lostPeer;
     private boolean degraded;
     private boolean bootstrapPending;
+    private boolean bootstrapStarted;
     /** Set by a rebuild that found an empty ring: the next live seq must be the publisher's first. */
     private boolean expectFirst;
     private StreamState published = StreamState.CONNECTING;
@@ -80,7 +84,10 @@ final class StreamSession {
     private boolean syncRebuild;
     private boolean syncGotData;
     private boolean syncTruncated;
-    private boolean syncLossy;
+    private boolean syncStalled;
+    /** The exchange (including its resumptions) rebuilds the stream from the ring: success makes it exact. */
+    private boolean syncRebuilding;
+    private long syncStartSeq;
     private int syncAttempts;
     private long syncDeadline;
     private final ArrayDeque<Pending> buffer = new ArrayDeque<>();
@@ -96,6 +103,7 @@ final class StreamSession {
         this.decoder = BatchDecoder.forPublisher(spec.publisher());
         this.batch = new KvBatch(spec.key(), spec.publisher());
         this.replayTimeoutNanos = config.replayTimeout().toNanos();
+        this.replayIdleNanos = Math.min(replayTimeoutNanos, MAX_REPLAY_IDLE_NANOS);
         this.maxBuffered = config.maxBufferedBatches();
         this.rebuildMinNanos = config.rebuildBackoffMin().toNanos();
         this.rebuildMaxNanos = config.rebuildBackoffMax().toNanos();
@@ -157,7 +165,9 @@ final class StreamSession {
             counters.increment(StreamCounters.DUPLICATES); // a late reply to an abandoned exchange
             return;
         }
-        syncDeadline = now + replayTimeoutNanos;
+        // Replies of one exchange come back to back: once data flowed, a short silence means the rest (the end
+        // marker at least) was dropped, and the exchange resumes from lastSeq + 1 instead of waiting it out.
+        syncDeadline = now + replayIdleNanos;
         if (!syncGotData) {
             syncGotData = true;
             if (!syncRebuild && Long.compareUnsigned(seq, syncFrom) > 0) {
@@ -166,6 +176,7 @@ final class StreamSession {
                         spec.key(), syncFrom, seq);
                 syncTruncated = true;
                 syncRebuild = true;
+                syncRebuilding = true;
                 resetOwner(ResetCause.REBUILD);
                 lastSeq = NONE;
             }
@@ -174,10 +185,15 @@ final class StreamSession {
             counters.increment(StreamCounters.DUPLICATES);
             return;
         }
+        if (syncStalled) {
+            return; // past a hole in this exchange: these batches will be asked for again, in order
+        }
         if (lastSeq != NONE && seq > lastSeq + 1) {
-            counters.increment(StreamCounters.GAPS);
-            counters.add(StreamCounters.BATCHES_MISSED, seq - lastSeq - 1);
-            syncLossy = true;
+            // Replies went missing inside the exchange (a ROUTER drops replies above its send HWM, 1,000 by
+            // default, so a long ring never arrives whole). Applying past the hole would break the order: stop
+            // here and ask again from lastSeq + 1 once this exchange ends.
+            syncStalled = true;
+            return;
         }
         apply(seq, payload, offset, length, true, now);
     }
@@ -187,8 +203,10 @@ final class StreamSession {
         if (!syncing) {
             return;
         }
-        if (!syncRebuild && !syncGotData && !coversNext()) {
-            // Nothing at or after the requested seq is held, and live batches do not continue from lastSeq.
+        if (!syncRebuild && !syncGotData && !buffer.isEmpty() && !coversNext()) {
+            // A ring always keeps the newest batches, yet it holds nothing at or after the requested seq while a
+            // newer live batch exists: the publisher restarted under us. (An empty reply with nothing buffered
+            // just means we are caught up.)
             LOG.warn("stream {}: replay from {} returned nothing; rebuilding", spec.key(), syncFrom);
             counters.replay(ReplayResult.TRUNCATED);
             syncing = false;
@@ -196,14 +214,14 @@ final class StreamSession {
             publishState();
             return;
         }
+        if (syncStalled) {
+            resume("replies were missing", now);
+            publishState();
+            return;
+        }
         drainBuffer(now);
         if (!buffer.isEmpty()) {
-            if (syncAttempts < MAX_SYNC_ATTEMPTS) {
-                syncing = false;
-                startSync(lastSeq + 1, false, now);
-            } else {
-                fail(ReplayResult.FAILED, "gap persists after " + syncAttempts + " replays", now);
-            }
+            resume("buffered live batches do not continue the replayed ones", now);
             publishState();
             return;
         }
@@ -212,17 +230,15 @@ final class StreamSession {
             expectFirst = true;
         }
         final ReplayResult result = syncTruncated ? ReplayResult.TRUNCATED
-                : syncRebuild ? ReplayResult.BOOTSTRAPPED : ReplayResult.HEALED;
+                : syncRebuilding ? ReplayResult.BOOTSTRAPPED : ReplayResult.HEALED;
         counters.replay(result);
         LOG.debug("stream {}: replay {} up to seq {}", spec.key(), result, lastSeq);
         syncing = false;
         everLive = true;
         syncAttempts = 0;
         rebuildFailures = 0;
-        if (syncRebuild) {
-            degraded = syncLossy; // a complete rebuild makes the stream exact again
-        } else if (syncLossy) {
-            degraded = true; // a batch missing inside the ring: what we hold may be stale until a rebuild
+        if (syncRebuilding) {
+            degraded = false; // a complete rebuild makes the stream exact again
         }
         if (degraded && replay != null) {
             scheduleRebuild(now);
@@ -230,14 +246,16 @@ final class StreamSession {
         publishState();
     }
 
-    /** The live socket gained a peer (connected or accepted). */
+    /** The live socket gained a peer: a connected or accepted connection finished its ZMTP handshake. */
     void onConnected(long now) {
         connected = true;
         final boolean first = !connectedOnce;
         if (lostPeer) {
             counters.increment(StreamCounters.RECONNECTS);
         }
-        if ((first || lostPeer) && replay != null) {
+        // A live batch may have been read (and started the bootstrap) before this event was processed: the first
+        // handshake only bootstraps if nothing did yet; a reconnect always rebuilds.
+        if (replay != null && (lostPeer || (first && !bootstrapStarted))) {
             bootstrapPending = true;
             if (!syncing) {
                 startSync(0, true, now);
@@ -251,11 +269,12 @@ final class StreamSession {
         publishState();
     }
 
-    /** The live socket lost its peer. */
+    /** The live socket lost a connection (ignored unless a peer had completed its handshake). */
     void onDisconnected() {
-        if (connected) {
-            LOG.info("stream {}: lost {}; ZMQ reconnects with backoff", spec.key(), spec.endpoint());
+        if (!connected) {
+            return; // a connection that never completed its handshake: nothing was lost
         }
+        LOG.info("stream {}: lost {}; ZMQ reconnects with backoff", spec.key(), spec.endpoint());
         connected = false;
         lostPeer = true;
         publishState();
@@ -270,7 +289,17 @@ final class StreamSession {
     void onTimer(long now) {
         if (syncing) {
             if (now - syncDeadline >= 0) {
-                fail(ReplayResult.TIMEOUT, "no replay reply within " + replayTimeoutNanos / 1_000_000 + " ms", now);
+                if (syncGotData && lastSeq != syncStartSeq) {
+                    // Replies (the end marker at least) were lost after real progress: continue from there on a
+                    // fresh socket, so late replies of this exchange cannot interleave.
+                    if (replay != null) {
+                        replay.restart();
+                    }
+                    resume("the end marker did not arrive", now);
+                } else {
+                    fail(ReplayResult.TIMEOUT, "no replay reply within " + replayTimeoutNanos / 1_000_000 + " ms",
+                            now);
+                }
                 publishState();
             }
         } else if (rebuildAt != NEVER && now - rebuildAt >= 0) {
@@ -322,6 +351,7 @@ final class StreamSession {
         if (rebuild) {
             resetOwner(ResetCause.REBUILD);
             lastSeq = NONE;
+            bootstrapStarted = true;
         }
         syncing = true;
         expectFirst = false;
@@ -329,7 +359,9 @@ final class StreamSession {
         syncRebuild = rebuild;
         syncGotData = false;
         syncTruncated = false;
-        syncLossy = false;
+        syncStalled = false;
+        syncRebuilding = rebuild;
+        syncStartSeq = lastSeq;
         syncAttempts++;
         syncDeadline = now + replayTimeoutNanos;
         bootstrapPending = false;
@@ -337,6 +369,29 @@ final class StreamSession {
         if (!channel.request(from)) {
             fail(ReplayResult.FAILED, "replay request could not be queued", now);
         }
+    }
+
+    /**
+     * Continues an exchange that ended early: from lastSeq + 1, keeping the buffer. An exchange that made progress
+     * does not use up an attempt, so a long ring arriving in pieces still converges.
+     */
+    private void resume(String why, long now) {
+        final boolean progressed = lastSeq != syncStartSeq;
+        LOG.debug("stream {}: replay from {} stopped at {} ({}); continuing", spec.key(), syncFrom, lastSeq, why);
+        syncing = false;
+        if (progressed) {
+            syncAttempts = 0;
+        }
+        if (syncAttempts >= MAX_SYNC_ATTEMPTS) {
+            syncing = true;
+            fail(ReplayResult.FAILED, why + " in " + syncAttempts + " replays without progress", now);
+            return;
+        }
+        final boolean truncated = syncTruncated;
+        final boolean rebuilding = syncRebuilding;
+        startSync(lastSeq == NONE ? 0 : lastSeq + 1, lastSeq == NONE, now);
+        syncTruncated = truncated;
+        syncRebuilding = rebuilding || syncRebuilding;
     }
 
     /** Replay could not help: reset, apply what is buffered, go DEGRADED, schedule a rebuild if possible. */

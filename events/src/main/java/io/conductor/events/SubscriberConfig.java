@@ -16,12 +16,16 @@ import java.util.Objects;
  * @param reconnectInterval ZMQ reconnect interval (ZMQ doubles it per failed attempt, adds jitter)
  * @param reconnectIntervalMax cap of the reconnect interval
  * @param heartbeatInterval ZMTP heartbeat interval detecting a dead peer (timeout = 3 intervals); zero disables
+ * @param handshakeTimeout how long a new connection may take to finish its ZMTP handshake before it is dropped and
+ *     retried. JeroMQ 0.6.0's connecting side occasionally stalls a handshake until this expires (libzmq's default,
+ *     30 s, would leave a fresh subscription deaf that long), so keep it short
  * @param rebuildBackoffMin first delay before retrying a rebuild replay of a degraded stream
  * @param rebuildBackoffMax cap of that delay (doubles per failure, with jitter)
  */
 public record SubscriberConfig(int pollerThreads, int ioThreads, int receiveHighWaterMark, Duration replayTimeout,
                                int maxBufferedBatches, Duration reconnectInterval, Duration reconnectIntervalMax,
-                               Duration heartbeatInterval, Duration rebuildBackoffMin, Duration rebuildBackoffMax) {
+                               Duration heartbeatInterval, Duration handshakeTimeout, Duration rebuildBackoffMin,
+                               Duration rebuildBackoffMax) {
 
     public SubscriberConfig {
         require(pollerThreads >= 1 && pollerThreads <= 64, "pollerThreads must be in 1..64", pollerThreads);
@@ -31,31 +35,44 @@ public record SubscriberConfig(int pollerThreads, int ioThreads, int receiveHigh
         requirePositive(replayTimeout, "replayTimeout");
         requirePositive(reconnectInterval, "reconnectInterval");
         requirePositive(reconnectIntervalMax, "reconnectIntervalMax");
+        requirePositive(handshakeTimeout, "handshakeTimeout");
         requirePositive(rebuildBackoffMin, "rebuildBackoffMin");
         requirePositive(rebuildBackoffMax, "rebuildBackoffMax");
         Objects.requireNonNull(heartbeatInterval, "heartbeatInterval");
         require(!heartbeatInterval.isNegative(), "heartbeatInterval must be >= 0", heartbeatInterval);
     }
 
-    /** One poller thread, replay timeout 3 s, 100k-message HWM, reconnect 100 ms..5 s, rebuild 1 s..60 s. */
+    /**
+     * One poller thread, one I/O thread, 100k-message HWM, replay timeout 3 s, 16,384 buffered batches, reconnect
+     * 100 ms..5 s, heartbeat 2 s, handshake timeout 2 s, rebuild backoff 1 s..60 s.
+     */
     public static SubscriberConfig defaults() {
         return new SubscriberConfig(1, 1, 100_000, Duration.ofSeconds(3), 16_384, Duration.ofMillis(100),
-                Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(60));
+                Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(1),
+                Duration.ofSeconds(60));
     }
 
     public SubscriberConfig withPollerThreads(int value) {
         return new SubscriberConfig(value, ioThreads, receiveHighWaterMark, replayTimeout, maxBufferedBatches,
-                reconnectInterval, reconnectIntervalMax, heartbeatInterval, rebuildBackoffMin, rebuildBackoffMax);
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, handshakeTimeout, rebuildBackoffMin,
+                rebuildBackoffMax);
     }
 
     public SubscriberConfig withReplayTimeout(Duration value) {
         return new SubscriberConfig(pollerThreads, ioThreads, receiveHighWaterMark, value, maxBufferedBatches,
-                reconnectInterval, reconnectIntervalMax, heartbeatInterval, rebuildBackoffMin, rebuildBackoffMax);
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, handshakeTimeout, rebuildBackoffMin,
+                rebuildBackoffMax);
     }
 
     public SubscriberConfig withRebuildBackoff(Duration min, Duration max) {
         return new SubscriberConfig(pollerThreads, ioThreads, receiveHighWaterMark, replayTimeout, maxBufferedBatches,
-                reconnectInterval, reconnectIntervalMax, heartbeatInterval, min, max);
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, handshakeTimeout, min, max);
+    }
+
+    public SubscriberConfig withHandshakeTimeout(Duration value) {
+        return new SubscriberConfig(pollerThreads, ioThreads, receiveHighWaterMark, replayTimeout, maxBufferedBatches,
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, value, rebuildBackoffMin,
+                rebuildBackoffMax);
     }
 
     private static void require(boolean condition, String message, Object value) {

@@ -28,7 +28,6 @@ final class Subscription implements ReplayChannel {
     private final ZMQ.Context context;
     private final SubscriberConfig config;
     private final Msg[] frames = new Msg[MAX_FRAMES];
-    private final byte[] seqFrame = new byte[8];
     private ZMQ.@Nullable Socket sub;
     private ZMQ.@Nullable Socket dealer;
     private volatile boolean closed;
@@ -55,13 +54,13 @@ final class Subscription implements ReplayChannel {
             s.setRcvHWM(config.receiveHighWaterMark());
             s.setReconnectIVL((int) config.reconnectInterval().toMillis());
             s.setReconnectIVLMax((int) config.reconnectIntervalMax().toMillis());
+            s.setHandshakeIvl((int) config.handshakeTimeout().toMillis());
             final int heartbeat = (int) config.heartbeatInterval().toMillis();
             if (heartbeat > 0) {
                 s.setHeartbeatIvl(heartbeat);
                 s.setHeartbeatTimeout(3 * heartbeat);
             }
-            s.setEventHook(this::onSocketEvent,
-                    ZMQ.EVENT_CONNECTED | ZMQ.EVENT_ACCEPTED | ZMQ.EVENT_DISCONNECTED);
+            s.setEventHook(this::onSocketEvent, ZMQ.EVENT_HANDSHAKE_PROTOCOL | ZMQ.EVENT_DISCONNECTED);
             s.subscribe(spec.topic().getBytes(StandardCharsets.UTF_8));
             if (spec.bindsLive()) {
                 s.bind(spec.endpoint());
@@ -105,6 +104,8 @@ final class Subscription implements ReplayChannel {
         if (d == null) {
             return false;
         }
+        // A fresh array per request: JeroMQ queues the array itself, not a copy, until its I/O thread writes it.
+        final byte[] seqFrame = new byte[8];
         for (int i = 0; i < 8; i++) {
             seqFrame[i] = (byte) (fromSeq >>> (56 - 8 * i));
         }
@@ -220,8 +221,10 @@ final class Subscription implements ReplayChannel {
         if (closed) {
             return;
         }
+        // A peer counts once its ZMTP handshake has negotiated the protocol, not at TCP connect: a handshake that
+        // stalls and is dropped (handshakeTimeout) must not look like a lost peer and trigger a rebuild.
         final ZMonitor.Event type = event.getEvent();
-        if (type == ZMonitor.Event.CONNECTED || type == ZMonitor.Event.ACCEPTED) {
+        if (type == ZMonitor.Event.HANDSHAKE_PROTOCOL) {
             poller.connectionEvent(this, true);
         } else if (type == ZMonitor.Event.DISCONNECTED) {
             poller.connectionEvent(this, false);
@@ -240,6 +243,7 @@ final class Subscription implements ReplayChannel {
             d.setRcvHWM(config.receiveHighWaterMark());
             d.setReconnectIVL((int) config.reconnectInterval().toMillis());
             d.setReconnectIVLMax((int) config.reconnectIntervalMax().toMillis());
+            d.setHandshakeIvl((int) config.handshakeTimeout().toMillis());
             d.connect(endpoint);
         } catch (RuntimeException e) {
             d.close();

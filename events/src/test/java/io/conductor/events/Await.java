@@ -12,6 +12,16 @@ final class Await {
     private Await() {
     }
 
+    /** A failing wait shows where every thread was, in the test's output file. */
+    private static void dumpThreads() {
+        for (final var e : Thread.getAllStackTraces().entrySet()) {
+            System.err.println("--- " + e.getKey().getName() + " " + e.getKey().getState());
+            for (final StackTraceElement frame : e.getValue()) {
+                System.err.println("    at " + frame);
+            }
+        }
+    }
+
     static void until(BooleanSupplier condition, Supplier<String> description) {
         until(DEFAULT, condition, description);
     }
@@ -20,6 +30,7 @@ final class Await {
         final long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
+                dumpThreads();
                 throw new AssertionError("timed out after " + timeout + " waiting for: " + description.get());
             }
             try {

@@ -144,6 +144,15 @@ class SglangAndMooncakeDecoderTest {
         assertEquals(List.of(DropReason.MISSING_FIELD), batch.eventDrops());
     }
 
+    @Test
+    void shouldMapRegistrationTypeWhenDaemonNamesThePublisher() {
+        assertEquals(PublisherType.VLLM, PublisherType.fromRegistration("vLLM"));
+        assertEquals(PublisherType.SGLANG, PublisherType.fromRegistration("sglang"));
+        assertEquals(PublisherType.MOONCAKE, PublisherType.fromRegistration("Mooncake"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> PublisherType.fromRegistration("TensorRT"));
+    }
+
     static byte[] mooncakeBatch(byte[]... events) {
         return Payloads.pack(p -> {
             p.packArrayHeader(3).packLong(1_700_000_000_123L).packArrayHeader(events.length);

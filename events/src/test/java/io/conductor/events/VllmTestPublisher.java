@@ -207,6 +207,7 @@ final class VllmTestPublisher implements AutoCloseable {
         final ZMQ.Socket p = context.socket(SocketType.PUB);
         p.setLinger(0);
         p.setSndHWM(100_000);
+        p.setHandshakeIvl(1000); // JeroMQ 0.6.0 occasionally stalls a connecting handshake until this expires
         if (connectEndpoint != null) {
             p.connect(connectEndpoint);
         } else if (pubPort == 0) {

@@ -43,6 +43,18 @@ final class DaemonProcess implements AutoCloseable {
      * @return the started process
      */
     static DaemonProcess start(Path logDir, String... args) throws IOException {
+        return start(logDir, java.util.Map.of(), args);
+    }
+
+    /**
+     * Starts {@code bin/mooncake_conductor ARGS} with extra environment variables.
+     *
+     * @param logDir where to write the process output
+     * @param env    variables to set for the process
+     * @param args   the command-line arguments
+     * @return the started process
+     */
+    static DaemonProcess start(Path logDir, java.util.Map<String, String> env, String... args) throws IOException {
         Path home = home();
         List<String> command = new ArrayList<>();
         command.add(home.resolve("bin/mooncake_conductor").toString());
@@ -54,6 +66,7 @@ final class DaemonProcess implements AutoCloseable {
             .redirectOutput(log.toFile());
         builder.environment().remove("CONDUCTOR_CONFIG_PATH");
         builder.environment().put("CONDUCTOR_LOG_LEVEL", "info");
+        builder.environment().putAll(env);
         return new DaemonProcess(builder.start(), log);
     }
 

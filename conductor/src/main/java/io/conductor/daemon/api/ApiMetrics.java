@@ -54,7 +54,7 @@ public final class ApiMetrics {
                 .help("Prompt tokens queried, by model").labelNames("model").register(registry);
         matchedTokens = Counter.builder().name("conductor_query_matched_tokens_total")
                 .help("Tokens matched by the best instance of each query, by model and tier (cumulative cursor: "
-                        + "gpu <= cpu <= disk = longest_matched)")
+                        + "gpu <= cpu <= disk <= store; longest_matched = store while the store probe answers, else disk)")
                 .labelNames("model", "tier").register(registry);
         instanceQueryTokens = Counter.builder().name("conductor_instance_query_tokens_total")
                 .help("Prompt tokens queried against each instance").labelNames("instance").register(registry);
@@ -97,10 +97,12 @@ public final class ApiMetrics {
         long gpu = 0;
         long cpu = 0;
         long disk = 0;
+        long store = QueryResult.InstanceMatch.NO_STORE;
         for (QueryResult.InstanceMatch m : result.instances()) {
             gpu = Math.max(gpu, m.gpu());
             cpu = Math.max(cpu, m.cpu());
             disk = Math.max(disk, m.disk());
+            store = Math.max(store, m.store());
             InstanceMeters meters = instanceMeters.get(m.instanceId());
             if (meters == null) {
                 meters = instanceMeters.computeIfAbsent(m.instanceId(), id -> new InstanceMeters(
@@ -117,6 +119,9 @@ public final class ApiMetrics {
         matchedTokens.labelValues(model, TIERS[0]).inc(gpu);
         matchedTokens.labelValues(model, TIERS[1]).inc(cpu);
         matchedTokens.labelValues(model, TIERS[2]).inc(disk);
+        if (store != QueryResult.InstanceMatch.NO_STORE) {
+            matchedTokens.labelValues(model, "store").inc(store); // only while the store probe answers
+        }
     }
 
     void feedback(String instanceLabel, long predicted, long cached) {

@@ -127,7 +127,7 @@ public final class ApiRoutes {
         long start = System.nanoTime();
         QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits);
         QueryResult result = answer(request.query());
-        RoutePolicy.Decision decision = routePolicy.choose(result, request.candidates());
+        RoutePolicy.Decision decision = routePolicy.choose(result, request.candidates(), request.loads());
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(request.query().context()));
         }

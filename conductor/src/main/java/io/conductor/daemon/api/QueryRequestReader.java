@@ -3,7 +3,9 @@ package io.conductor.daemon.api;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.index.prefix.ContextKey;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -28,8 +30,9 @@ final class QueryRequestReader {
      *
      * @param query the prompt query
      * @param candidates the candidate instances, or {@code null} for every registered instance
+     * @param loads in-flight requests per instance as the proxy reports them, or {@code null}
      */
-    record RouteRequest(PromptQuery query, @Nullable List<String> candidates) {
+    record RouteRequest(PromptQuery query, @Nullable List<String> candidates, @Nullable Map<String, Long> loads) {
     }
 
     private final Kind kind;
@@ -43,6 +46,7 @@ final class QueryRequestReader {
     private @Nullable String salt;
     private @Nullable String instance;
     private @Nullable List<String> candidates;
+    private @Nullable Map<String, Long> loads;
     private boolean hashable = true;
 
     private QueryRequestReader(Kind kind, ApiLimits limits) {
@@ -59,7 +63,7 @@ final class QueryRequestReader {
     static RouteRequest readRoute(Value.MapValue body, ApiLimits limits) {
         QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits);
         reader.scan(body);
-        return new RouteRequest(reader.query(), reader.candidates);
+        return new RouteRequest(reader.query(), reader.candidates, reader.loads);
     }
 
     private void scan(Value.MapValue body) {
@@ -100,6 +104,7 @@ final class QueryRequestReader {
                 switch (key) {
                     case "token_ids" -> tokens = tokenIds(value);
                     case "candidates" -> candidates = candidates(value);
+                    case "loads" -> loads = loads(value);
                     default -> throw FieldRules.unknownField(key);
                 }
             }
@@ -252,6 +257,23 @@ final class QueryRequestReader {
                         "candidates element must be a non-empty string");
             }
             out.add(FieldRules.checkLength("candidates", s.text(), limits));
+        }
+        return out;
+    }
+
+    /** {@code loads}: a map of instance id to a non-negative integer (the proxy's in-flight requests). */
+    private Map<String, Long> loads(Value value) {
+        if (!(value instanceof Value.MapValue map)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "loads", "loads must be a map");
+        }
+        Map<String, Long> out = new HashMap<>();
+        for (Value.Entry e : map.entries()) {
+            String id = FieldRules.keyName(e);
+            if (!(e.value() instanceof Value.Int i) || i.value() < 0) {
+                throw ApiException.badRequest(Reason.INVALID_VALUE, "loads",
+                        "loads values must be non-negative integers");
+            }
+            out.put(FieldRules.checkLength("loads", id, limits), i.value());
         }
         return out;
     }

@@ -65,7 +65,7 @@ final class ResponseBodies {
     }
 
     private static void writeInstance(ResponseWriter w, QueryResult.InstanceMatch m) {
-        w.beginMap(6).field("longest_matched", m.longestMatched());
+        w.beginMap(m.hasStore() ? 7 : 6).field("longest_matched", m.longestMatched());
         w.key("dp").beginMap(m.ranks().size());
         for (QueryResult.RankMatch r : m.ranks()) {
             w.field(Integer.toString(r.dpRank()), r.gpu());
@@ -77,20 +77,32 @@ final class ResponseBodies {
                     .field("gpu", r.gpu()).field("cpu", r.cpu()).field("disk", r.disk()).endMap();
         }
         w.endMap();
-        w.field("gpu", m.gpu()).field("cpu", m.cpu()).field("disk", m.disk()).endMap();
+        w.field("gpu", m.gpu()).field("cpu", m.cpu()).field("disk", m.disk());
+        writeStore(w, m);
+        w.endMap();
+    }
+
+    /** The extension key {@code store} (cumulative cursor after the store phase), only when it was consulted. */
+    private static void writeStore(ResponseWriter w, QueryResult.InstanceMatch m) {
+        if (m.hasStore()) {
+            w.field("store", m.store());
+        }
     }
 
     static byte[] route(WireFormat format, RoutePolicy.Decision d) {
         QueryResult.InstanceMatch best = d.chosen();
-        ResponseWriter w = ResponseWriter.create(format).beginMap(7)
+        ResponseWriter w = ResponseWriter.create(format).beginMap(best.hasStore() ? 8 : 7)
                 .field("instance_id", best.instanceId())
                 .field("longest_matched", best.longestMatched())
                 .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
                 .field("reason", d.reason());
+        writeStore(w, best);
         w.key("candidates").beginMap(d.candidates().size());
         for (QueryResult.InstanceMatch c : d.candidates()) {
-            w.key(c.instanceId()).beginMap(4).field("longest_matched", c.longestMatched())
-                    .field("gpu", c.gpu()).field("cpu", c.cpu()).field("disk", c.disk()).endMap();
+            w.key(c.instanceId()).beginMap(c.hasStore() ? 5 : 4).field("longest_matched", c.longestMatched())
+                    .field("gpu", c.gpu()).field("cpu", c.cpu()).field("disk", c.disk());
+            writeStore(w, c);
+            w.endMap();
         }
         return w.endMap().endMap().toBytes();
     }

@@ -16,6 +16,7 @@ import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.ServiceType;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.hash.HashProfile;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.PrefixIndexConfig;
@@ -38,6 +39,7 @@ public final class ConductorApiExtension implements DaemonExtension {
 
     private final Supplier<EventStreams> events;
     private final ApiLimits limits;
+    private final StoreTier store;
 
     /**
      * Creates the extension.
@@ -46,8 +48,21 @@ public final class ConductorApiExtension implements DaemonExtension {
      * @param limits API limits and admin key
      */
     public ConductorApiExtension(Supplier<EventStreams> events, ApiLimits limits) {
+        this(events, limits, new StoreTier());
+    }
+
+    /**
+     * Creates the extension with the Mooncake Store tier (queries add store hits; Mooncake store events reach the
+     * probe's cache).
+     *
+     * @param events creates the event subscriptions (called once at install)
+     * @param limits API limits and admin key
+     * @param store the store tier, shared with {@link io.conductor.daemon.store.StoreProbeExtension}
+     */
+    public ConductorApiExtension(Supplier<EventStreams> events, ApiLimits limits, StoreTier store) {
         this.events = Objects.requireNonNull(events, "events");
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.store = Objects.requireNonNull(store, "store");
     }
 
     /**
@@ -60,21 +75,35 @@ public final class ConductorApiExtension implements DaemonExtension {
         return new ConductorApiExtension(events, ApiLimits.fromEnvironment());
     }
 
+    /**
+     * The production wiring with the Mooncake Store tier.
+     *
+     * @param events creates the event subscriptions
+     * @param store the store tier
+     * @return the extension
+     */
+    public static ConductorApiExtension withEnvironment(Supplier<EventStreams> events, StoreTier store) {
+        return new ConductorApiExtension(events, ApiLimits.fromEnvironment(), store);
+    }
+
     @Override
     public void install(DaemonContext context) {
         PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(indexConfig(context.config().index()));
         EventStreams streams = events.get();
         ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
-        LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams);
+        LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
+                store);
         ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
         IndexMetrics.register(context.metrics(), index);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
+            zmq.decoratePoolSinks(store::tapPoolEvents);
         }
-        context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
+        // Steps run in reverse order: unregister every subscription first, then close the subscriber.
         if (streams instanceof AutoCloseable closeable) {
             context.addShutdownStep("conductor-event-streams", closeable::close);
         }
+        context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
         int ok = 0;
         int failed = 0;
         for (SubscriptionConfig entry : context.config().subscriptions()) {

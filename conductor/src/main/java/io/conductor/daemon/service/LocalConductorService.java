@@ -10,6 +10,7 @@ import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.BlockHashSequence;
 import io.conductor.index.prefix.ContextKey;
 import io.conductor.index.prefix.ContextView;
@@ -33,6 +34,7 @@ public final class LocalConductorService implements ConductorService {
     private final PrefixIndex<HashProfileSpec> index;
     private final QueryHashing hashing;
     private final @Nullable EventStreams events;
+    private final StoreTier store;
     private final ThreadLocal<PrefixMatch> matches = ThreadLocal.withInitial(PrefixMatch::new);
 
     /**
@@ -56,10 +58,25 @@ public final class LocalConductorService implements ConductorService {
      */
     public LocalConductorService(ServiceRegistry registry, PrefixIndex<HashProfileSpec> index, QueryHashing hashing,
             @Nullable EventStreams events) {
+        this(registry, index, hashing, events, new StoreTier());
+    }
+
+    /**
+     * Wires the parts, with the Mooncake Store tier that extends answers with store hits.
+     *
+     * @param registry the service registry (whose streams feed {@code index})
+     * @param index the prefix index
+     * @param hashing the query hashing
+     * @param events the event streams, or {@code null}
+     * @param store the store tier (a no-op without an attached probe)
+     */
+    public LocalConductorService(ServiceRegistry registry, PrefixIndex<HashProfileSpec> index, QueryHashing hashing,
+            @Nullable EventStreams events, StoreTier store) {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.index = Objects.requireNonNull(index, "index");
         this.hashing = Objects.requireNonNull(hashing, "hashing");
         this.events = events;
+        this.store = Objects.requireNonNull(store, "store");
     }
 
     @Override
@@ -104,11 +121,16 @@ public final class LocalConductorService implements ConductorService {
         if (!index.query(query.context(), chain, query.loraName(), query.instanceFilter(), match)) {
             return QueryResult.EMPTY;
         }
-        return toResult(match);
+        return toResult(match, store.storeEnds(context, chain, match));
     }
 
     /** Copies the reusable match into the HTTP layer's value (a few small objects per instance). */
     static QueryResult toResult(PrefixMatch m) {
+        return toResult(m, null);
+    }
+
+    /** As {@link #toResult(PrefixMatch)}, with store cursors per instance ({@code null}: store not consulted). */
+    static QueryResult toResult(PrefixMatch m, long @Nullable [] storeEnds) {
         List<QueryResult.InstanceMatch> instances = new ArrayList<>(m.instanceCount());
         for (int i = 0; i < m.instanceCount(); i++) {
             int ranks = m.rankCount(i);
@@ -117,8 +139,10 @@ public final class LocalConductorService implements ConductorService {
                 rankMatches.add(new QueryResult.RankMatch(m.rank(i, k), m.rankGpuTokens(i, k), m.rankCpuTokens(i, k),
                         m.rankDiskTokens(i, k)));
             }
-            instances.add(new QueryResult.InstanceMatch(m.instanceId(i), m.longestMatchedTokens(i), m.gpuTokens(i),
-                    m.cpuTokens(i), m.diskTokens(i), rankMatches));
+            long storeEnd = storeEnds == null ? QueryResult.InstanceMatch.NO_STORE : storeEnds[i];
+            instances.add(new QueryResult.InstanceMatch(m.instanceId(i),
+                    storeEnds == null ? m.longestMatchedTokens(i) : storeEnd, m.gpuTokens(i), m.cpuTokens(i),
+                    m.diskTokens(i), storeEnd, rankMatches));
         }
         return new QueryResult(instances);
     }

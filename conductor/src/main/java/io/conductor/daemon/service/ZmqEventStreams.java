@@ -3,6 +3,7 @@ package io.conductor.daemon.service;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.StreamLifecycle.StreamException;
+import io.conductor.events.KvEventSink;
 import io.conductor.events.KvEventSubscriber;
 import io.conductor.events.PublisherType;
 import io.conductor.events.StreamKey;
@@ -18,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -36,6 +38,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     private final KvEventSubscriber subscriber;
     private final int rehashCapacity;
     private final ConcurrentHashMap<ServiceKey, IndexingSink> sinks = new ConcurrentHashMap<>();
+    private volatile UnaryOperator<KvEventSink> poolSinkDecorator = UnaryOperator.identity();
 
     /**
      * Starts the subscriber's poller threads.
@@ -85,7 +88,8 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         }
         IndexingSink sink = new IndexingSink(registration, index, rank, pool, rehashCapacity);
         try {
-            subscriber.add(spec, sink).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            subscriber.add(spec, pool != null ? poolSinkDecorator.apply(sink) : sink)
+                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new StreamException("initial connection failed: failed to connect to " + registration.endpoint()
@@ -99,6 +103,16 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
             throw new StreamException("interrupted while subscribing", e);
         }
         sinks.put(registration.key(), sink);
+    }
+
+    /**
+     * Wraps the sink of every Mooncake subscription started from now on (the store probe listens to the master's
+     * object events this way). Call before the first registration.
+     *
+     * @param decorator returns a sink that forwards every call to the index sink it is given
+     */
+    public void decoratePoolSinks(UnaryOperator<KvEventSink> decorator) {
+        poolSinkDecorator = java.util.Objects.requireNonNull(decorator, "decorator");
     }
 
     @Override

@@ -28,7 +28,7 @@ import org.zeromq.ZMQ;
  */
 class EndToEndEventsTest {
     private static final ContextKey CONTEXT = new ContextKey("default", "qwen", 16);
-    private static final long DEADLINE_MS = 30_000;
+    private static final long DEADLINE_MS = 60_000;
 
     private ApiTestServer server;
     private ZContext zmq;
@@ -222,5 +222,79 @@ class EndToEndEventsTest {
                 throw new IllegalStateException(e);
             }
         });
+    }
+
+    private static byte[] mooncakeBatch(String[] kinds, String[] media, long[] hashes) throws Exception {
+        MessageBufferPacker p = MessagePack.newDefaultBufferPacker();
+        p.packArrayHeader(3).packLong(System.currentTimeMillis()).packArrayHeader(kinds.length);
+        for (int i = 0; i < kinds.length; i++) {
+            p.packMapHeader(7).packString("event_id").packLong(i + 1L).packString("event_type").packString(kinds[i]);
+            p.packString("tenant_id").packString("default").packString("backend_id").packString("pool-a");
+            p.packString("medium").packString(media[i]).packString("model_name").packString("qwen");
+            // A vLLM connector key: its last segment's rightmost 16 hex digits are the block's published hash.
+            p.packString("object_key").packString("qwen@tp_rank:0@pcp0@dcp0@pp_rank:0@0123456789abcdef"
+                    + String.format("%016x", hashes[i]));
+        }
+        p.packInt(0);
+        return p.toByteArray();
+    }
+
+    @Test
+    void shouldWalkGpuThenSharedPoolTiersWhenAMooncakeStorePublishes() throws Exception {
+        List<Integer> prompt = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            prompt.add(5 * i + 1);
+        }
+        int[] tokens = prompt.stream().mapToInt(Integer::intValue).toArray();
+        ZMQ.Socket store = zmq.createSocket(SocketType.XPUB);
+        store.setReceiveTimeOut(200);
+        store.bind("tcp://127.0.0.1:*");
+        Map<String, Object> engine = ApiTestServer.registration("e2e", 0, endpoint);
+        Map<String, Object> pool = ApiTestServer.registration("pool", 0, store.getLastEndpoint());
+        pool.put("type", "Mooncake");
+
+        assertEquals(200, server.post("/register", WireFormat.MSGPACK, engine).status());
+        assertEquals(200, server.post("/register", WireFormat.MSGPACK, pool).status());
+        awaitSubscription(1);
+        await("store subscription", () -> {
+            byte[] msg = store.recv();
+            return msg != null && msg.length >= 1 && msg[0] == 1;
+        });
+        long[] hashes = server.hashes(CONTEXT, tokens);
+        publish(batch(stored(Arrays.copyOfRange(hashes, 0, 2), Arrays.copyOfRange(tokens, 0, 32))));
+        long[] storeSeq = {1};
+        java.util.function.Consumer<byte[]> storePublish = payload -> {
+            store.sendMore(new byte[0]);
+            store.sendMore(ByteBuffer.allocate(8).putLong(storeSeq[0]++).array());
+            store.send(payload);
+        };
+        storePublish.accept(mooncakeBatch(new String[] {"stored", "stored"}, new String[] {"cpu", "disk"},
+                new long[] {hashes[2], hashes[3]}));
+        await("GPU, CPU and disk phases", () -> {
+            try {
+                return longestMatched(prompt) == 64;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Map<?, ?> full = (Map<?, ?>) ((Map<?, ?>) server.post("/query", WireFormat.MSGPACK, map("model", "qwen",
+                "block_size", 16, "token_ids", prompt)).map().get("instances")).get("e2e");
+        storePublish.accept(mooncakeBatch(new String[] {"removed"}, new String[] {"cpu"}, new long[] {hashes[2]}));
+        await("CPU block removed", () -> {
+            try {
+                return longestMatched(prompt) == 32;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        assertEquals(map("longest_matched", 64L, "dp", map("0", 32L), "rank_matches",
+                map("0", map("gpu", 32L, "cpu", 48L, "disk", 64L)), "gpu", 32L, "cpu", 48L, "disk", 64L), full);
+        assertEquals(1, metric("conductor_events_total{medium=\"cpu\",stream=\"pool|default|0\",type=\"object_stored\"}"));
+        assertEquals(1, metric("conductor_events_total{medium=\"disk\",stream=\"pool|default|0\",type=\"object_stored\"}"));
+        assertEquals(200, server.post("/unregister", WireFormat.MSGPACK, map("instance_id", "pool", "dp_rank", 0))
+                .status());
+        // The pool's remaining binding (block 3 on disk) left with it; the engine's two GPU blocks stay.
+        assertEquals(2, server.index.stats().blocks());
     }
 }

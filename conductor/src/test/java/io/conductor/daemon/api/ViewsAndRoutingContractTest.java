@@ -89,6 +89,44 @@ class ViewsAndRoutingContractTest {
     }
 
     @Test
+    void shouldSpreadLoadWhenTheSameInstanceKeepsHavingTheLongestPrefix() throws Exception {
+        gpu("a", 0, 4);
+
+        List<Object> chosen = new ArrayList<>();
+        List<Object> reasons = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            Map<String, Object> r = route(WireFormat.MSGPACK);
+            chosen.add(r.get("instance_id"));
+            reasons.add(r.get("reason"));
+        }
+
+        // The first five go to the cache; then the guard sends work to the idle instances until they catch up.
+        assertEquals(List.of("a", "a", "a", "a", "a"), chosen.subList(0, 5));
+        assertEquals("load_balance", reasons.get(5));
+        assertEquals(Set.of("a", "b", "c"), new HashSet<>(chosen));
+        assertTrue(chosen.stream().filter("a"::equals).count() >= 6, chosen.toString());
+    }
+
+    @ParameterizedTest
+    @EnumSource(WireFormat.class)
+    void shouldUseTheProxysLoadsWhenTheRequestReportsThem(WireFormat format) throws Exception {
+        gpu("a", 0, 4);
+        gpu("c", 0, 2);
+
+        Map<String, Object> overloaded = route(format, "loads", map("a", 10, "b", 0, "c", 3));
+        Map<String, Object> busyButFine = route(format, "loads", map("a", 3, "b", 0, "c", 0));
+
+        assertEquals("b", overloaded.get("instance_id"));
+        assertEquals("load_balance", overloaded.get("reason"));
+        assertEquals("a", busyButFine.get("instance_id"));
+        assertEquals("longest_prefix", busyButFine.get("reason"));
+        assertError(server.post("/route", format, map("model", "qwen", "block_size", 16, "token_ids", prompt,
+                "loads", map("a", -1))), 400, "loads values must be non-negative integers", "invalid_value", "loads");
+        assertError(server.post("/route", format, map("model", "qwen", "block_size", 16, "token_ids", prompt,
+                "loads", List.of(1))), 400, "loads must be a map", "invalid_type", "loads");
+    }
+
+    @Test
     void shouldFallBackToRoundRobinOverCandidatesWhenNothingMatches() throws Exception {
         List<Object> chosen = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
