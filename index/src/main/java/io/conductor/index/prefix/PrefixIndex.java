@@ -588,7 +588,7 @@ public final class PrefixIndex<P> {
         long before = usedBytes;
         int sizeBefore = v.size();
         if (sizeBefore > 0) {
-            v.evictEntries(Math.max(1, sizeBefore / 8), depthHistogram);
+            DeepestFirstEviction.evictEntries(v, Math.max(1, sizeBefore / 8), depthHistogram);
             collectEvictions(victim);
         }
         if (victim != requester || !slotsNeeded) {
@@ -619,7 +619,7 @@ public final class PrefixIndex<P> {
             flags[r.owner] = true;
         }
         // Down to 90% of the quota so the next stores do not each trigger a scan.
-        cs.table.evictOwnerPairs(flags, held - quota + quota / 10, depthHistogram);
+        DeepestFirstEviction.evictOwnerPairs(cs.table, flags, held - quota + quota / 10, depthHistogram);
         collectEvictions(cs);
         refreshBytes(cs);
     }
