@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,17 +44,36 @@ public final class KvEventSubscriber implements AutoCloseable {
     private final ZMQ.Context context;
     private final PollerThread[] pollers;
     private final ConcurrentHashMap<StreamKey, Subscription> subscriptions = new ConcurrentHashMap<>();
+    private final Consumer<Throwable> fatalHandler;
+    private final AtomicReference<@Nullable Throwable> fatalError = new AtomicReference<>();
     private volatile boolean closed;
 
-    /** Starts the poller threads; subscribe with {@link #add}. */
+    /**
+     * Starts the poller threads; subscribe with {@link #add}. A {@link VirtualMachineError} caught by a poller is
+     * only logged and recorded ({@link #fatalError()}).
+     */
     public KvEventSubscriber(SubscriberConfig config) {
+        this(config, t -> { });
+    }
+
+    /**
+     * Starts the poller threads; subscribe with {@link #add}.
+     *
+     * @param config the settings
+     * @param fatalHandler called on a poller thread with every {@link VirtualMachineError} (such as
+     *     {@link OutOfMemoryError}) a poller catches, after it is logged and recorded in {@link #fatalError()}. The
+     *     poller goes on afterwards; a daemon typically stops the process here (the index may have lost updates and
+     *     the heap is no longer trustworthy). Must not block for long; exceptions it throws are logged and ignored
+     */
+    public KvEventSubscriber(SubscriberConfig config, Consumer<Throwable> fatalHandler) {
         this.config = Objects.requireNonNull(config, "config");
+        this.fatalHandler = Objects.requireNonNull(fatalHandler, "fatalHandler");
         this.context = ZMQ.context(config.ioThreads());
         // Two sockets per subscription: ZMQ's default cap of 1,023 sockets per context would stop near 500.
         context.setMaxSockets(MAX_SOCKETS);
         this.pollers = new PollerThread[config.pollerThreads()];
         for (int i = 0; i < pollers.length; i++) {
-            pollers[i] = new PollerThread("conductor-events-poller-" + i);
+            pollers[i] = new PollerThread("conductor-events-poller-" + i, this::onFatal);
             pollers[i].start();
         }
     }
@@ -164,6 +185,33 @@ public final class KvEventSubscriber implements AutoCloseable {
             poller.stop(STOP_TIMEOUT_MILLIS);
         }
         context.close();
+    }
+
+    /**
+     * The first {@link VirtualMachineError} a poller caught, or {@code null}. Once set, the process should be
+     * considered unhealthy (readiness false): some stream lost updates.
+     */
+    public @Nullable Throwable fatalError() {
+        return fatalError.get();
+    }
+
+    /** Poll-loop iterations that failed outside any one stream (each logged; the loop went on). */
+    public long loopFailures() {
+        long n = 0;
+        for (final PollerThread p : pollers) {
+            n += p.loopFailures();
+        }
+        return n;
+    }
+
+    private void onFatal(Throwable t) {
+        fatalError.compareAndSet(null, t);
+        try {
+            LOG.error("FATAL: an event poller caught {}; streams may have lost updates", t.toString());
+            fatalHandler.accept(t);
+        } catch (Throwable again) {
+            LOG.error("the fatal-error handler failed", again);
+        }
     }
 
     private PollerThread leastLoaded() {

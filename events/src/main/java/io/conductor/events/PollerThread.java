@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.ZMQ;
@@ -22,6 +24,11 @@ import org.zeromq.ZMQ;
  * the poller through a pipe that sits among the polled items. Everything else runs on the poller thread. A
  * subscription is attached and detached only by commands, which run between polls, so once a detach command has
  * run no sink call for that subscription can follow.
+ *
+ * <p>Failures: the thread never dies of a throwable while running. A throwable escaping one stream (including an
+ * {@link Error} from its sink) clears and degrades that stream only ({@link StreamSession#onFailure}); one escaping
+ * the loop itself is counted ({@link #loopFailures}), logged, and the loop pauses 100 ms and goes on. Every
+ * {@link VirtualMachineError} (such as {@link OutOfMemoryError}) is also handed to the fatal handler.
  */
 final class PollerThread {
 
@@ -30,6 +37,7 @@ final class PollerThread {
     /** Messages read from one socket before moving to the next, so one busy stream cannot starve the rest. */
     private static final int BUDGET_PER_SOCKET = 256;
     private static final long MAX_POLL_MILLIS = 100;
+    private static final long FAILURE_PAUSE_MILLIS = 100;
 
     private record ConnectionEvent(Subscription subscription, boolean connected) {
     }
@@ -39,6 +47,8 @@ final class PollerThread {
     private final ConcurrentLinkedQueue<ConnectionEvent> connectionEvents = new ConcurrentLinkedQueue<>();
     private final List<Subscription> subscriptions = new ArrayList<>();
     private final AtomicInteger load = new AtomicInteger();
+    private final AtomicLong loopFailures = new AtomicLong();
+    private final Consumer<Throwable> onFatal;
     private final Pipe wakePipe;
     private final Selector selector;
     private final ByteBuffer wakeByte = ByteBuffer.allocate(1);
@@ -50,7 +60,13 @@ final class PollerThread {
     private boolean[] replayItem = new boolean[0];
     private int itemCount;
 
-    PollerThread(String name) {
+    /**
+     * @param name the thread's name
+     * @param onFatal called on the poller thread with every {@link VirtualMachineError} the loop catches; must not
+     *     throw
+     */
+    PollerThread(String name, Consumer<Throwable> onFatal) {
+        this.onFatal = onFatal;
         try {
             wakePipe = Pipe.open();
             wakePipe.source().configureBlocking(false);
@@ -140,49 +156,19 @@ final class PollerThread {
     private void run() {
         try {
             while (running) {
-                runCommands();
-                runConnectionEvents();
-                if (socketsChanged) {
-                    rebuildItems();
-                }
-                final long now = System.nanoTime();
-                ZMQ.poll(selector, items, itemCount, pollMillis(now));
-                final long after = System.nanoTime();
-                for (int i = 0; i < itemCount; i++) {
-                    if (!items[i].isReadable()) {
-                        continue;
+                try {
+                    pollOnce();
+                } catch (Throwable t) {
+                    // Outside any one stream (poll, selector, bookkeeping): never let the thread die silently.
+                    loopFailures.incrementAndGet();
+                    LOG.error("{}: poll loop iteration failed ({} so far); continuing", thread.getName(),
+                            loopFailures.get(), t);
+                    if (t instanceof VirtualMachineError) {
+                        onFatal.accept(t);
                     }
-                    if (i == 0) {
-                        drainWakePipe();
-                        continue;
-                    }
-                    final Subscription s = owners[i];
-                    try {
-                        if (replayItem[i]) {
-                            s.drainReplay(BUDGET_PER_SOCKET, after);
-                        } else {
-                            s.drainLive(BUDGET_PER_SOCKET, after);
-                        }
-                    } catch (RuntimeException e) {
-                        LOG.error("stream {}: unexpected failure while reading; continuing", s.spec.key(), e);
-                    }
-                }
-                final long timersAt = System.nanoTime();
-                for (int i = 0, n = subscriptions.size(); i < n; i++) {
-                    final Subscription s = subscriptions.get(i);
-                    final long deadline = s.session.nextDeadline();
-                    if (deadline != Long.MAX_VALUE && timersAt - deadline >= 0) {
-                        try {
-                            s.session.onTimer(timersAt);
-                        } catch (RuntimeException e) {
-                            LOG.error("stream {}: unexpected failure in a timer; continuing", s.spec.key(), e);
-                        }
-                    }
+                    pauseAfterFailure();
                 }
             }
-        } catch (Error e) {
-            LOG.error("{} failed", thread.getName(), e);
-            throw e;
         } finally {
             runCommands();
             for (final Subscription s : subscriptions) {
@@ -199,13 +185,89 @@ final class PollerThread {
         }
     }
 
+    private void pollOnce() {
+        runCommands();
+        runConnectionEvents();
+        if (socketsChanged) {
+            rebuildItems();
+        }
+        final long now = System.nanoTime();
+        ZMQ.poll(selector, items, itemCount, pollMillis(now));
+        final long after = System.nanoTime();
+        for (int i = 0; i < itemCount; i++) {
+            if (!items[i].isReadable()) {
+                continue;
+            }
+            if (i == 0) {
+                drainWakePipe();
+                continue;
+            }
+            final Subscription s = owners[i];
+            try {
+                if (replayItem[i]) {
+                    s.drainReplay(BUDGET_PER_SOCKET, after);
+                } else {
+                    s.drainLive(BUDGET_PER_SOCKET, after);
+                }
+            } catch (Throwable t) {
+                streamFailed(s, t, after);
+            }
+        }
+        final long timersAt = System.nanoTime();
+        for (int i = 0, n = subscriptions.size(); i < n; i++) {
+            final Subscription s = subscriptions.get(i);
+            final long deadline = s.session.nextDeadline();
+            if (deadline != Long.MAX_VALUE && timersAt - deadline >= 0) {
+                try {
+                    s.session.onTimer(timersAt);
+                } catch (Throwable t) {
+                    streamFailed(s, t, timersAt);
+                }
+            }
+        }
+    }
+
+    /**
+     * A throwable escaped one stream: that stream alone is cleared and DEGRADED (its session decides), the others
+     * go on. A {@link VirtualMachineError} (out of memory, ...) also goes to the fatal handler: the process is no
+     * longer trustworthy.
+     */
+    private void streamFailed(Subscription s, Throwable t, long now) {
+        s.clearFrames();
+        try {
+            s.session.onFailure(t, now);
+        } catch (Throwable again) {
+            LOG.error("stream {}: handling a failure failed", s.spec.key(), again);
+        }
+        if (t instanceof VirtualMachineError) {
+            onFatal.accept(t);
+        }
+    }
+
+    /** A failing loop must not spin a core; the pause is interruptible by {@link #stop}. */
+    private void pauseAfterFailure() {
+        try {
+            Thread.sleep(FAILURE_PAUSE_MILLIS);
+        } catch (InterruptedException e) {
+            running = false;
+        }
+    }
+
+    /** Poll-loop iterations that failed outside any one stream. */
+    long loopFailures() {
+        return loopFailures.get();
+    }
+
     private void runCommands() {
         Runnable command;
         while ((command = commands.poll()) != null) {
             try {
                 command.run();
-            } catch (RuntimeException e) {
-                LOG.error("{}: command failed", thread.getName(), e);
+            } catch (Throwable t) {
+                LOG.error("{}: command failed", thread.getName(), t);
+                if (t instanceof VirtualMachineError) {
+                    onFatal.accept(t);
+                }
             }
         }
     }
@@ -223,8 +285,8 @@ final class PollerThread {
                 } else {
                     s.session.onDisconnected();
                 }
-            } catch (RuntimeException e) {
-                LOG.error("stream {}: unexpected failure on a connection event; continuing", s.spec.key(), e);
+            } catch (Throwable t) {
+                streamFailed(s, t, System.nanoTime());
             }
         }
     }

@@ -32,7 +32,8 @@ final class StreamCounters {
     static final int LAST_TIMESTAMP_BITS = 17;
     static final int STATE = 18;
     static final int CONNECTED = 19;
-    private static final int COUNT = 20;
+    static final int FAILURES = 20;
+    private static final int COUNT = 21;
 
     private static final DropReason[] REASONS = DropReason.values();
     private static final ReplayResult[] RESULTS = ReplayResult.values();
@@ -114,6 +115,7 @@ final class StreamCounters {
                 lastSeq >= 0 && highestSeq >= 0 ? Math.max(0, highestSeq - lastSeq) : 0, (int) get(BUFFERED),
                 ts, age, get(BATCHES_APPLIED), get(BATCHES_REPLAYED), get(EVENTS_APPLIED), get(BLOCKS_STORED),
                 get(BLOCKS_REMOVED), get(CLEARS), get(NON_PRIMARY_GROUP), get(DUPLICATES), get(GAPS),
-                get(BATCHES_MISSED), get(RESTARTS), get(RECONNECTS), replayMap, dropMap, get(SINK_ERRORS));
+                get(BATCHES_MISSED), get(RESTARTS), get(RECONNECTS), replayMap, dropMap, get(SINK_ERRORS),
+                get(FAILURES));
     }
 }

@@ -63,6 +63,7 @@ final class StreamSession {
     private final long rebuildMaxNanos;
     private final long[] lastDropLogNanos = new long[REASONS.length];
     private long lastSinkErrorLogNanos;
+    private long lastFailureLogNanos = Long.MIN_VALUE;
 
     private long epoch;
     private long lastSeq = NONE;
@@ -307,6 +308,41 @@ final class StreamSession {
             startSync(0, true, now);
             publishState();
         }
+    }
+
+    /**
+     * Something escaped this stream's processing: an {@link Error} thrown by the sink (its own
+     * {@link RuntimeException}s are caught and counted as sink errors), an {@link OutOfMemoryError}, or a bug. The
+     * sink may hold half a batch, so the stream's blocks are forgotten (reset {@code UNRECOVERABLE_GAP}), the
+     * replay in progress and the buffer are abandoned, the state goes DEGRADED and a rebuild is scheduled when a
+     * replay endpoint is known. Counted in {@link StreamStats#failures()}; logged at ERROR with the stack trace
+     * (the first time, then at most once a minute). Must not throw.
+     */
+    void onFailure(Throwable failure, long now) {
+        counters.increment(StreamCounters.FAILURES);
+        if (lastFailureLogNanos == Long.MIN_VALUE || now - lastFailureLogNanos >= LOG_INTERVAL_NANOS) {
+            lastFailureLogNanos = now;
+            LOG.error("stream {}: processing failed ({} so far, logged once a minute); clearing the stream's "
+                    + "blocks, state DEGRADED", spec.key(), counters.get(StreamCounters.FAILURES), failure);
+        }
+        syncing = false;
+        syncAttempts = 0;
+        buffer.clear();
+        counters.set(StreamCounters.BUFFERED, 0);
+        try {
+            if (replay != null) {
+                replay.restart();
+            }
+            giveUp(now);
+        } catch (Throwable again) {
+            // The sink failed again while being reset: it is marked degraded all the same.
+            LOG.error("stream {}: resetting after a failure failed too", spec.key(), again);
+        }
+        lastSeq = NONE;
+        degraded = true;
+        scheduleRebuild(now);
+        rebuildFailures++;
+        publishState();
     }
 
     /** The next time {@link #onTimer} has work, or {@link Long#MAX_VALUE}. */

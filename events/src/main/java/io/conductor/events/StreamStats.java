@@ -36,6 +36,8 @@ import java.util.Map;
  * @param replays replay exchanges by result
  * @param drops dropped frames, batches and events by reason
  * @param sinkErrors exceptions thrown by the sink
+ * @param failures throwables that escaped the stream's processing (an {@link Error} thrown by the sink, such as
+ *     an {@link OutOfMemoryError}, or a bug): each one cleared the stream's blocks and made it DEGRADED
  */
 public record StreamStats(StreamKey key, PublisherType publisher, String endpoint, String replayEndpoint,
                           StreamState state, boolean connected, long epoch, long lastSeq, long highestSeq,
@@ -43,7 +45,8 @@ public record StreamStats(StreamKey key, PublisherType publisher, String endpoin
                           long lastBatchAgeMillis, long batchesApplied, long batchesReplayed, long eventsApplied,
                           long blocksStored, long blocksRemoved, long clears, long nonPrimaryGroupEvents,
                           long duplicates, long gaps, long batchesMissed, long restarts, long reconnects,
-                          Map<ReplayResult, Long> replays, Map<DropReason, Long> drops, long sinkErrors) {
+                          Map<ReplayResult, Long> replays, Map<DropReason, Long> drops, long sinkErrors,
+                          long failures) {
 
     public StreamStats {
         replays = Map.copyOf(replays);

@@ -9,7 +9,9 @@ import java.util.Objects;
  * @param pollerThreads platform threads polling every subscription's sockets and calling the sinks (1 = every sink
  *     call on one thread)
  * @param ioThreads JeroMQ I/O threads
- * @param receiveHighWaterMark SUB and DEALER receive high-water mark, in messages
+ * @param receiveHighWaterMark SUB and DEALER receive high-water mark, in messages (0 = unlimited): it bounds the
+ *     backlog a slow daemon keeps in memory per socket. Above it a vLLM PUB drops (the gap is then healed by
+ *     replay, so keep it well below vLLM's 10,000-batch replay ring); a publisher with {@code XPUB_NODROP} waits
  * @param replayTimeout how long a replay may stay silent (before its first reply, or between replies) before it
  *     counts as timed out
  * @param maxBufferedBatches live batches kept while a replay runs; more fails the replay
@@ -27,6 +29,14 @@ public record SubscriberConfig(int pollerThreads, int ioThreads, int receiveHigh
                                Duration heartbeatInterval, Duration handshakeTimeout, Duration rebuildBackoffMin,
                                Duration rebuildBackoffMax) {
 
+    /**
+     * Default receive high-water mark: 1,000 messages per socket. A 16-block vLLM batch is about 1.3 KB on the
+     * wire (a 128-block one about 10 KB), so a stalled stream holds at most about 1.3-10 MB (plus JeroMQ's
+     * per-message objects) instead of the 100,000 messages (130 MB+) of the earlier default, and a backlog that
+     * overflows it is still inside vLLM's 10,000-batch replay ring when the gap is detected.
+     */
+    public static final int DEFAULT_RECEIVE_HIGH_WATER_MARK = 1_000;
+
     public SubscriberConfig {
         require(pollerThreads >= 1 && pollerThreads <= 64, "pollerThreads must be in 1..64", pollerThreads);
         require(ioThreads >= 1 && ioThreads <= 64, "ioThreads must be in 1..64", ioThreads);
@@ -43,17 +53,23 @@ public record SubscriberConfig(int pollerThreads, int ioThreads, int receiveHigh
     }
 
     /**
-     * One poller thread, one I/O thread, 100k-message HWM, replay timeout 3 s, 16,384 buffered batches, reconnect
+     * One poller thread, one I/O thread, {@value #DEFAULT_RECEIVE_HIGH_WATER_MARK}-message receive HWM, replay timeout 3 s, 16,384 buffered batches, reconnect
      * 100 ms..5 s, heartbeat 2 s, handshake timeout 2 s, rebuild backoff 1 s..60 s.
      */
     public static SubscriberConfig defaults() {
-        return new SubscriberConfig(1, 1, 100_000, Duration.ofSeconds(3), 16_384, Duration.ofMillis(100),
+        return new SubscriberConfig(1, 1, DEFAULT_RECEIVE_HIGH_WATER_MARK, Duration.ofSeconds(3), 16_384, Duration.ofMillis(100),
                 Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(1),
                 Duration.ofSeconds(60));
     }
 
     public SubscriberConfig withPollerThreads(int value) {
         return new SubscriberConfig(value, ioThreads, receiveHighWaterMark, replayTimeout, maxBufferedBatches,
+                reconnectInterval, reconnectIntervalMax, heartbeatInterval, handshakeTimeout, rebuildBackoffMin,
+                rebuildBackoffMax);
+    }
+
+    public SubscriberConfig withReceiveHighWaterMark(int value) {
+        return new SubscriberConfig(pollerThreads, ioThreads, value, replayTimeout, maxBufferedBatches,
                 reconnectInterval, reconnectIntervalMax, heartbeatInterval, handshakeTimeout, rebuildBackoffMin,
                 rebuildBackoffMax);
     }

@@ -211,7 +211,7 @@ final class Subscription implements ReplayChannel {
         }
     }
 
-    private void clearFrames() {
+    void clearFrames() {
         for (int i = 0; i < MAX_FRAMES; i++) {
             frames[i] = null;
         }

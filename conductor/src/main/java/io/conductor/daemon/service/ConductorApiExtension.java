@@ -98,6 +98,16 @@ public final class ConductorApiExtension implements DaemonExtension {
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
             zmq.decoratePoolSinks(store::tapPoolEvents);
+            // Out of memory (or another VM error) on the event path: some stream lost updates and the heap is no
+            // longer trustworthy, so stop in order and let a supervisor restart us (replay rebuilds the index),
+            // rather than serve a silently stale index. Readiness turns false at once, before the stop completes.
+            zmq.onFatalError(t -> context.requestStop(ZmqEventStreams.FATAL_EXIT_STATUS,
+                    "fatal error in an event poller: " + t));
+            context.addReadinessCheck("event-pollers", () -> {
+                Throwable fatal = zmq.fatalError();
+                return fatal == null ? ReadinessCheck.Result.ready("ok")
+                        : ReadinessCheck.Result.notReady("fatal poller error: " + fatal);
+            });
         }
         // Steps run in reverse order: unregister every subscription first, then close the subscriber.
         if (streams instanceof AutoCloseable closeable) {

@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 
@@ -39,6 +40,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     private final int rehashCapacity;
     private final ConcurrentHashMap<ServiceKey, IndexingSink> sinks = new ConcurrentHashMap<>();
     private volatile UnaryOperator<KvEventSink> poolSinkDecorator = UnaryOperator.identity();
+    private volatile Consumer<Throwable> fatalListener = t -> { };
 
     /**
      * Starts the subscriber's poller threads.
@@ -47,17 +49,68 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
      * @param rehashCapacity engine hashes remembered per token-rehash stream
      */
     public ZmqEventStreams(SubscriberConfig config, int rehashCapacity) {
-        this.subscriber = new KvEventSubscriber(config);
+        this.subscriber = new KvEventSubscriber(config, t -> fatalListener.accept(t));
         this.rehashCapacity = rehashCapacity;
     }
 
     /**
-     * Creates the streams with the subscriber's defaults.
+     * Creates the daemon's streams: the subscriber's defaults, overridden by the environment variables
+     * {@value #ENV_POLLER_THREADS} (poller threads, 1..64) and {@value #ENV_RECEIVE_HWM} (receive high-water mark
+     * in messages per socket, 0 = unlimited).
      *
      * @return the streams
+     * @throws IllegalArgumentException if an environment override is not a valid number
      */
     public static ZmqEventStreams withDefaults() {
-        return new ZmqEventStreams(SubscriberConfig.defaults(), DEFAULT_REHASH_CAPACITY);
+        return new ZmqEventStreams(configFrom(System.getenv()), DEFAULT_REHASH_CAPACITY);
+    }
+
+    /**
+     * Sets what happens when a poller catches a {@link VirtualMachineError} (such as {@link OutOfMemoryError}):
+     * the subscriber has already logged it and recorded it ({@link #fatalError()}); the daemon asks for an orderly
+     * stop here. Called on a poller thread; must not block.
+     *
+     * @param listener the listener
+     */
+    public void onFatalError(Consumer<Throwable> listener) {
+        fatalListener = java.util.Objects.requireNonNull(listener, "listener");
+    }
+
+    /** Environment variable overriding {@link SubscriberConfig#pollerThreads()}. */
+    public static final String ENV_POLLER_THREADS = "CONDUCTOR_EVENT_POLLER_THREADS";
+    /** Environment variable overriding {@link SubscriberConfig#receiveHighWaterMark()}. */
+    public static final String ENV_RECEIVE_HWM = "CONDUCTOR_EVENT_RCVHWM";
+    /** Exit status the daemon stops with after a fatal poller error (EX_SOFTWARE). */
+    public static final int FATAL_EXIT_STATUS = 70;
+
+    static SubscriberConfig configFrom(Map<String, String> env) {
+        SubscriberConfig c = SubscriberConfig.defaults();
+        String threads = env.get(ENV_POLLER_THREADS);
+        if (threads != null && !threads.isBlank()) {
+            c = c.withPollerThreads(parse(ENV_POLLER_THREADS, threads));
+        }
+        String hwm = env.get(ENV_RECEIVE_HWM);
+        if (hwm != null && !hwm.isBlank()) {
+            c = c.withReceiveHighWaterMark(parse(ENV_RECEIVE_HWM, hwm));
+        }
+        return c;
+    }
+
+    private static int parse(String name, String value) {
+        try {
+            return Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " must be an integer, was \"" + value + "\"", e);
+        }
+    }
+
+    /**
+     * The first fatal error an event poller caught, or {@code null} (readiness reports it).
+     *
+     * @return the error or null
+     */
+    public @Nullable Throwable fatalError() {
+        return subscriber.fatalError();
     }
 
     private static StreamKey streamKey(ServiceRegistration r) {
