@@ -131,6 +131,18 @@ final class VllmTestPublisher implements AutoCloseable {
         });
     }
 
+    /**
+     * The engine has been running a while before anyone subscribes: its next seq is {@code seq} (nothing held,
+     * nothing sent).
+     */
+    void continueFrom(long seq) {
+        call(() -> {
+            nextSeq = seq;
+            ring.clear();
+            return null;
+        });
+    }
+
     long lastSeq() {
         return call(() -> nextSeq - 1);
     }
