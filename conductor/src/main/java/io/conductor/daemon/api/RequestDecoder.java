@@ -162,6 +162,12 @@ public final class RequestDecoder {
     // ---------------------------------------------------------------- JSON
 
     private static Value decodeJson(byte[] body) {
+        Value fast = JsonFastPath.decode(body);
+        return fast != null ? fast : decodeJsonWithJackson(body);
+    }
+
+    /** The complete JSON decoder (acceptance and errors); {@link JsonFastPath} takes the plain subset first. */
+    static Value decodeJsonWithJackson(byte[] body) {
         try (JsonParser parser = JSON.createParser(body)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
