@@ -219,12 +219,12 @@ final class VllmTestPublisher implements AutoCloseable {
         final ZMQ.Socket p = context.socket(SocketType.PUB);
         p.setLinger(0);
         p.setSndHWM(100_000);
+        // JeroMQ 0.6.0 occasionally stalls a handshake until this interval expires: keep it short when connecting.
+        // On accepted connections 1 s was too short: a busy I/O thread (one for 200 publishers in the scale test)
+        // dropped peers whose greeting it had not read in time, after the subscriber had counted them connected.
+        // 5 s still ends a stalled accepted handshake well within the tests' deadlines.
+        p.setHandshakeIvl(connectEndpoint != null ? 1000 : 5000);
         if (connectEndpoint != null) {
-            // JeroMQ 0.6.0 occasionally stalls a connecting handshake until this expires. Only when connecting: on
-            // accepted connections a short interval drops peers whose greeting a busy I/O thread (one for many
-            // publishers in the scale test) has not read in time, after the subscriber already counted them as
-            // connected; the subscriber's own handshake timeout covers its side.
-            p.setHandshakeIvl(1000);
             p.connect(connectEndpoint);
         } else if (pubPort == 0) {
             pubPort = p.bindToRandomPort("tcp://127.0.0.1");
