@@ -1,10 +1,14 @@
 package io.conductor.daemon.api;
 
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The API's Prometheus meters, registered once at startup. Label values are bounded: routes are the fixed route
@@ -16,6 +20,8 @@ public final class ApiMetrics {
     /** Label value for a model or instance the registry does not know. */
     public static final String UNKNOWN = "_unknown";
     private static final String[] TIERS = {"gpu", "cpu", "disk"};
+    private static final String[] STATUS_CLASSES = {"2xx", "4xx", "5xx"};
+    private static final VarHandle REQUEST_CLASS = MethodHandles.arrayElementVarHandle(CounterDataPoint[].class);
 
     private final Counter requests;
     private final Counter queries;
@@ -32,7 +38,61 @@ public final class ApiMetrics {
     /** Per-instance data points, looked up once per instance and query instead of four label lookups. */
     private final ConcurrentHashMap<String, InstanceMeters> instanceMeters = new ConcurrentHashMap<>();
 
+    /** Per-route data points: requests by status class, queries, latency (no label lookup per request). */
+    private final ConcurrentHashMap<String, RouteMeters> routeMeters = new ConcurrentHashMap<>();
+    /** Per-model data points of a query with an answer. */
+    private final ConcurrentHashMap<String, ModelMeters> modelMeters = new ConcurrentHashMap<>();
+    /** Bound on first use, so {@code /metrics} shows no series before it counts something (as before). */
+    private volatile @Nullable CounterDataPoint unknownQueryTokens;
+
     private record InstanceMeters(CounterDataPoint queryTokens, CounterDataPoint gpu, CounterDataPoint cpu,
+            CounterDataPoint disk) {
+    }
+
+    /**
+     * One route's data points, each bound on first use (a series appears only once it counts, as with a label
+     * lookup per call). Volatile: a point bound on one thread is used on others; binding twice is harmless (the
+     * metric returns the same child).
+     */
+    private final class RouteMeters {
+        private final String route;
+        private final @Nullable CounterDataPoint[] requestsByClass = new CounterDataPoint[3];
+        private volatile @Nullable CounterDataPoint queries;
+        private volatile @Nullable DistributionDataPoint latency;
+
+        RouteMeters(String route) {
+            this.route = route;
+        }
+
+        CounterDataPoint requests(int statusClass) {
+            CounterDataPoint p = (CounterDataPoint) REQUEST_CLASS.getVolatile(requestsByClass, statusClass);
+            if (p == null) {
+                p = requests.labelValues(route, STATUS_CLASSES[statusClass]);
+                REQUEST_CLASS.setVolatile(requestsByClass, statusClass, p);
+            }
+            return p;
+        }
+
+        CounterDataPoint queries() {
+            CounterDataPoint p = queries;
+            if (p == null) {
+                p = ApiMetrics.this.queries.labelValues(route);
+                queries = p;
+            }
+            return p;
+        }
+
+        DistributionDataPoint latency() {
+            DistributionDataPoint p = latency;
+            if (p == null) {
+                p = ApiMetrics.this.latency.labelValues(route);
+                latency = p;
+            }
+            return p;
+        }
+    }
+
+    private record ModelMeters(CounterDataPoint queryTokens, CounterDataPoint gpu, CounterDataPoint cpu,
             CounterDataPoint disk) {
     }
 
@@ -78,8 +138,16 @@ public final class ApiMetrics {
                 .register(registry);
     }
 
+    private RouteMeters routeMeters(String route) {
+        RouteMeters meters = routeMeters.get(route);
+        if (meters == null) {
+            meters = routeMeters.computeIfAbsent(route, RouteMeters::new);
+        }
+        return meters;
+    }
+
     void request(String route, int status) {
-        requests.labelValues(route, status < 300 ? "2xx" : status < 500 ? "4xx" : "5xx").inc();
+        routeMeters(route).requests(status < 300 ? 0 : status < 500 ? 1 : 2).inc();
     }
 
     void route(String reason) {
@@ -87,11 +155,17 @@ public final class ApiMetrics {
     }
 
     /** Counts one answered query: tokens, the best instance's matches per model, every instance's matches. */
-    void query(String route, String model, long promptTokens, QueryResult result, long nanos) {
-        queries.labelValues(route).inc();
-        latency.labelValues(route).observe(nanos / 1e9);
+    void query(String routeName, String model, long promptTokens, QueryResult result, long nanos) {
+        RouteMeters route = routeMeters(routeName);
+        route.queries().inc();
+        route.latency().observe(nanos / 1e9);
         if (result.instances().isEmpty()) {
-            queryTokens.labelValues(UNKNOWN).inc(promptTokens);
+            CounterDataPoint unknown = unknownQueryTokens;
+            if (unknown == null) {
+                unknown = queryTokens.labelValues(UNKNOWN);
+                unknownQueryTokens = unknown;
+            }
+            unknown.inc(promptTokens);
             return;
         }
         long gpu = 0;
@@ -115,10 +189,16 @@ public final class ApiMetrics {
             meters.cpu().inc(m.cpu());
             meters.disk().inc(m.disk());
         }
-        queryTokens.labelValues(model).inc(promptTokens);
-        matchedTokens.labelValues(model, TIERS[0]).inc(gpu);
-        matchedTokens.labelValues(model, TIERS[1]).inc(cpu);
-        matchedTokens.labelValues(model, TIERS[2]).inc(disk);
+        ModelMeters byModel = modelMeters.get(model);
+        if (byModel == null) {
+            byModel = modelMeters.computeIfAbsent(model, id -> new ModelMeters(queryTokens.labelValues(id),
+                    matchedTokens.labelValues(id, TIERS[0]), matchedTokens.labelValues(id, TIERS[1]),
+                    matchedTokens.labelValues(id, TIERS[2])));
+        }
+        byModel.queryTokens().inc(promptTokens);
+        byModel.gpu().inc(gpu);
+        byModel.cpu().inc(cpu);
+        byModel.disk().inc(disk);
         if (store != QueryResult.InstanceMatch.NO_STORE) {
             matchedTokens.labelValues(model, "store").inc(store); // only while the store probe answers
         }

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -263,12 +264,32 @@ public final class ApiRoutes {
         }
         int cap = (int) Math.min(max + 1, Integer.MAX_VALUE - 16);
         try (InputStream in = ctx.req().getInputStream()) {
-            byte[] body = in.readNBytes(declared >= 0 ? (int) Math.min(declared + 1, cap) : cap);
+            if (declared >= 0) {
+                return readDeclared(in, (int) declared);
+            }
+            byte[] body = in.readNBytes(cap);
             if (body.length > max) {
                 throw tooLarge(max);
             }
             return body;
         }
+    }
+
+    /**
+     * Reads a body of known length into one array of that size. {@code readNBytes(n)} would read into 8 KiB
+     * chunks and copy them into a second array; the server delivers no more than the declared length.
+     */
+    private static byte[] readDeclared(InputStream in, int declared) throws IOException {
+        byte[] body = new byte[declared];
+        int n = 0;
+        while (n < declared) {
+            int r = in.read(body, n, declared - n);
+            if (r < 0) {
+                return Arrays.copyOf(body, n); // the client sent less than it declared: decode what came
+            }
+            n += r;
+        }
+        return body;
     }
 
     private static ApiException tooLarge(long max) {

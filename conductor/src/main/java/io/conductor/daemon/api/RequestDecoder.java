@@ -60,13 +60,13 @@ public final class RequestDecoder {
 
     private static Value decodeMsgpack(byte[] body) {
         try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(body)) {
-            return readMsgpack(unpacker, body.length, 0);
+            return readMsgpack(unpacker, body, 0);
         } catch (IOException | MessagePackException | MalformedBodyException e) {
             throw ApiException.badRequest(Reason.INVALID_MSGPACK, null, "Invalid msgpack object");
         }
     }
 
-    private static Value readMsgpack(MessageUnpacker in, int bodyLength, int depth) throws IOException {
+    private static Value readMsgpack(MessageUnpacker in, byte[] body, int depth) throws IOException {
         MessageFormat format = in.getNextFormat();
         switch (format.getValueType()) {
             case NIL -> {
@@ -84,25 +84,28 @@ public final class RequestDecoder {
             }
             case STRING -> {
                 int length = in.unpackRawStringHeader();
-                requireAvailable(in, length, bodyLength);
+                requireAvailable(in, length, body.length);
                 return utf8(in.readPayload(length));
             }
             case BINARY -> {
                 int length = in.unpackBinaryHeader();
-                requireAvailable(in, length, bodyLength);
-                return new Value.Bin(in.readPayload(length));
+                requireAvailable(in, length, body.length);
+                // The unpacker reads straight from the body array, so its position is the payload's offset.
+                int offset = (int) in.getTotalReadBytes();
+                in.readPayloadAsReference(length); // advances past the payload without copying it
+                return new Value.Bin(body, offset, length);
             }
             case ARRAY -> {
-                return readMsgpackArray(in, bodyLength, depth);
+                return readMsgpackArray(in, body, depth);
             }
             case MAP -> {
                 checkDepth(depth);
                 int size = in.unpackMapHeader();
-                requireAvailable(in, 2L * size, bodyLength);
+                requireAvailable(in, 2L * size, body.length);
                 List<Value.Entry> entries = new ArrayList<>(size);
                 for (int i = 0; i < size; i++) {
-                    Value key = readMsgpack(in, bodyLength, depth + 1);
-                    entries.add(new Value.Entry(key, readMsgpack(in, bodyLength, depth + 1)));
+                    Value key = readMsgpack(in, body, depth + 1);
+                    entries.add(new Value.Entry(key, readMsgpack(in, body, depth + 1)));
                 }
                 return new Value.MapValue(entries);
             }
@@ -123,10 +126,10 @@ public final class RequestDecoder {
     }
 
     /** Reads an array; all-integer arrays (token ids, hashes) stay a primitive {@code long[]}. */
-    private static Value readMsgpackArray(MessageUnpacker in, int bodyLength, int depth) throws IOException {
+    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int depth) throws IOException {
         checkDepth(depth);
         int size = in.unpackArrayHeader();
-        requireAvailable(in, size, bodyLength);
+        requireAvailable(in, size, body.length);
         long[] ints = new long[size];
         int i = 0;
         while (i < size) {
@@ -144,7 +147,7 @@ public final class RequestDecoder {
             elements.add(new Value.Int(ints[j]));
         }
         for (; i < size; i++) {
-            elements.add(readMsgpack(in, bodyLength, depth + 1));
+            elements.add(readMsgpack(in, body, depth + 1));
         }
         return new Value.Array(elements);
     }
@@ -159,6 +162,12 @@ public final class RequestDecoder {
     // ---------------------------------------------------------------- JSON
 
     private static Value decodeJson(byte[] body) {
+        Value fast = JsonFastPath.decode(body);
+        return fast != null ? fast : decodeJsonWithJackson(body);
+    }
+
+    /** The complete JSON decoder (acceptance and errors); {@link JsonFastPath} takes the plain subset first. */
+    static Value decodeJsonWithJackson(byte[] body) {
         try (JsonParser parser = JSON.createParser(body)) {
             JsonToken first = parser.nextToken();
             if (first == null) {

@@ -91,11 +91,14 @@ public sealed interface Value {
     }
 
     /**
-     * A msgpack bin.
+     * A msgpack bin: a view of {@code length} bytes at {@code offset} of the request body, which it references
+     * instead of copying (a 2048-token prompt is an 8 KiB bin; the body outlives the request's decoding).
      *
-     * @param bytes the payload
+     * @param source the array holding the payload (not copied; never modified)
+     * @param offset where the payload starts
+     * @param length the payload size in bytes
      */
-    record Bin(byte[] bytes) implements Value {
+    record Bin(byte[] source, int offset, int length) implements Value {
         @Override
         public String typeName() {
             return "bin";

@@ -26,7 +26,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The conductor domain: the {@link ServiceRegistry}, the {@link PrefixIndex} and the query hashing. A query finds
  * its context's profile in the registry snapshot (lock-free), builds the lazy chain with it, and asks the index,
- * which never blocks on writers. Thread-safe: the registry serializes mutations, the snapshot is immutable, the
+ * which never blocks on writers; then the {@link StoreTier} may extend each instance's answer with Mooncake Store
+ * hits (a no-op unless the store probe is on). Thread-safe: the registry serializes mutations, the snapshot is immutable, the
  * index is safe for concurrent readers, and the per-thread {@link PrefixMatch} and chain stay on their thread.
  */
 public final class LocalConductorService implements ConductorService {

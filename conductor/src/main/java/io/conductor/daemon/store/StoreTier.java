@@ -9,7 +9,10 @@ import io.conductor.index.prefix.PrefixMatch;
 import io.conductor.nativestore.StoreKeyLayout;
 import io.conductor.nativestore.StoreResidencyProbe;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Mooncake Store as a query tier: after the event-based walk, extends each instance's answer with the blocks
@@ -45,7 +48,10 @@ public final class StoreTier {
         long[] ends = new long[16];
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(StoreTier.class);
+
     private volatile @Nullable Attached attached;
+    private final AtomicBoolean failureLogged = new AtomicBoolean();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
     /** Creates a tier with no probe attached. */
@@ -98,6 +104,18 @@ public final class StoreTier {
                 || !a.probe().status().up()) {
             return null;
         }
+        try {
+            return extend(a, hashes, match);
+        } catch (RuntimeException e) {
+            // The store never fails a query: answer from events. Programming errors only; log the first one.
+            if (!failureLogged.getAndSet(true)) {
+                LOG.error("event=store_tier_failed detail=\"queries are answered without the store\"", e);
+            }
+            return null;
+        }
+    }
+
+    private long @Nullable [] extend(Attached a, BlockHashChain hashes, PrefixMatch match) {
         final int n = match.blockCount();
         final long blockSize = match.blockSize();
         final int count = match.instanceCount();

@@ -48,7 +48,7 @@ class StoreProbeDaemonTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String MODEL = "Qwen/Qwen2.5-7B-Instruct";
     private static final int BLOCK = 16;
-    private static final long DEADLINE_MS = 30_000;
+    private static final long DEADLINE_MS = 60_000;
 
     private final HttpClient http = HttpClient.newHttpClient();
     private final ZContext zmq = new ZContext();
@@ -116,7 +116,11 @@ class StoreProbeDaemonTest {
                      "instance_id": "%s", "tenant_id": "default", "lora_name": "", "block_size": %d, "dp_rank": 0,
                      "hash_profile": %s}""".formatted(endpoint, type, model, instance, BLOCK, profile));
             assertEquals("registered successfully", answer.path("status").asText(), answer.toString());
-            await("subscription of " + instance, () -> {
+        }
+
+        /** Waits until the daemon's subscription reaches this publisher (before publishing anything). */
+        void awaitSubscribed() {
+            await("subscription to " + endpoint, () -> {
                 byte[] msg = pub.recv();
                 return msg != null && msg.length >= 1 && msg[0] == 1;
             });
@@ -317,6 +321,7 @@ class StoreProbeDaemonTest {
         held.addAll(keys(prompt, 5, 6, 1));
         held.addAll(keys(prompt, 6, 7, 2));
         StoreDouble.setKeys(held);
+        a.awaitSubscribed();
         a.storeGpu(prompt, 2);
         awaitGpu(prompt, "a", 2);
         long batchesBefore = StoreDouble.counter("batch_is_exist");
@@ -359,6 +364,7 @@ class StoreProbeDaemonTest {
         b.register("b");
         Prompt prompt = new Prompt(2, 6);
         StoreDouble.setKeys(keys(prompt, 0, 4, 1));
+        a.awaitSubscribed();
         a.storeGpu(prompt, 2);
         awaitGpu(prompt, "a", 2);
 
@@ -393,6 +399,7 @@ class StoreProbeDaemonTest {
         Engine a = new Engine();
         a.register("a");
         Prompt prompt = new Prompt(3, 4);
+        a.awaitSubscribed();
         a.storeGpu(prompt, 3);
         awaitGpu(prompt, "a", 3);
 
@@ -424,6 +431,7 @@ class StoreProbeDaemonTest {
         StoreDouble.setKeys(held);
         awaitStore(prompt, "a", 4, "store hits for blocks 0..3");
 
+        master.awaitSubscribed();
         master.storeEvent("removed", held.get(1));
         awaitStore(prompt, "a", 1, "the removed event marking block 1 absent (the double still holds it)");
         master.storeEvent("stored", held.get(1));

@@ -149,19 +149,44 @@ public final class KvEventPublisher implements AutoCloseable {
     }
 
     private void run() {
-        while (running) {
-            try {
-                List<KvEvent> batch = queue.poll(10, TimeUnit.MILLISECONDS);
-                if (batch != null) {
-                    send(batch);
+        // A ZMQ poller (not a DONTWAIT receive) waits on the ROUTER: a blocking poll with a timeout makes JeroMQ
+        // process the socket's pending commands (pipe attachments, read activations) while it waits.
+        ZMQ.Poller poller = null;
+        if (router != null) {
+            poller = context.createPoller(1);
+            poller.register(router, ZMQ.Poller.POLLIN);
+        }
+        List<List<KvEvent>> pending = new java.util.ArrayList<>();
+        try {
+            while (running) {
+                try {
+                    if (poller != null) {
+                        poller.poll(queue.isEmpty() ? 10 : 0);
+                    } else {
+                        List<KvEvent> batch = queue.poll(10, TimeUnit.MILLISECONDS);
+                        if (batch != null) {
+                            send(batch);
+                        }
+                    }
+                    pending.clear();
+                    queue.drainTo(pending);
+                    for (List<KvEvent> batch : pending) {
+                        send(batch);
+                    }
+                    if (poller != null && poller.pollin(0)) {
+                        serveOneReplay();
+                    }
+                } catch (InterruptedException e) {
+                    break;
+                } catch (RuntimeException e) {
+                    if (running) {
+                        LOG.warn("rank {}: publisher step failed: {}", rank, e.toString());
+                    }
                 }
-                serveOneReplay();
-            } catch (InterruptedException e) {
-                break;
-            } catch (RuntimeException e) {
-                if (running) {
-                    LOG.warn("rank {}: publisher step failed: {}", rank, e.toString());
-                }
+            }
+        } finally {
+            if (poller != null) {
+                poller.close();
             }
         }
     }

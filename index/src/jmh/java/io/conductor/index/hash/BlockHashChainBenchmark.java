@@ -13,8 +13,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.security.DigestException;
-import java.security.MessageDigest;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -27,10 +25,9 @@ import java.util.concurrent.TimeUnit;
  * <li>{@code prompt32k}: reset plus hashing all 2048 blocks of a 32,768-token prompt (time per prompt).</li>
  * <li>{@code prompt32kPerBlock}: the same, reported per block.</li>
  * <li>{@code coldQuery}: reset plus one 16-token block, what a query that misses at block 0 costs.</li>
- * <li>{@code encodeOnlyPerBlock}: the pickle (or CBOR) writer alone, per block.</li>
- * <li>{@code sha256Baseline}: {@link MessageDigest} alone over the bytes of one pickled 16-token block: the floor
- *     that the encoder and the chain add to.</li>
  * </ul>
+ *
+ * <p>{@link BlockEncodingBenchmark} splits a block's cost into encoding and SHA-256.
  *
  * <p>Run: {@code bin/bench index BlockHashChainBenchmark -prof gc}
  */
@@ -54,12 +51,6 @@ public class BlockHashChainBenchmark {
     private final BlockHashChain chain = new BlockHashChain();
     private HashProfile profile;
     private int[] tokens;
-    private final MessageDigest digest = RootDigests.newSha256();
-    private final byte[] digestOut = new byte[32];
-    private byte[] encodedBlock;
-    private static final byte[] NO_TEXT = new byte[0];
-    private final PickleBlockEncoder pickle = new PickleBlockEncoder();
-    private final CborBlockEncoder cbor = new CborBlockEncoder();
 
     @Setup
     public void setUp() {
@@ -69,10 +60,6 @@ public class BlockHashChainBenchmark {
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] = random.nextInt(vocabulary);
         }
-        final PickleBlockEncoder encoder = new PickleBlockEncoder();
-        final int length = encoder.encode(new byte[32], 0, 32, tokens, 0, BLOCK_SIZE, new byte[0],
-                new byte[0], false);
-        encodedBlock = java.util.Arrays.copyOf(encoder.buffer(), length);
     }
 
     @Benchmark
@@ -84,24 +71,6 @@ public class BlockHashChainBenchmark {
     @OperationsPerInvocation(BLOCKS)
     public long prompt32kPerBlock() {
         return chain.reset(profile, BLOCK_SIZE, tokens, HashExtras.NONE).blockHash(BLOCKS - 1);
-    }
-
-    @Benchmark
-    public int sha256Baseline() throws DigestException {
-        digest.update(encodedBlock, 0, encodedBlock.length);
-        return digest.digest(digestOut, 0, 32);
-    }
-
-    @Benchmark
-    @OperationsPerInvocation(BLOCKS)
-    public int encodeOnlyPerBlock() {
-        int total = 0;
-        for (int i = 0; i < BLOCKS; i++) {
-            total += algorithm == HashAlgorithm.SHA256_CBOR
-                    ? cbor.encode(digestOut, 0, 32, tokens, i * BLOCK_SIZE, BLOCK_SIZE, NO_TEXT, NO_TEXT)
-                    : pickle.encode(digestOut, 0, 32, tokens, i * BLOCK_SIZE, BLOCK_SIZE, NO_TEXT, NO_TEXT, false);
-        }
-        return total;
     }
 
     @Benchmark

@@ -3,7 +3,7 @@ package io.conductor.index.prefix;
 import java.util.Arrays;
 
 /**
- * Per-query scratch for {@link BlockTable#read}: the three tier bitmaps of the block just read (one bit per
+ * Per-query scratch for {@link SeqlockSlots#read}: the three tier bitmaps of the block just read (one bit per
  * context-local owner index) and the stripe sequence numbers seen while probing, kept for validation.
  *
  * <p>Not thread-safe: one buffer belongs to one query thread; it is reused from query to query and allocates only

@@ -131,7 +131,7 @@ class BlockTableTest {
         }
         int[] hist = new int[BlockTable.UNKNOWN_DEPTH + 1];
 
-        table.evictEntries(3000, hist);
+        DeepestFirstEviction.evictEntries(table, 3000, hist);
         table.compact(BlockTable.capacityFor(table.size()));
 
         assertEquals(1000, table.size());

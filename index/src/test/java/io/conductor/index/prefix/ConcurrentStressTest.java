@@ -113,7 +113,7 @@ class ConcurrentStressTest extends IndexFixture {
         }
         // Widen the race: a reader yields between finding a block and copying its owners, so writers often
         // recycle that block's arena memory meanwhile. Without seqlock validation this test reports torn reads.
-        BlockTable.readHook = () -> {
+        SeqlockSlots.readHook = () -> {
             if (Thread.currentThread().getName().startsWith("reader") && (++yieldTick[0] & 3) == 0) {
                 Thread.yield();
             }
@@ -131,7 +131,7 @@ class ConcurrentStressTest extends IndexFixture {
                 t.join(TimeUnit.MINUTES.toMillis(1));
             }
         } finally {
-            BlockTable.readHook = null;
+            SeqlockSlots.readHook = null;
         }
 
         assertEquals(null, failure.get());

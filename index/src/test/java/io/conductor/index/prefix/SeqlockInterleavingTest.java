@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Deterministic worst-case interleavings of the table's read protocol: writes are injected between a reader's probe
- * and its copy of the owners (through {@link BlockTable#readHook}), so the reader holds a stale meta word. Without
+ * and its copy of the owners (through {@link SeqlockSlots#readHook}), so the reader holds a stale meta word. Without
  * validation each case would return another block's owners or a half-moved entry.
  */
 class SeqlockInterleavingTest {
@@ -20,13 +20,13 @@ class SeqlockInterleavingTest {
 
     @AfterEach
     void clearHook() {
-        BlockTable.readHook = null;
+        SeqlockSlots.readHook = null;
         assertEquals(java.util.List.of(), table.invariantViolations());
     }
 
     private void runOnce(Runnable writes) {
         boolean[] done = new boolean[1];
-        BlockTable.readHook = () -> {
+        SeqlockSlots.readHook = () -> {
             if (!done[0]) {
                 done[0] = true;
                 writes.run();

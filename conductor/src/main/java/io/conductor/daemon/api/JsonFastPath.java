@@ -1,0 +1,254 @@
+package io.conductor.daemon.api;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A fast decoder for the plain subset of JSON that proxies send: objects, arrays, ASCII strings without escapes,
+ * integers of at most 18 digits, {@code true}, {@code false}, {@code null}. Anything else (escapes, non-ASCII,
+ * fractions, exponents, long numbers, a leading zero, nesting deeper than {@link RequestDecoder#MAX_DEPTH},
+ * malformed or truncated input) makes it give up and return {@code null}, and the caller decodes the body with
+ * Jackson instead, which then decides acceptance and errors. So for every body it accepts it yields the same
+ * {@link Value} tree Jackson's path does, and it never reports an error of its own.
+ *
+ * <p>Why: a 2048-token prompt is an array of 2048 numbers; Jackson's token-by-token parse of it cost about three
+ * times the whole msgpack request. Here an integer array is one tight loop over the bytes.
+ *
+ * <p>Thread-safe: stateless; each call keeps its cursor in its own instance.
+ */
+final class JsonFastPath {
+    /** Longest integer literal taken here: 18 digits always fit a long (Jackson's long path agrees). */
+    private static final int MAX_DIGITS = 18;
+
+    private final byte[] in;
+    private int pos;
+
+    private JsonFastPath(byte[] in) {
+        this.in = in;
+    }
+
+    /**
+     * Decodes the body's first value if it is an object in the subset.
+     *
+     * @param body the raw bytes
+     * @return the value, or {@code null} if the body is outside the subset or not an object (decode it with
+     *     Jackson)
+     */
+    static @Nullable Value decode(byte[] body) {
+        JsonFastPath p = new JsonFastPath(body);
+        try {
+            // Only an object at the root (the one shape requests have): Jackson checks what follows a root-level
+            // scalar differently from a nested one.
+            return p.next() == '{' ? p.value(0) : null;
+        } catch (GiveUp e) {
+            return null;
+        }
+    }
+
+    private void skipWhitespace() {
+        while (pos < in.length) {
+            byte b = in[pos];
+            if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+                return;
+            }
+            pos++;
+        }
+    }
+
+    private byte next() {
+        skipWhitespace();
+        if (pos >= in.length) {
+            throw GiveUp.INSTANCE;
+        }
+        return in[pos];
+    }
+
+    private Value value(int depth) {
+        byte b = next();
+        switch (b) {
+            case '{' -> {
+                return object(depth);
+            }
+            case '[' -> {
+                return array(depth);
+            }
+            case '"' -> {
+                return new Value.Str(string(), true);
+            }
+            case 't' -> {
+                literal("true");
+                return new Value.Bool(true);
+            }
+            case 'f' -> {
+                literal("false");
+                return new Value.Bool(false);
+            }
+            case 'n' -> {
+                literal("null");
+                return Value.Nil.NIL;
+            }
+            default -> {
+                if (b == '-' || (b >= '0' && b <= '9')) {
+                    return new Value.Int(integer());
+                }
+                throw GiveUp.INSTANCE;
+            }
+        }
+    }
+
+    private void literal(String word) {
+        int n = word.length();
+        if (pos + n > in.length) {
+            throw GiveUp.INSTANCE;
+        }
+        for (int i = 0; i < n; i++) {
+            if (in[pos + i] != word.charAt(i)) {
+                throw GiveUp.INSTANCE;
+            }
+        }
+        pos += n;
+        requireDelimiter();
+    }
+
+    /** After a scalar: end of input, whitespace, or a structural character (else Jackson decides). */
+    private void requireDelimiter() {
+        if (pos < in.length) {
+            byte b = in[pos];
+            if (b != ',' && b != ']' && b != '}' && b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+                throw GiveUp.INSTANCE;
+            }
+        }
+    }
+
+    /** At a quote: printable ASCII up to the closing quote; escapes, control and non-ASCII bytes give up. */
+    private String string() {
+        int start = ++pos;
+        while (pos < in.length) {
+            byte b = in[pos];
+            if (b == '"') {
+                String s = new String(in, start, pos - start, java.nio.charset.StandardCharsets.US_ASCII);
+                pos++;
+                return s;
+            }
+            if (b < 0x20 || b == '\\') { // negative bytes (non-ASCII) are < 0x20 too
+                throw GiveUp.INSTANCE;
+            }
+            pos++;
+        }
+        throw GiveUp.INSTANCE;
+    }
+
+    /** An integer literal: {@code -?(0|[1-9][0-9]*)}, at most {@value #MAX_DIGITS} digits, no fraction/exponent. */
+    private long integer() {
+        boolean negative = in[pos] == '-';
+        if (negative) {
+            pos++;
+        }
+        int start = pos;
+        long v = 0;
+        while (pos < in.length) {
+            int d = in[pos] - '0';
+            if (d < 0 || d > 9) {
+                break;
+            }
+            v = v * 10 + d;
+            pos++;
+        }
+        int digits = pos - start;
+        if (digits == 0 || digits > MAX_DIGITS || (digits > 1 && in[start] == '0')) {
+            throw GiveUp.INSTANCE;
+        }
+        requireDelimiter(); // rejects '.', 'e', 'E' and anything else glued to the number
+        return negative ? -v : v;
+    }
+
+    private Value array(int depth) {
+        if (depth >= RequestDecoder.MAX_DEPTH) {
+            throw GiveUp.INSTANCE;
+        }
+        pos++; // '['
+        long[] ints = new long[64];
+        int count = 0;
+        byte b = next();
+        if (b == ']') {
+            pos++;
+            return new Value.IntArray(new long[0]);
+        }
+        // The common case: integers only, parsed in one loop.
+        while (b == '-' || (b >= '0' && b <= '9')) {
+            if (count == ints.length) {
+                ints = Arrays.copyOf(ints, count * 2);
+            }
+            ints[count++] = integer();
+            b = next();
+            if (b == ']') {
+                pos++;
+                return new Value.IntArray(Arrays.copyOf(ints, count));
+            }
+            if (b != ',') {
+                throw GiveUp.INSTANCE;
+            }
+            pos++;
+            b = next();
+        }
+        List<Value> elements = new ArrayList<>(count + 8);
+        for (int j = 0; j < count; j++) {
+            elements.add(new Value.Int(ints[j]));
+        }
+        while (true) {
+            elements.add(value(depth + 1));
+            b = next();
+            pos++;
+            if (b == ']') {
+                return new Value.Array(elements);
+            }
+            if (b != ',') {
+                throw GiveUp.INSTANCE;
+            }
+        }
+    }
+
+    private Value object(int depth) {
+        if (depth >= RequestDecoder.MAX_DEPTH) {
+            throw GiveUp.INSTANCE;
+        }
+        pos++; // '{'
+        List<Value.Entry> entries = new ArrayList<>();
+        byte b = next();
+        if (b == '}') {
+            pos++;
+            return new Value.MapValue(entries);
+        }
+        while (true) {
+            if (b != '"') {
+                throw GiveUp.INSTANCE;
+            }
+            Value key = new Value.Str(string(), true);
+            if (next() != ':') {
+                throw GiveUp.INSTANCE;
+            }
+            pos++;
+            entries.add(new Value.Entry(key, value(depth + 1)));
+            b = next();
+            pos++;
+            if (b == '}') {
+                return new Value.MapValue(entries);
+            }
+            if (b != ',') {
+                throw GiveUp.INSTANCE;
+            }
+            b = next();
+        }
+    }
+
+    /** Internal signal: the body is outside the subset. Never leaves this class. */
+    private static final class GiveUp extends RuntimeException {
+        static final GiveUp INSTANCE = new GiveUp();
+
+        private GiveUp() {
+            super(null, null, false, false);
+        }
+    }
+}
