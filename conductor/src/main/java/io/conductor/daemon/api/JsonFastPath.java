@@ -1,5 +1,8 @@
 package io.conductor.daemon.api;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,6 +24,9 @@ import org.jspecify.annotations.Nullable;
 final class JsonFastPath {
     /** Longest integer literal taken here: 18 digits always fit a long (Jackson's long path agrees). */
     private static final int MAX_DIGITS = 18;
+
+    private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class,
+            ByteOrder.LITTLE_ENDIAN);
 
     private final byte[] in;
     private int pos;
@@ -47,12 +53,33 @@ final class JsonFastPath {
         }
     }
 
+    /** How many of the 8 bytes at {@code p} are ASCII digits before the first non-digit (8: all are). */
+    private static int digitsOf8(byte[] a, int p) {
+        long x = (long) LONG_LE.get(a, p) ^ 0x3030303030303030L; // digit bytes become 0..9
+        // A lane is flagged when x >= 10 (x + 0x76 reaches 0x80) or x >= 0x80. Carries only run into higher
+        // lanes, which lie after the first flagged one, so the lowest flag is exact.
+        long flags = (x | (x + 0x7676767676767676L)) & 0x8080808080808080L;
+        return Long.numberOfTrailingZeros(flags) >>> 3; // 64 >>> 3 = 8 when no lane is flagged
+    }
+
+    /** The value of the {@code k} (fewer than 8) digits at {@code p}: right-align them, combine lanes pairwise. */
+    private static long swarValue(byte[] a, int p, int k) {
+        if (k == 0) {
+            return 0;
+        }
+        long x = ((long) LONG_LE.get(a, p) ^ 0x3030303030303030L) & ((1L << (k << 3)) - 1);
+        x <<= (Long.BYTES - k) << 3; // leading zero digits in the low (first-read) lanes
+        x = (x * 10 + (x >>> 8)) & 0x00FF00FF00FF00FFL;
+        x = (x * 100 + (x >>> 16)) & 0x0000FFFF0000FFFFL;
+        return (x * 10000 + (x >>> 32)) & 0xFFFFFFFFL;
+    }
+
+    private static boolean isWhitespace(byte b) {
+        return b == ' ' || b == '\n' || b == '\r' || b == '\t';
+    }
+
     private void skipWhitespace() {
-        while (pos < in.length) {
-            byte b = in[pos];
-            if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
-                return;
-            }
+        while (pos < in.length && isWhitespace(in[pos])) {
             pos++;
         }
     }
@@ -176,23 +203,63 @@ final class JsonFastPath {
             pos++;
             return new Value.IntArray(new long[0]);
         }
-        // The common case: integers only, parsed in one loop.
+        // The common case: integers only, parsed in one loop over locals (no field traffic per byte).
+        byte[] a = in;
+        int n = a.length;
+        int p = pos;
         while (b == '-' || (b >= '0' && b <= '9')) {
+            boolean negative = b == '-';
+            if (negative) {
+                p++;
+            }
+            int digitsStart = p;
+            long v = 0;
+            int swar = p + Long.BYTES <= n ? digitsOf8(a, p) : Long.BYTES;
+            if (swar < Long.BYTES) {
+                // Up to 7 digits followed by a non-digit: convert them in a few multiplications.
+                v = swarValue(a, p, swar);
+                p += swar;
+            } else {
+                while (p < n) {
+                    int d = a[p] - '0';
+                    if (d < 0 || d > 9) {
+                        break;
+                    }
+                    v = v * 10 + d;
+                    p++;
+                }
+            }
+            int digits = p - digitsStart;
+            if (digits == 0 || digits > MAX_DIGITS || (digits > 1 && a[digitsStart] == '0')) {
+                throw GiveUp.INSTANCE;
+            }
             if (count == ints.length) {
                 ints = Arrays.copyOf(ints, count * 2);
             }
-            ints[count++] = integer();
-            b = next();
+            ints[count++] = negative ? -v : v;
+            while (p < n && isWhitespace(a[p])) {
+                p++;
+            }
+            if (p >= n) {
+                throw GiveUp.INSTANCE;
+            }
+            b = a[p++];
             if (b == ']') {
-                pos++;
+                pos = p;
                 return new Value.IntArray(Arrays.copyOf(ints, count));
             }
             if (b != ',') {
+                throw GiveUp.INSTANCE; // also a number glued to '.', 'e', a letter ...
+            }
+            while (p < n && isWhitespace(a[p])) {
+                p++;
+            }
+            if (p >= n) {
                 throw GiveUp.INSTANCE;
             }
-            pos++;
-            b = next();
+            b = a[p];
         }
+        pos = p;
         List<Value> elements = new ArrayList<>(count + 8);
         for (int j = 0; j < count; j++) {
             elements.add(new Value.Int(ints[j]));
