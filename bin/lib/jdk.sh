@@ -6,12 +6,22 @@ conductor_java_major() {
     "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n 1
 }
 
+conductor_quiet_maven() {
+    # Maven 3.8's bundled Guava calls sun.misc.Unsafe, which JDK 24+ warns about on every build; the flag is
+    # understood only by JDK >= 24, which conductor_find_jdk has just ensured.
+    case " ${MAVEN_OPTS:-} " in
+        *sun-misc-unsafe-memory-access*) ;;
+        *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;;
+    esac
+}
+
 conductor_find_jdk() {
     local candidate major
     if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
         major=$(conductor_java_major "$JAVA_HOME/bin/java")
         if [ -n "$major" ] && [ "$major" -ge 25 ]; then
             export JAVA_HOME JAVA="$JAVA_HOME/bin/java"
+            conductor_quiet_maven
             return 0
         fi
     fi
@@ -20,6 +30,7 @@ conductor_find_jdk() {
         major=$(conductor_java_major "$candidate/bin/java")
         if [ -n "$major" ] && [ "$major" -ge 25 ]; then
             export JAVA_HOME="$candidate" JAVA="$candidate/bin/java"
+            conductor_quiet_maven
             return 0
         fi
     done

@@ -9,7 +9,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Error scope: {@code begin} throws for a batch-level problem (nothing of the batch applies); {@code nextEvent}
  * throws for one event and leaves the cursor on the next event, so its batch-mates still decode in order. Because
- * {@code begin} first skips the whole value, every later skip is known to succeed.
+ * {@code begin} walks the whole value (reading the envelope's fields, skipping each event, which validates it),
+ * every later skip is known to succeed. With several problems in one batch, the first one met in that walk is
+ * the reason reported.
  *
  * <p>Usage:
  * <pre>{@code
@@ -62,13 +64,10 @@ abstract sealed class BatchDecoder permits VllmBatchDecoder, MooncakeBatchDecode
      */
     final void begin(byte[] payload, int offset, int length, KvBatch batch, int registeredRank) {
         final MsgpackReader r = reader;
+        // One pass validates and reads the envelope: every element is either read (timestamp, rank) or skipped
+        // whole (each event, unknown keys), and skipping validates, so no separate validation walk over the token
+        // arrays (most of the bytes) is needed before it.
         r.wrap(payload, offset, length);
-        r.skipValue();
-        if (r.hasRemaining()) {
-            throw DecodeException.of(DropReason.TRAILING_BYTES, "%d bytes after the batch",
-                    r.limit() - r.position());
-        }
-        r.position(offset);
         double ts = Double.NaN;
         int eventsPosition = -1;
         int eventCount = 0;
@@ -125,6 +124,10 @@ abstract sealed class BatchDecoder permits VllmBatchDecoder, MooncakeBatchDecode
         } else {
             throw DecodeException.of(DropReason.BATCH_SHAPE, "batch must be an array or a map, found type byte 0x%02x",
                     r.peek() & 0xff);
+        }
+        if (r.hasRemaining()) {
+            throw DecodeException.of(DropReason.TRAILING_BYTES, "%d bytes after the batch",
+                    r.limit() - r.position());
         }
         if (rank != KvBatch.NO_DP_RANK && rank != registeredRank) {
             throw DecodeException.of(DropReason.DP_RANK_MISMATCH, "batch rank %d, subscription rank %d", rank,

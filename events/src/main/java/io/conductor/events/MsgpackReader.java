@@ -15,6 +15,10 @@ import org.msgpack.core.MessagePack.Code;
  */
 final class MsgpackReader {
 
+    /** Total size (type byte included) of each fixed-size scalar type byte; 0 for containers, strings, bins,
+     *  variable-size ext types and the reserved byte. */
+    private static final byte[] SCALAR_SIZE = scalarSizes();
+
     private byte[] buffer = new byte[0];
     private int position;
     private int limit;
@@ -307,41 +311,137 @@ final class MsgpackReader {
      * @throws DecodeException {@link DropReason#TRUNCATED} if the value runs past the end or uses a reserved byte
      */
     void skipValue() {
+        // Fast path: a fixed-size scalar that fits is skipped by a table lookup on a local cursor (token-id arrays
+        // are most of a vLLM batch, and begin() skips every batch once); anything else, or a scalar that would run
+        // past the end, takes skipHeader, which also produces the exact error.
+        final byte[] buf = buffer;
+        final int lim = limit;
+        int p = position;
         long pending = 1;
         while (pending > 0) {
             pending--;
-            final byte b = peek();
-            if (Code.isFixInt(b)) {
-                position++;
-            } else if (Code.isFixedArray(b) || b == Code.ARRAY16 || b == Code.ARRAY32) {
-                pending += readArrayHeader();
-            } else if (Code.isFixedMap(b) || b == Code.MAP16 || b == Code.MAP32) {
-                pending += 2L * readMapHeader();
-            } else if (Code.isFixStr(b) || (b >= Code.STR8 && b <= Code.STR32)) {
-                readStr();
-            } else {
-                position++;
-                switch (b) {
-                    case Code.NIL, Code.FALSE, Code.TRUE -> { }
-                    case Code.BIN8 -> skipRaw(readUnsigned(1));
-                    case Code.BIN16 -> skipRaw(readUnsigned(2));
-                    case Code.BIN32 -> skipRaw(readUnsigned(4));
-                    case Code.EXT8 -> skipRaw(1 + readUnsigned(1));
-                    case Code.EXT16 -> skipRaw(1 + readUnsigned(2));
-                    case Code.EXT32 -> skipRaw(1 + readUnsigned(4));
-                    case Code.FLOAT32, Code.UINT32, Code.INT32 -> skipRaw(4);
-                    case Code.FLOAT64, Code.UINT64, Code.INT64 -> skipRaw(8);
-                    case Code.UINT8, Code.INT8 -> skipRaw(1);
-                    case Code.UINT16, Code.INT16 -> skipRaw(2);
-                    case Code.FIXEXT1 -> skipRaw(2);
-                    case Code.FIXEXT2 -> skipRaw(3);
-                    case Code.FIXEXT4 -> skipRaw(5);
-                    case Code.FIXEXT8 -> skipRaw(9);
-                    case Code.FIXEXT16 -> skipRaw(17);
-                    default -> throw DecodeException.of(DropReason.TRUNCATED, "reserved type byte 0x%02x", b & 0xff);
+            if (p < lim) {
+                final int size = SCALAR_SIZE[buf[p] & 0xff];
+                if (size != 0 && size <= lim - p) {
+                    p += size;
+                    continue;
                 }
             }
+            position = p;
+            pending += skipHeader();
+            p = position;
         }
+        position = p;
+    }
+
+    /** Skips one scalar, string, bin or ext, or the header of a container; returns the values the header opens. */
+    private long skipHeader() {
+        long pending = 0;
+        final byte b = peek();
+        if (Code.isFixInt(b)) {
+            position++;
+        } else if (Code.isFixedArray(b) || b == Code.ARRAY16 || b == Code.ARRAY32) {
+            pending += readArrayHeader();
+        } else if (Code.isFixedMap(b) || b == Code.MAP16 || b == Code.MAP32) {
+            pending += 2L * readMapHeader();
+        } else if (Code.isFixStr(b) || (b >= Code.STR8 && b <= Code.STR32)) {
+            readStr();
+        } else {
+            position++;
+            switch (b) {
+                case Code.NIL, Code.FALSE, Code.TRUE -> { }
+                case Code.BIN8 -> skipRaw(readUnsigned(1));
+                case Code.BIN16 -> skipRaw(readUnsigned(2));
+                case Code.BIN32 -> skipRaw(readUnsigned(4));
+                case Code.EXT8 -> skipRaw(1 + readUnsigned(1));
+                case Code.EXT16 -> skipRaw(1 + readUnsigned(2));
+                case Code.EXT32 -> skipRaw(1 + readUnsigned(4));
+                case Code.FLOAT32, Code.UINT32, Code.INT32 -> skipRaw(4);
+                case Code.FLOAT64, Code.UINT64, Code.INT64 -> skipRaw(8);
+                case Code.UINT8, Code.INT8 -> skipRaw(1);
+                case Code.UINT16, Code.INT16 -> skipRaw(2);
+                case Code.FIXEXT1 -> skipRaw(2);
+                case Code.FIXEXT2 -> skipRaw(3);
+                case Code.FIXEXT4 -> skipRaw(5);
+                case Code.FIXEXT8 -> skipRaw(9);
+                case Code.FIXEXT16 -> skipRaw(17);
+                default -> throw DecodeException.of(DropReason.TRUNCATED, "reserved type byte 0x%02x", b & 0xff);
+            }
+        }
+        return pending;
+    }
+
+    /**
+     * Reads {@code n} integers in {@code [Integer.MIN_VALUE, 0xFFFF_FFFF]} into {@code dst[0..n)} as their low 32
+     * bits (token ids: u32 on the hashing side), exactly as {@code n} calls of
+     * {@code (int) readLongInRange(Integer.MIN_VALUE, 0xFFFF_FFFFL, field)} would, with a fast path for the
+     * unsigned encodings a tokenizer's ids use.
+     *
+     * @throws DecodeException as {@link #readLongInRange}
+     */
+    void readUint32s(int[] dst, int n, String field) {
+        final byte[] buf = buffer;
+        final int lim = limit;
+        int p = position;
+        for (int i = 0; i < n; i++) {
+            if (lim - p >= 5) {
+                final byte b = buf[p];
+                if (b >= 0) {
+                    dst[i] = b;
+                    p++;
+                    continue;
+                }
+                if (b == Code.UINT16) {
+                    dst[i] = (buf[p + 1] & 0xff) << 8 | (buf[p + 2] & 0xff);
+                    p += 3;
+                    continue;
+                }
+                if (b == Code.UINT32) {
+                    dst[i] = (buf[p + 1] & 0xff) << 24 | (buf[p + 2] & 0xff) << 16 | (buf[p + 3] & 0xff) << 8
+                            | (buf[p + 4] & 0xff);
+                    p += 5;
+                    continue;
+                }
+                if (b == Code.UINT8) {
+                    dst[i] = buf[p + 1] & 0xff;
+                    p += 2;
+                    continue;
+                }
+            }
+            position = p;
+            dst[i] = (int) readLongInRange(Integer.MIN_VALUE, 0xFFFF_FFFFL, field);
+            p = position;
+        }
+        position = p;
+    }
+
+    private static byte[] scalarSizes() {
+        final byte[] sizes = new byte[256];
+        for (int b = 0x00; b <= 0x7f; b++) {
+            sizes[b] = 1; // positive fixint
+        }
+        for (int b = 0xe0; b <= 0xff; b++) {
+            sizes[b] = 1; // negative fixint
+        }
+        sizes[Code.NIL & 0xff] = 1;
+        sizes[Code.FALSE & 0xff] = 1;
+        sizes[Code.TRUE & 0xff] = 1;
+        sizes[Code.UINT8 & 0xff] = 2;
+        sizes[Code.INT8 & 0xff] = 2;
+        sizes[Code.UINT16 & 0xff] = 3;
+        sizes[Code.INT16 & 0xff] = 3;
+        sizes[Code.UINT32 & 0xff] = 5;
+        sizes[Code.INT32 & 0xff] = 5;
+        sizes[Code.FLOAT32 & 0xff] = 5;
+        sizes[Code.UINT64 & 0xff] = 9;
+        sizes[Code.INT64 & 0xff] = 9;
+        sizes[Code.FLOAT64 & 0xff] = 9;
+        sizes[Code.FIXEXT1 & 0xff] = 3;
+        sizes[Code.FIXEXT2 & 0xff] = 4;
+        sizes[Code.FIXEXT4 & 0xff] = 6;
+        sizes[Code.FIXEXT8 & 0xff] = 10;
+        sizes[Code.FIXEXT16 & 0xff] = 18;
+        return sizes;
     }
 
     static long getLongBigEndian(byte[] bytes, int offset) {

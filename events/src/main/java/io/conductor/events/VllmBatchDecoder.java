@@ -275,10 +275,7 @@ final class VllmBatchDecoder extends BatchDecoder {
             }
             return;
         }
-        final int[] tokens = event.tokensFor(n);
-        for (int i = 0; i < n; i++) {
-            tokens[i] = readToken(r);
-        }
+        r.readUint32s(event.tokensFor(n), n, "token id");
     }
 
     /** Token ids are u32 on the hashing side; keep the low 32 bits of any value in [-2^31, 2^32). */

@@ -25,6 +25,7 @@ final class RecordingSink implements KvEventSink {
     private volatile boolean frozen;
     private boolean inBatch;
     private int protocolViolations;
+    private int seqsAtLastReset;
 
     @Override
     public synchronized void onBatchBegin(KvBatch batch) {
@@ -76,6 +77,7 @@ final class RecordingSink implements KvEventSink {
         }
         resets.add(cause);
         held.clear();
+        seqsAtLastReset = seqs.size();
     }
 
     private void check() {
@@ -104,6 +106,11 @@ final class RecordingSink implements KvEventSink {
 
     synchronized List<Long> seqs() {
         return List.copyOf(seqs);
+    }
+
+    /** The seqs of the batches applied since the last reset: what the index holds was built from these. */
+    synchronized List<Long> seqsSinceLastReset() {
+        return List.copyOf(seqs.subList(seqsAtLastReset, seqs.size()));
     }
 
     synchronized List<Boolean> replayedFlags() {

@@ -131,6 +131,18 @@ final class VllmTestPublisher implements AutoCloseable {
         });
     }
 
+    /**
+     * The engine has been running a while before anyone subscribes: its next seq is {@code seq} (nothing held,
+     * nothing sent).
+     */
+    void continueFrom(long seq) {
+        call(() -> {
+            nextSeq = seq;
+            ring.clear();
+            return null;
+        });
+    }
+
     long lastSeq() {
         return call(() -> nextSeq - 1);
     }
@@ -207,7 +219,11 @@ final class VllmTestPublisher implements AutoCloseable {
         final ZMQ.Socket p = context.socket(SocketType.PUB);
         p.setLinger(0);
         p.setSndHWM(100_000);
-        p.setHandshakeIvl(1000); // JeroMQ 0.6.0 occasionally stalls a connecting handshake until this expires
+        // JeroMQ 0.6.0 occasionally stalls a handshake until this interval expires: keep it short when connecting.
+        // On accepted connections 1 s was too short: a busy I/O thread (one for 200 publishers in the scale test)
+        // dropped peers whose greeting it had not read in time, after the subscriber had counted them connected.
+        // 5 s still ends a stalled accepted handshake well within the tests' deadlines.
+        p.setHandshakeIvl(connectEndpoint != null ? 1000 : 5000);
         if (connectEndpoint != null) {
             p.connect(connectEndpoint);
         } else if (pubPort == 0) {

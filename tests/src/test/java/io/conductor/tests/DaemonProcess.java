@@ -21,6 +21,13 @@ import java.util.concurrent.TimeUnit;
  */
 final class DaemonProcess implements AutoCloseable {
     private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /**
+     * A command prefix that starts the daemon with SIGINT at its default disposition. The test JVM may have
+     * inherited SIGINT ignored (a non-interactive shell ignores it for {@code cmd &}, and exec keeps that), and a
+     * JVM started with SIGINT ignored keeps ignoring it, as Unix expects of a background job; the tests start the
+     * daemon the way a user in a terminal does. Empty when coreutils' {@code env} cannot reset a signal.
+     */
+    private static final List<String> DEFAULT_SIGINT = defaultSigintPrefix();
 
     private final Process process;
     private final Path log;
@@ -56,7 +63,7 @@ final class DaemonProcess implements AutoCloseable {
      */
     static DaemonProcess start(Path logDir, java.util.Map<String, String> env, String... args) throws IOException {
         Path home = home();
-        List<String> command = new ArrayList<>();
+        List<String> command = new ArrayList<>(DEFAULT_SIGINT);
         command.add(home.resolve("bin/mooncake_conductor").toString());
         command.addAll(List.of(args));
         Path log = Files.createTempFile(logDir, "conductor-", ".log");
@@ -68,6 +75,22 @@ final class DaemonProcess implements AutoCloseable {
         builder.environment().put("CONDUCTOR_LOG_LEVEL", "info");
         builder.environment().putAll(env);
         return new DaemonProcess(builder.start(), log);
+    }
+
+    private static List<String> defaultSigintPrefix() {
+        List<String> prefix = List.of("env", "--default-signal=INT");
+        try {
+            List<String> probe = new ArrayList<>(prefix);
+            probe.add("true");
+            Process p = new ProcessBuilder(probe).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 ? prefix : List.of();
+        } catch (IOException e) {
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        }
     }
 
     /** A port that was free a moment ago on loopback. */

@@ -4,11 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.conductor.example.demo.DemoTopology;
+import io.conductor.example.demo.DemoWorkload;
+import io.conductor.example.demo.RequestRecord;
+import io.conductor.example.demo.WorkloadRunner;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -85,8 +89,20 @@ class FaultToleranceProxyIT {
 
     @Test
     void shouldKeepServingThroughConductorOutageAndRouteAgainAfterRestart() throws Exception {
-        fx.topology.killConductor();
+        // A workload runs through the proxy while the conductor is killed and started again under it.
+        WorkloadRunner runner = new WorkloadRunner(fx.topology.proxyUrl(), DemoTopology.MODEL, 4, 4);
+        List<RequestRecord> records = new CopyOnWriteArrayList<>();
+        Thread load = Thread.ofVirtual().start(() -> {
+            try {
+                records.addAll(runner.run(DemoWorkload.standard(2, 8, 6, 8), "cache_aware", r -> { }));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        fx.await("the workload to get going", () -> fx.topology.getJson(fx.topology.proxyUrl()
+            .resolve("/healthcheck")).path("routed_by_conductor").asLong() > 0);
 
+        fx.topology.killConductor();
         List<HttpResponse<String>> during = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             during.add(proxyCompletion(DemoFixture.uniquePrompt("outage" + i, 30)));
@@ -98,6 +114,7 @@ class FaultToleranceProxyIT {
             afterRestart.add(r);
             return !r.headers().firstValue("X-Conductor-Route-Reason").orElse("fallback").startsWith("fallback");
         });
+        load.join();
 
         for (HttpResponse<String> r : during) {
             assertEquals(200, r.statusCode(), r.body());
@@ -107,6 +124,8 @@ class FaultToleranceProxyIT {
         for (HttpResponse<String> r : afterRestart) {
             assertEquals(200, r.statusCode(), r.body());
         }
+        assertEquals(8 * 6 + 8, records.size());
+        assertTrue(records.stream().allMatch(RequestRecord::ok), "a request failed during the outage: " + records);
     }
 
     private HttpResponse<String> proxyCompletion(String prompt) {

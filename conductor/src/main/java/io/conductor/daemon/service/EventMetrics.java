@@ -70,6 +70,15 @@ public final class EventMetrics {
                         cb.call(r.getValue(), key(s), lower(r.getKey()));
                     }
                 })).register(registry);
+        CounterWithCallback.builder().name("conductor_event_failures_total")
+                .help("Stream processing failures, by stream and kind (sink_error: an exception thrown by the "
+                        + "index sink, the batch went on; failure: an Error or bug escaped, the stream was cleared "
+                        + "and went degraded)")
+                .labelNames(STREAM, "kind")
+                .callback(cb -> each(streams, s -> {
+                    cb.call(s.sinkErrors(), key(s), "sink_error");
+                    cb.call(s.failures(), key(s), "failure");
+                })).register(registry);
         CounterWithCallback.builder().name("conductor_event_epochs_total")
                 .help("Stream resets (engine restart, unrecoverable gap), by stream").labelNames(STREAM)
                 .callback(cb -> each(streams, s -> cb.call(s.epoch(), key(s)))).register(registry);

@@ -60,10 +60,10 @@ public final class DemoTopology implements AutoCloseable {
                        double prefillTokensPerSecond, double decodeMillisPerToken, int conductorTimeoutMillis) {
         /**
          * The demo's default: 3 prefill engines (the last with 2 DP ranks), block 16, 160 blocks per rank, prefill
-         * at 1,500 tokens/s: slow enough that cache hits and queues, not the extra tokenize and route hops or the
-         * machine's load, decide the time to first token.
+         * at 800 tokens/s: slow enough that cache hits and queues, not the extra tokenize and route hops or the
+         * machine's load, decide the time to first token; conductor timeout 500 ms.
          */
-        public static final Spec DEFAULT = new Spec(3, 2, 16, 160, 1_500, 1.5, 250);
+        public static final Spec DEFAULT = new Spec(3, 2, 16, 160, 800, 1.5, 500);
     }
 
     /**

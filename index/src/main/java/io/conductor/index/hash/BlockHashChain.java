@@ -24,6 +24,9 @@ import java.util.Objects;
  * }</pre>
  */
 public final class BlockHashChain implements BlockHashSequence {
+    /** The most complete blocks a prompt may have (the digests of all of them must fit one array). */
+    public static final int MAX_BLOCKS = Integer.MAX_VALUE / 64;
+
     private final BlockDigester digester = new BlockDigester();
     private final byte[] root = new byte[32];
     private HashProfile profile = HashProfile.of(HashAlgorithm.SHA256, "0");
@@ -53,8 +56,10 @@ public final class BlockHashChain implements BlockHashSequence {
      * @param length     number of prompt tokens; only {@code length / blockSize} complete blocks are hashed
      * @param extras     LoRA name and cache salt ({@link HashExtras#NONE} for none; ignored by XXH3)
      * @return this chain
-     * @throws IllegalArgumentException if {@code blockSize < 1}, or the range lies outside {@code tokens}; the
-     *                                  chain is then left with no blocks
+     * @throws IllegalArgumentException  if {@code blockSize < 1} or the prompt has more than {@link #MAX_BLOCKS}
+     *                                   blocks; the chain is then left with no blocks
+     * @throws IndexOutOfBoundsException if the range lies outside {@code tokens}; the chain is then left with no
+     *                                   blocks
      */
     public BlockHashChain reset(HashProfile profile, int blockSize, int[] tokens, int offset, int length,
                                 HashExtras extras) {
@@ -75,8 +80,11 @@ public final class BlockHashChain implements BlockHashSequence {
         this.blockSize = blockSize;
         this.extras = extras;
         final int count = length / blockSize;
+        if (count > MAX_BLOCKS) {
+            throw new IllegalArgumentException("prompt has " + count + " blocks, more than " + MAX_BLOCKS);
+        }
         if (keys.length < count) {
-            final int capacity = Math.max(count, 2 * keys.length);
+            final int capacity = (int) Math.min(MAX_BLOCKS, Math.max(count, 2L * keys.length));
             keys = new long[capacity];
             digests = new byte[capacity * 32];
         }
