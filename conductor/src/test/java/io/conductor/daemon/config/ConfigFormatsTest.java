@@ -224,7 +224,7 @@ class ConfigFormatsTest {
     @Test
     void shouldParseReadmeConfigurationExampleWithOneEntryPerFormat() throws Exception {
         String readme = java.nio.file.Files.readString(Path.of("../README.md"));
-        String section = readme.substring(readme.indexOf("<!-- section: configuration -->"));
+        String section = readme.substring(readme.indexOf("\n## Configuration\n"));
         int start = section.indexOf("```json\n") + "```json\n".length();
         String json = section.substring(start, section.indexOf("```", start));
 
