@@ -17,16 +17,12 @@ public final class FreePorts {
     }
 
     /**
-     * Returns one free port chosen by the OS.
+     * Returns one free port, below the OS's ephemeral range (see {@link #consecutive}).
      *
      * @return a port
      */
     public static int one() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException("no free loopback port", e);
-        }
+        return consecutive(1);
     }
 
     /**
@@ -37,7 +33,9 @@ public final class FreePorts {
      */
     public static int consecutive(int count) {
         for (int attempt = 0; attempt < 200; attempt++) {
-            int base = ThreadLocalRandom.current().nextInt(20_000, 60_000 - count);
+            // Below Linux's ephemeral range (32768-60999): a port the OS hands out for a port-0 bind or an outgoing
+            // connection elsewhere on the machine cannot take ours between this probe and the child's bind.
+            int base = ThreadLocalRandom.current().nextInt(20_000, 32_768 - count);
             List<ServerSocket> held = new ArrayList<>();
             boolean ok = true;
             try {
