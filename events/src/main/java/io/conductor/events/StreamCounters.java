@@ -30,10 +30,10 @@ final class StreamCounters {
     static final int HIGHEST_SEQ = 15;
     static final int BUFFERED = 16;
     static final int LAST_TIMESTAMP_BITS = 17;
+    /** State ordinal shifted left by one, with the connected flag in bit 0: one word, read and written whole. */
     static final int STATE = 18;
-    static final int CONNECTED = 19;
-    static final int FAILURES = 20;
-    private static final int COUNT = 21;
+    static final int FAILURES = 19;
+    private static final int COUNT = 20;
 
     private static final DropReason[] REASONS = DropReason.values();
     private static final ReplayResult[] RESULTS = ReplayResult.values();
@@ -78,12 +78,12 @@ final class StreamCounters {
         replays.setOpaque(result.ordinal(), replays.getOpaque(result.ordinal()) + 1);
     }
 
-    void state(StreamState state) {
-        values.setOpaque(STATE, state.ordinal());
+    void state(StreamState state, boolean connected) {
+        values.setOpaque(STATE, ((long) state.ordinal() << 1) | (connected ? 1 : 0));
     }
 
     StreamState state() {
-        return STATES[(int) values.getOpaque(STATE)];
+        return STATES[(int) (values.getOpaque(STATE) >>> 1)];
     }
 
     void lastTimestamp(double seconds) {
@@ -105,12 +105,14 @@ final class StreamCounters {
                 dropMap.put(r, v);
             }
         }
+        final long stateWord = get(STATE);
         final long lastSeq = get(LAST_SEQ);
         final long highestSeq = get(HIGHEST_SEQ);
         final double ts = Double.longBitsToDouble(get(LAST_TIMESTAMP_BITS));
         final long age = Double.isNaN(ts) ? -1 : Math.max(0, nowMillis - (long) (ts * 1000.0));
         return new StreamStats(spec.key(), spec.publisher(), spec.endpoint(),
-                spec.replayEndpoint() == null ? "" : spec.replayEndpoint(), state(), get(CONNECTED) != 0,
+                spec.replayEndpoint() == null ? "" : spec.replayEndpoint(), STATES[(int) (stateWord >>> 1)],
+                (stateWord & 1) != 0,
                 get(EPOCH), lastSeq, highestSeq,
                 lastSeq >= 0 && highestSeq >= 0 ? Math.max(0, highestSeq - lastSeq) : 0, (int) get(BUFFERED),
                 ts, age, get(BATCHES_APPLIED), get(BATCHES_REPLAYED), get(EVENTS_APPLIED), get(BLOCKS_STORED),

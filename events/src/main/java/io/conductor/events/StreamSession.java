@@ -111,7 +111,7 @@ final class StreamSession {
         this.bootstrapPending = replay != null;
         Arrays.fill(lastDropLogNanos, Long.MIN_VALUE);
         lastSinkErrorLogNanos = Long.MIN_VALUE;
-        counters.state(StreamState.CONNECTING);
+        counters.state(StreamState.CONNECTING, false);
     }
 
     // ---- inputs ----
@@ -520,11 +520,12 @@ final class StreamSession {
                 : degraded ? StreamState.DEGRADED
                 : !everLive || (lostPeer && !connected) ? StreamState.CONNECTING
                 : StreamState.LIVE;
-        counters.set(StreamCounters.CONNECTED, connected ? 1 : 0);
+        // State and connectivity are published as one word, so a snapshot never pairs LIVE with a stale
+        // "not connected" (or the reverse).
+        counters.state(state, connected);
         if (state != published) {
             LOG.info("stream {}: {} -> {}", spec.key(), published, state);
             published = state;
-            counters.state(state);
         }
     }
 
