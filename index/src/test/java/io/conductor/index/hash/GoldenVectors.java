@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * The shared golden vectors ({@code src/test/resources/vectors/}, copied unchanged from
- * {@code /work/shared/vectors/}), loaded into plain values.
+ * {@code shared/vectors/} of the project workspace), loaded into plain values.
  */
 final class GoldenVectors {
     static final String CBOR_FILE = "hash_golden_vectors.json";
