@@ -1,5 +1,6 @@
 package io.conductor.example.demo;
 
+import io.conductor.example.ParentProcessWatch;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -64,7 +65,7 @@ public final class ChildJvm implements AutoCloseable {
         // Jetty and Javalin announce every start at INFO; the demo's logs are about the conductor and the engines.
         cmd.add("-Dorg.slf4j.simpleLogger.log.org.eclipse.jetty=warn");
         cmd.add("-Dorg.slf4j.simpleLogger.log.io.javalin=warn");
-        cmd.add("-Dconductor.parent.pid=" + ProcessHandle.current().pid());
+        cmd.add("-D" + ParentProcessWatch.PARENT_PID_PROPERTY + "=" + ProcessHandle.current().pid());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(mainClass);

@@ -1,5 +1,6 @@
 package io.conductor.example.proxy;
 
+import io.conductor.example.ParentProcessWatch;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -45,26 +46,9 @@ public final class ProxyMain {
             proxy.close();
             stopped.countDown();
         }, "proxy-shutdown"));
-        exitWithParent();
+        ParentProcessWatch.exitWithParent();
         System.out.println("READY " + proxy.readyJson());
         System.out.flush();
         stopped.await();
-    }
-
-    /**
-     * When started by the demo (system property {@code conductor.parent.pid}), exits once that process is gone, so
-     * that a killed demo or test JVM leaves no simulator behind.
-     */
-    private static void exitWithParent() {
-        String pid = System.getProperty("conductor.parent.pid");
-        if (pid == null) {
-            return;
-        }
-        try {
-            ProcessHandle.of(Long.parseLong(pid)).ifPresentOrElse(
-                parent -> parent.onExit().thenRun(() -> System.exit(0)), () -> System.exit(0));
-        } catch (NumberFormatException e) {
-            System.err.println("ignoring conductor.parent.pid=" + pid + ": not a process id");
-        }
     }
 }
