@@ -190,7 +190,7 @@ class NativeStoreProcessIT {
             String metrics = DaemonProcess.get(port, "/metrics").body();
             JsonNode query = post(port, "/query", queryBody(prompt(2))).at("/instances/e0");
 
-            assertEquals(200, ready.statusCode(), ready.body());
+            assertEquals(503, ready.statusCode(), "a configured probe that is down makes it unready: " + ready.body());
             assertTrue(storeDetail(port).contains(missing), ready.body());
             assertTrue(metrics.contains("conductor_store_probe_up 0.0"), metrics);
             assertTrue(metrics.contains("conductor_store_probe_state{state=\"down\"} 1.0"), metrics);

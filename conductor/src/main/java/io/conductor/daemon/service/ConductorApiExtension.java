@@ -20,7 +20,12 @@ import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.hash.HashProfile;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.PrefixIndexConfig;
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.events.StreamStats;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -116,19 +121,51 @@ public final class ConductorApiExtension implements DaemonExtension {
         context.addShutdownStep("conductor-subscriptions", () -> unregisterAll(registry));
         int ok = 0;
         int failed = 0;
+        List<StaticSubscriptionReadiness.Expected> expected = new ArrayList<>();
         for (SubscriptionConfig entry : context.config().subscriptions()) {
+            ServiceKey key = new ServiceKey(entry.instanceId(), ServiceKey.normalizeTenant(entry.tenantId()),
+                    entry.dpRank());
             try {
                 registry.register(toRegistration(entry));
                 ok++;
+                expected.add(new StaticSubscriptionReadiness.Expected(entry.name(), key, entry.endpoint(), null));
             } catch (RegistrationException | RuntimeException e) {
                 failed++;
+                expected.add(new StaticSubscriptionReadiness.Expected(entry.name(), key, entry.endpoint(),
+                        String.valueOf(e.getMessage())));
                 LOG.warn("event=static_subscription_failed entry={} key={} error=\"{}\"", entry.name(),
                         entry.serviceKey(), e.getMessage());
             }
         }
         LOG.info("event=subscriptions success={} failed={}", ok, failed);
-        context.addReadinessCheck("registry", () -> ReadinessCheck.Result.ready(
-                registry.snapshot().services().size() + " subscriptions"));
+        context.addReadinessCheck("subscriptions", new StaticSubscriptionReadiness(expected, connection(streams,
+                registry)));
+    }
+
+    /**
+     * How readiness sees a key's stream: from the ZMQ subscriber's connection events for real streams; for other
+     * stream implementations (tests), a registered key counts as connected.
+     */
+    private static Function<ServiceKey, StaticSubscriptionReadiness.@Nullable Connection> connection(
+            EventStreams streams, ServiceRegistry registry) {
+        if (streams instanceof ZmqEventStreams zmq) {
+            return key -> {
+                StreamStats s = zmq.stats(key);
+                if (s == null) {
+                    return null;
+                }
+                return s.connected() ? StaticSubscriptionReadiness.Connection.CONNECTED
+                        : StaticSubscriptionReadiness.Connection.NOT_CONNECTED;
+            };
+        }
+        return key -> {
+            for (RegistrySnapshot.Service s : registry.snapshot().services()) {
+                if (s.registration().key().equals(key)) {
+                    return StaticSubscriptionReadiness.Connection.CONNECTED;
+                }
+            }
+            return null;
+        };
     }
 
     private static void unregisterAll(ServiceRegistry registry) {

@@ -188,6 +188,16 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     }
 
     /**
+     * Returns one subscription's stats.
+     *
+     * @param key the service key
+     * @return its stats, or {@code null} when it has no stream
+     */
+    public @Nullable StreamStats stats(ServiceKey key) {
+        return subscriber.stats(new StreamKey(key.instanceId(), key.tenantId(), key.dpRank()));
+    }
+
+    /**
      * Returns every subscription's stats, sorted by key.
      *
      * @return the stats

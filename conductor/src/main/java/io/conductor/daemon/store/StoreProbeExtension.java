@@ -59,20 +59,21 @@ public final class StoreProbeExtension implements DaemonExtension {
     }
 
     /**
-     * The probe never makes the daemon unready: without it, queries are still answered from events. The detail
-     * says where the probe stands and, when down, why (the failing call and the library path).
+     * Ready only while the configured probe is up: a daemon whose probe is connecting, down or closed answers
+     * queries from events alone, without the store tier its operator configured, and a load balancer should know.
+     * The detail says where the probe stands and, when down, why (the failing call and the library path).
      */
     static ReadinessCheck.Result readiness(ProbeStatus status) {
         String since = Instant.ofEpochMilli(status.sinceEpochMillis()).toString();
-        String detail = switch (status.state()) {
-            case UP -> "store probe up since " + since + " (" + status.library() + ")";
-            case CONNECTING -> "store probe connecting since " + since + " (" + status.library()
-                    + "); queries are answered from events meanwhile";
-            case DOWN -> "store probe down since " + since + ": " + status.reason() + "; queries are answered from "
-                    + "events, retrying with backoff (" + status.setupAttempts() + " attempts so far)";
-            case DISABLED -> "store probe disabled";
-            case CLOSED -> "store probe closed";
+        return switch (status.state()) {
+            case UP -> ReadinessCheck.Result.ready("store probe up since " + since + " (" + status.library() + ")");
+            case CONNECTING -> ReadinessCheck.Result.notReady("store probe connecting since " + since + " ("
+                    + status.library() + "); queries are answered from events meanwhile");
+            case DOWN -> ReadinessCheck.Result.notReady("store probe down since " + since + ": " + status.reason()
+                    + "; queries are answered from events, retrying with backoff (" + status.setupAttempts()
+                    + " attempts so far)");
+            case DISABLED -> ReadinessCheck.Result.ready("store probe disabled");
+            case CLOSED -> ReadinessCheck.Result.notReady("store probe closed");
         };
-        return ReadinessCheck.Result.ready(detail);
     }
 }

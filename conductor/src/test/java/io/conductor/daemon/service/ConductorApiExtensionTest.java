@@ -14,8 +14,13 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
 
 /** The API installed in the real daemon shell, with static subscriptions from a real config file text. */
 class ConductorApiExtensionTest {
@@ -65,5 +70,67 @@ class ConductorApiExtensionTest {
             assertTrue(metrics.contains("conductor_index_max_bytes 3.3554432E7"), metrics);
             assertTrue(metrics.contains("conductor_queries_total{route=\"query\"} 1.0"), metrics);
         }
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static HttpResponse<String> ready(HttpClient client, int port) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ready")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void shouldAnswer503NamingTheMissingEntryUntilEveryStaticSubscriptionHasConnectedOnce() throws Exception {
+        int up = freePort();
+        int late = freePort();
+        String config = """
+                {"http_server_port": 0, "kvevent_instance": {
+                  "up-engine":   {"type": "vLLM", "endpoint": "tcp://127.0.0.1:%d", "modelname": "m"},
+                  "late-engine": {"type": "vLLM", "endpoint": "tcp://127.0.0.1:%d", "modelname": "m"}}}
+                """.formatted(up, late);
+        HttpClient client = HttpClient.newHttpClient();
+        try (ZContext zmq = new ZContext();
+             Daemon daemon = Daemon.start(new DaemonSettings("127.0.0.1", 0, false, "test"),
+                     ConfigLoader.parse(config, "test", false).config(),
+                     List.of(new ConductorApiExtension(ZmqEventStreams::withDefaults, ApiLimits.defaults())))) {
+            ZMQ.Socket first = zmq.createSocket(SocketType.PUB);
+            first.bind("tcp://127.0.0.1:" + up);
+            HttpResponse<String> before = awaitReady(client, daemon.port(),
+                    r -> r.body().contains("1 of 2 static subscriptions connected"));
+
+            ZMQ.Socket second = zmq.createSocket(SocketType.PUB);
+            second.bind("tcp://127.0.0.1:" + late);
+            HttpResponse<String> after = awaitReady(client, daemon.port(), r -> r.statusCode() == 200);
+            zmq.destroySocket(second);
+            HttpResponse<String> afterDisconnect = ready(client, daemon.port());
+
+            assertEquals(503, before.statusCode(), before.body());
+            JsonNode check = JSON.readTree(before.body()).get("checks").get(1);
+            assertEquals("subscriptions", check.get("name").asText(), before.body());
+            assertTrue(!check.get("ready").asBoolean(), before.body());
+            assertTrue(check.get("detail").asText().contains("missing: late-engine (tcp://127.0.0.1:" + late
+                    + "): never connected yet"), before.body());
+            assertTrue(!check.get("detail").asText().contains("up-engine ("), "a connected entry is not missing");
+            assertTrue(after.body().contains("2 of 2 static subscriptions connected at least once"), after.body());
+            assertEquals(200, afterDisconnect.statusCode(), "connected once is enough: " + afterDisconnect.body());
+        }
+    }
+
+    private static HttpResponse<String> awaitReady(HttpClient client, int port,
+            java.util.function.Predicate<HttpResponse<String>> condition) throws Exception {
+        long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        HttpResponse<String> last = ready(client, port);
+        while (!condition.test(last)) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("/ready never matched; last: " + last.statusCode() + " " + last.body());
+            }
+            Thread.sleep(50);
+            last = ready(client, port);
+        }
+        return last;
     }
 }

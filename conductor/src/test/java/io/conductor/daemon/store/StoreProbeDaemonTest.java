@@ -311,6 +311,8 @@ class StoreProbeDaemonTest {
     void shouldExtendEachInstanceFromWhereItsGpuWalkStoppedWhenTheStoreHoldsEveryRanksKeys() throws Exception {
         start(library.toString(), 2);
         awaitProbe("up");
+        HttpResponse<String> ready = get("/ready");
+        assertEquals(200, ready.statusCode(), "the probe is up: ready; " + ready.body());
         Engine a = new Engine();
         Engine b = new Engine();
         a.register("a");
@@ -409,7 +411,8 @@ class StoreProbeDaemonTest {
 
         assertEquals(3 * BLOCK, query.at("/a/longest_matched").asInt(), query.toString());
         assertFalse(query.path("a").has("store"), "a down probe adds no store key: " + query);
-        assertEquals(200, ready.statusCode(), "events still serve: the probe never fails readiness");
+        assertEquals(503, ready.statusCode(), "a configured probe that is down makes the daemon unready: " + ready.body());
+        assertFalse(check.path("ready").asBoolean(), check.toString());
         assertTrue(check.path("detail").asText().contains(missing), check.toString());
         assertTrue(check.path("detail").asText().startsWith("store probe down since"), check.toString());
         assertEquals(0.0, metric("conductor_store_probe_up"));
