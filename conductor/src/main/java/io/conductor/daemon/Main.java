@@ -16,20 +16,31 @@ import io.conductor.index.hash.HashCommand;
 import io.conductor.nativestore.NativeStoreConfig;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
 
 /**
- * Entry point of {@code mooncake_conductor}: parses the command line, configures logging, loads the configuration,
- * starts the {@link Daemon} and stops it in order on SIGTERM or SIGINT. Not instantiable; {@link #main} runs once
- * per process.
+ * Entry point of {@code mooncake_conductor}: the one command-line front end (picocli) for {@code daemon} (the
+ * default), {@code hash}, and the subcommands other jars contribute ({@link ConductorSubcommand}: {@code demo},
+ * {@code engine}, {@code proxy} in a source checkout). For the daemon it configures logging, loads the
+ * configuration, starts the {@link Daemon} and stops it in order on SIGTERM or SIGINT. Not instantiable;
+ * {@link #main} runs once per process.
  *
  * <p>Exit status: 0 after a signal-triggered stop, {@code --help} or {@code --version}; 1 when the daemon cannot
- * start (e.g. the HTTP port is taken) or a subcommand is unavailable; 2 for a usage or configuration error.
+ * start (e.g. the HTTP port is taken); 2 for a usage or configuration error (an unknown option, with a
+ * suggestion; a {@code --config} file that does not exist; a {@code --host} that does not resolve).
  */
 /*
  * Why a shutdown hook that ends in Runtime.halt: the JVM's own exit status after SIGTERM is 143 (128 + 15), while
@@ -44,40 +55,66 @@ import org.slf4j.LoggerFactory;
 public final class Main {
     /** Normal end. */
     static final int EXIT_OK = 0;
-    /** Runtime failure: cannot bind, an extension failed, a subcommand is unavailable. */
+    /** Runtime failure: cannot bind, an extension failed. */
     static final int EXIT_FAILURE = 1;
-    /** Usage or configuration error. */
+    /** Usage or configuration error (picocli's usage exit code too). */
     static final int EXIT_USAGE = 2;
 
     /** How long the stop may take before the process exits anyway (the contract allows 5 s). */
     private static final long SHUTDOWN_BUDGET_MS = 4_000;
 
-    private static final String USAGE = """
-        Usage: mooncake_conductor [--config PATH] [--port N] [--host ADDR] [--lenient]
-               mooncake_conductor hash [ARGS...]      block-hash calculator (see README)
-               mooncake_conductor --help | --version
-
-        KV-cache-aware conductor: subscribes to the KV-event streams listed in the config file and answers a
-        proxy's cache-hit queries over HTTP.
-
-        Options:
-          --config PATH   config file (overrides CONDUCTOR_CONFIG_PATH)
-          --port N        HTTP port, 0..65535 (overrides http_server_port; 0 = any free port)
-          --host ADDR     HTTP bind address (default 0.0.0.0, all interfaces)
-          --lenient       skip invalid config entries with a warning instead of refusing to start
-          -h, --help      print this text
-          -V, --version   print the version
-
+    /**
+     * Every environment variable the conductor, its launcher and its subcommands read, for {@code --help}. A test
+     * checks that each {@code CONDUCTOR_*} name in the sources is listed here.
+     */
+    static final String ENVIRONMENT = """
         Environment:
-          CONDUCTOR_CONFIG_PATH  config file (default $HOME/.mooncake/conductor_config.json)
-          CONDUCTOR_LOG_LEVEL    DEBUG, INFO (default), WARN or ERROR, case-insensitive
-          CONDUCTOR_JAVA_OPTS    extra JVM options (read by bin/mooncake_conductor)
-
-        HTTP: GET /health, GET /ready, GET /metrics (Prometheus) and the query API.
-        Exit status: 0 stopped by SIGTERM/SIGINT; 1 cannot start (e.g. port in use); 2 usage or config error.
+          CONDUCTOR_CONFIG_PATH           config file when --config is absent (default
+                                          $HOME/.mooncake/conductor_config.json; missing = no subscriptions)
+          CONDUCTOR_LOG_LEVEL             DEBUG, INFO (default), WARN or ERROR, case-insensitive
+          CONDUCTOR_LOG_FORMAT            text (default, one human-readable line per event) or json (one JSON
+                                          object per line)
+          CONDUCTOR_ADMIN_API_KEY         when set, POST /register and /unregister need it (X-API-Key)
+          CONDUCTOR_EVENT_POLLER_THREADS  ZMQ event poller threads
+          CONDUCTOR_EVENT_RCVHWM          ZMQ receive high-water mark per subscription
+          CONDUCTOR_JAVA_OPTS             extra JVM options (read by bin/mooncake_conductor)
+          CONDUCTOR_SKIP_BUILD            1: a source checkout's launcher runs the jar it has, never rebuilds
+          JAVA_HOME                       the JDK 25+ to run with (else /usr/lib/jvm/*25*)
+          MALLOC_ARENA_MAX                glibc malloc arenas (the launcher's default: 2)
+          MOONCAKE_CONFIG_PATH            Mooncake Store client config, for the native_store probe
+          PYTHONHASHSEED                  engine: the simulated engine's hash seed (unset = vllm-none-hash)
         """;
 
     private Main() {
+    }
+
+    /** What the daemon reads from outside the command line: environment and the deferred log warning. */
+    record Environment(Map<String, String> variables, @Nullable String logWarning) {
+    }
+
+    /** The root command: only {@code --help}, {@code --version} and the subcommands. */
+    @Command(name = "mooncake_conductor", mixinStandardHelpOptions = true, versionProvider = Version.class,
+            description = "KV-cache-aware conductor for LLM serving. Without a subcommand, runs the daemon "
+                    + "(options as for 'mooncake_conductor daemon --help').",
+            commandListHeading = "%nCommands:%n", footerHeading = "%n", footer = "${sys:conductor.help.footer}")
+    static final class Root implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            return EXIT_USAGE; // unreachable: run() always selects a subcommand or help/version
+        }
+    }
+
+    /** {@code --version}: the jar manifest's version (subcommands of other jars use it too). */
+    public static final class Version implements IVersionProvider {
+        /** For picocli. */
+        public Version() {
+        }
+
+
+        @Override
+        public String[] getVersion() {
+            return new String[] {"mooncake_conductor " + version()};
+        }
     }
 
     /**
@@ -87,52 +124,64 @@ public final class Main {
      */
     public static void main(String[] args) {
         @Nullable String logWarning = LogSettings.apply(System.getenv(LogSettings.ENV_LOG_LEVEL));
-        System.exit(run(args, System.getenv(), logWarning));
+        System.exit(run(args, System.in, System.out, System.err, new Environment(System.getenv(), logWarning)));
     }
 
     /**
-     * Runs everything but the final {@code System.exit}: returns at once for help, version, subcommands and errors,
-     * and only when an extension requests a stop for a running daemon.
-     */
-    private static int run(String[] args, Map<String, String> env, @Nullable String logWarning) {
-        Invocation invocation;
-        try {
-            invocation = Invocation.parse(args);
-        } catch (Invocation.UsageException e) {
-            System.err.println("mooncake_conductor: " + e.getMessage());
-            System.err.println("Try 'mooncake_conductor --help'.");
-            return EXIT_USAGE;
-        }
-        return switch (invocation) {
-            case Invocation.Help help -> {
-                System.out.print(USAGE);
-                yield EXIT_OK;
-            }
-            case Invocation.ShowVersion showVersion -> {
-                System.out.println("mooncake_conductor " + version());
-                yield EXIT_OK;
-            }
-            case Invocation.Subcommand sub -> runSubcommand(sub.name(), sub.args(), System.in, System.out,
-                System.err);
-            case Invocation.Run runArgs -> runDaemon(runArgs, env, logWarning);
-        };
-    }
-
-    /**
-     * Dispatches a subcommand. Each case calls the subcommand's own entry point, which returns the exit status.
+     * Builds the command line: the root, {@code daemon}, {@code hash}, and every {@link ConductorSubcommand} on
+     * the class path.
      *
-     * @param name the subcommand, one of {@link Invocation#SUBCOMMANDS}
-     * @param args its arguments
-     * @param in   standard input (the hash command reads tokens from it)
-     * @param out  standard output
-     * @param err  standard error
+     * @param in standard input (the hash command reads tokens from it)
+     * @param environment what the daemon reads besides its options
+     * @return the command line, printing to the given streams
+     */
+    static CommandLine commandLine(InputStream in, PrintStream out, PrintStream err, Environment environment) {
+        System.setProperty("conductor.help.footer", ENVIRONMENT
+                + "Exit status: 0 ok or stopped by SIGTERM/SIGINT; 1 cannot start; 2 usage or config error.");
+        CommandLine root = new CommandLine(new Root());
+        root.addSubcommand(new CommandLine(new DaemonCommand(environment)));
+        root.addSubcommand(new CommandLine(new HashSubcommand(in, out, err)));
+        for (ConductorSubcommand extra : ServiceLoader.load(ConductorSubcommand.class)) {
+            root.addSubcommand(new CommandLine(extra));
+        }
+        root.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+        root.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
+        root.setUsageHelpAutoWidth(false);
+        root.setUsageHelpWidth(120);
+        root.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
+        return root;
+    }
+
+    /**
+     * Runs a command line in this process with the process environment, up to (not including) the final
+     * {@code System.exit}; for tests of subcommands that other modules contribute.
+     *
+     * @param args the command-line arguments
+     * @param in standard input
+     * @param out standard output
+     * @param err standard error
      * @return the exit status
      */
-    static int runSubcommand(String name, List<String> args, InputStream in, PrintStream out, PrintStream err) {
-        return switch (name) {
-            case "hash" -> HashCommand.run(args.toArray(String[]::new), in, out, err);
-            default -> throw new IllegalArgumentException("not a subcommand: " + name);
-        };
+    public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+        return run(args, in, out, err, new Environment(System.getenv(), null));
+    }
+
+    /**
+     * Runs everything but the final {@code System.exit}. Arguments that start with an option other than help or
+     * version (or no arguments at all) go to {@code daemon}, as the reference's {@code mooncake_conductor --config
+     * ...} does; a first word that is not a subcommand is reported with a suggestion.
+     */
+    static int run(String[] args, InputStream in, PrintStream out, PrintStream err, Environment environment) {
+        CommandLine cli = commandLine(in, out, err, environment);
+        Set<String> helpOrVersion = Set.of("-h", "--help", "-V", "--version");
+        boolean toDaemon = args.length == 0 || args[0].startsWith("-") && !helpOrVersion.contains(args[0]);
+        String[] effective = args;
+        if (toDaemon) {
+            effective = new String[args.length + 1];
+            effective[0] = "daemon";
+            System.arraycopy(args, 0, effective, 1, args.length);
+        }
+        return cli.execute(effective);
     }
 
     /**
@@ -145,17 +194,24 @@ public final class Main {
             ConductorApiExtension.withEnvironment(ZmqEventStreams::withDefaults, store));
     }
 
-    private static int runDaemon(Invocation.Run runArgs, Map<String, String> env, @Nullable String logWarning) {
+    /**
+     * Runs the daemon until a signal or an extension stops it.
+     *
+     * @return the exit status
+     */
+    static int runDaemon(@Nullable String configPath, int port, String host, boolean lenient,
+            Environment environment) {
+        Map<String, String> env = environment.variables();
         Logger log = LoggerFactory.getLogger(Main.class);
-        if (logWarning != null) {
-            log.warn(logWarning);
+        if (environment.logWarning() != null) {
+            log.warn(environment.logWarning());
         }
-        ConfigLocation location = ConfigLocation.resolve(
-            runArgs.configPath(), env.get(ConfigLocation.ENV_CONFIG_PATH), env.get("HOME"));
+        ConfigLocation location = ConfigLocation.resolve(configPath, env.get(ConfigLocation.ENV_CONFIG_PATH),
+            env.get("HOME"));
         LoadedConfig loaded;
         NativeStoreConfig nativeStore;
         try {
-            loaded = ConfigLoader.load(location.path(), runArgs.lenient());
+            loaded = ConfigLoader.load(location.path(), lenient);
             nativeStore = NativeStoreBlock.read(loaded.config().nativeStore(), env::get);
         } catch (ConfigException e) {
             for (String problem : e.problems()) {
@@ -167,14 +223,14 @@ public final class Main {
             return EXIT_USAGE;
         }
         ConductorConfig config = loaded.config();
-        if (runArgs.port() != Invocation.NO_PORT) {
-            config = config.withHttpPort(runArgs.port());
+        if (port >= 0) {
+            config = config.withHttpPort(port);
         }
         log.info("event=config_loaded path={} origin={} found={} subscriptions={} formats={} http_port={}",
             location.path(), location.origin().name().toLowerCase(java.util.Locale.ROOT), config.fileFound(),
             config.subscriptions().size(), formatCounts(config.subscriptions()), config.httpPort());
 
-        DaemonSettings settings = new DaemonSettings(runArgs.host(), config.httpPort(), runArgs.lenient(), version());
+        DaemonSettings settings = new DaemonSettings(host, config.httpPort(), lenient, version());
         Daemon daemon;
         try {
             daemon = Daemon.start(settings, config, extensions(nativeStore));

@@ -16,8 +16,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A {@code bin/mooncake_conductor} process started the way a user starts it, with its combined output captured in
- * a file. Not thread-safe: one test thread drives it. {@link #close()} always kills what is still running.
+ * A daemon process started the way an operator starts it: {@code bin/mooncake_conductor} of the distribution
+ * ({@code conductor-<version>.tar.gz}, unpacked once per test JVM), in the distribution's directory, with its
+ * combined output captured in a file. Not thread-safe: one test thread drives it. {@link #close()} always kills
+ * what is still running.
  */
 final class DaemonProcess implements AutoCloseable {
     private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -37,13 +39,44 @@ final class DaemonProcess implements AutoCloseable {
         this.log = log;
     }
 
+    private static @org.jspecify.annotations.Nullable Path unpacked;
+
     /** The repository root, from the {@code conductor.home} system property that the tests POM sets. */
     static Path home() throws IOException {
         return Path.of(System.getProperty("conductor.home", "..")).toRealPath();
     }
 
     /**
-     * Starts {@code bin/mooncake_conductor ARGS} in the repository root.
+     * The unpacked distribution's root directory ({@code conductor-<version>/}): the tarball named by the
+     * {@code conductor.distribution} system property (set by the tests POM), unpacked with tar into a fresh
+     * directory the first time it is asked for.
+     */
+    static synchronized Path distribution() throws IOException {
+        if (unpacked == null) {
+            Path tarball = Path.of(System.getProperty("conductor.distribution",
+                "../conductor/target/conductor-0.1.0.tar.gz")).toRealPath();
+            Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "conductor-dist-");
+            try {
+                Process tar = new ProcessBuilder("tar", "xzf", tarball.toString(), "-C", dir.toString())
+                    .redirectErrorStream(true).start();
+                String output = new String(tar.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (!tar.waitFor(120, TimeUnit.SECONDS) || tar.exitValue() != 0) {
+                    throw new IOException("cannot unpack " + tarball + ": " + output);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while unpacking " + tarball, e);
+            }
+            try (var entries = Files.list(dir)) {
+                unpacked = entries.filter(Files::isDirectory).findFirst()
+                    .orElseThrow(() -> new IOException(tarball + " holds no top-level directory"));
+            }
+        }
+        return unpacked;
+    }
+
+    /**
+     * Starts the distribution's {@code bin/mooncake_conductor ARGS} in the distribution's directory.
      *
      * @param logDir where to write the process output
      * @param args   the command-line arguments
@@ -54,7 +87,7 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     /**
-     * Starts {@code bin/mooncake_conductor ARGS} with extra environment variables.
+     * Starts the distribution's {@code bin/mooncake_conductor ARGS} with extra environment variables.
      *
      * @param logDir where to write the process output
      * @param env    variables to set for the process
@@ -62,7 +95,7 @@ final class DaemonProcess implements AutoCloseable {
      * @return the started process
      */
     static DaemonProcess start(Path logDir, java.util.Map<String, String> env, String... args) throws IOException {
-        Path home = home();
+        Path home = distribution();
         List<String> command = new ArrayList<>(DEFAULT_SIGINT);
         command.add(home.resolve("bin/mooncake_conductor").toString());
         command.addAll(List.of(args));

@@ -9,6 +9,8 @@ import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -35,7 +37,7 @@ class DaemonProcessIT {
     @Test
     void shouldServeHealthReadyMetricsAndExitZeroWhenStartedOnExampleAndSigtermed() throws Exception {
         int port = DaemonProcess.freePort();
-        try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", "example/conductor_config.json",
+        try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", "config/conductor_config.json",
             "--port", Integer.toString(port), "--host", "127.0.0.1")) {
 
             daemon.awaitHealthy(port, START_DEADLINE);
@@ -57,7 +59,7 @@ class DaemonProcessIT {
                 ready.statusCode() + " " + ready.body());
             String output = daemon.output();
             assertEquals(0, status, output);
-            assertTrue(output.contains("event=config_loaded path=example/conductor_config.json origin=flag "
+            assertTrue(output.contains("event=config_loaded path=config/conductor_config.json origin=flag "
                 + "found=true subscriptions=2 formats=legacy:2 http_port=" + port), output);
             assertTrue(output.contains("event=http_started host=127.0.0.1 port=" + port), output);
             assertTrue(output.contains("event=stopped"), output);
@@ -68,10 +70,10 @@ class DaemonProcessIT {
     }
 
     @Test
-    void shouldStartWithoutSubscriptionsAndExitZeroOnSigintWhenConfigFileIsMissing() throws Exception {
+    void shouldStartWithoutSubscriptionsAndExitZeroOnSigintWhenConfigHasNone() throws Exception {
         int port = DaemonProcess.freePort();
-        Path missing = tmp.resolve("absent.json");
-        try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", missing.toString(),
+        Path empty = Files.writeString(tmp.resolve("empty.json"), "{}");
+        try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", empty.toString(),
             "--port", Integer.toString(port), "--host", "127.0.0.1")) {
 
             daemon.awaitHealthy(port, START_DEADLINE);
@@ -83,17 +85,54 @@ class DaemonProcessIT {
             String output = daemon.output();
             assertEquals(0, status, output);
             assertEquals(200, ready.statusCode(), "no subscriptions: ready at once; " + ready.body());
-            assertTrue(output.contains("config file " + missing + " does not exist: starting with no subscriptions"),
-                output);
-            assertTrue(output.contains("found=false subscriptions=0"), output);
+            assertTrue(output.contains("found=true subscriptions=0"), output);
             assertTrue(output.contains("event=stopped"), output);
         }
     }
 
     @Test
+    void shouldExitTwoNamingTheFileWhenConfigFlagNamesAMissingFile() throws Exception {
+        Path missing = tmp.resolve("absent.json");
+        try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", missing.toString())) {
+
+            int status = daemon.awaitExit(EXIT_DEADLINE);
+
+            assertEquals(2, status, daemon.output());
+            assertTrue(daemon.output().contains("--config " + missing + ": no such file"), daemon.output());
+        }
+    }
+
+    @Test
+    void shouldHoldOnlyTheDaemonAndNeverBuildWhenUnpacked() throws Exception {
+        Path dist = DaemonProcess.distribution();
+        String launcher = Files.readString(dist.resolve("bin/mooncake_conductor"));
+        List<String> jar = new ArrayList<>();
+        try (java.util.jar.JarFile file = new java.util.jar.JarFile(dist.resolve("lib/mooncake-conductor.jar").toFile())) {
+            file.stream().forEach(entry -> jar.add(entry.getName()));
+        }
+
+        assertTrue(jar.contains("io/conductor/daemon/Main.class"), "the daemon is in the jar");
+        assertTrue(jar.stream().noneMatch(e -> e.startsWith("io/conductor/example/")),
+            "no simulator, proxy or demo classes in the daemon jar");
+        assertTrue(jar.stream().noneMatch(e -> e.equals("META-INF/services/io.conductor.daemon.ConductorSubcommand")),
+            "no contributed subcommands");
+        assertTrue(!launcher.contains("mvn") && !launcher.contains("package"), "the launcher never builds:\n"
+            + launcher);
+        for (String file : List.of("config/conductor_config.json", "config/conductor_config.full.json",
+            "systemd/mooncake-conductor.service", "README.md", "docs/operations.md", "bin/lib/jdk.sh",
+            "bin/lib/run.sh")) {
+            assertTrue(Files.isRegularFile(dist.resolve(file)), file + " in the distribution");
+        }
+        assertTrue(Files.isExecutable(dist.resolve("bin/mooncake_conductor")));
+        String unit = Files.readString(dist.resolve("systemd/mooncake-conductor.service"));
+        assertTrue(unit.contains("ExecStart=/opt/conductor/bin/mooncake_conductor daemon"), unit);
+        assertTrue(unit.contains("RestartPreventExitStatus=2"), unit);
+    }
+
+    @Test
     void shouldExitNonZeroNamingThePortWhenPortIsTaken() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-             DaemonProcess daemon = DaemonProcess.start(tmp, "--config", "example/conductor_config.json",
+             DaemonProcess daemon = DaemonProcess.start(tmp, "--config", "config/conductor_config.json",
                  "--port", Integer.toString(taken.getLocalPort()), "--host", "127.0.0.1")) {
 
             int status = daemon.awaitExit(EXIT_DEADLINE);

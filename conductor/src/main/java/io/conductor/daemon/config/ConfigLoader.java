@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *   <li>invalid entries: one line per entry naming the entry, each bad field, the expected form and the value
  *       found; a {@link ConfigException} listing all of them, or, when {@code lenient}, a warning each and the
  *       entry skipped (the reference's behaviour);</li>
- *   <li>unknown top-level keys and unknown entry fields: a warning each, then ignored;</li>
+ *   <li>an unknown top-level key: a {@link ConfigException} with a "did you mean", or, when {@code lenient}, a
+ *       warning and the key ignored;</li>
+ *   <li>unknown entry fields: a warning each, then ignored;</li>
  *   <li>{@code native_store} and {@code index}: kept as raw JSON for the parts of the daemon that own them.</li>
  * </ul>
  * Every warning is logged at WARN and also returned in {@link LoadedConfig#warnings()}.
@@ -106,7 +108,17 @@ public final class ConfigLoader {
         for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
             String key = it.next();
             if (!TOP_LEVEL_KEYS.contains(key)) {
-                warnings.add("ignoring unknown top-level key " + EntryParser.quote(key));
+                // A misspelled top-level key silently drops what it holds (all subscriptions, for a misspelled
+                // kvevent_instance), so it refuses the file unless --lenient.
+                String suggestion = Spelling.closest(key, TOP_LEVEL_KEYS);
+                String line = "unknown top-level key " + EntryParser.quote(key)
+                    + (suggestion == null ? "" : ": did you mean " + EntryParser.quote(suggestion) + "?")
+                    + " (known: " + String.join(", ", new java.util.TreeSet<>(TOP_LEVEL_KEYS)) + ")";
+                if (lenient) {
+                    warnings.add("ignoring " + line);
+                } else {
+                    fatal.add(line);
+                }
             }
         }
 

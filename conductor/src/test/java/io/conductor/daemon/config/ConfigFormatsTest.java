@@ -208,13 +208,26 @@ class ConfigFormatsTest {
     }
 
     @Test
-    void shouldWarnAndIgnoreWhenTopLevelKeyOrEntryFieldIsUnknown() throws Exception {
-        LoadedConfig loaded = parse("""
-            {"http_port": 1, "kvevent_instance": {"a": {"type": "vLLM", "endpoint": "tcp://h:1",
-             "modelname": "m", "blocksize": 32, "ip": "10.0.0.1"}}}""");
+    void shouldRefuseWithDidYouMeanWhenTopLevelKeyIsUnknown() {
+        ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+            () -> ConfigLoader.parse("{\"kvevent_instances\": {}, \"http_port\": 1}", "c.json", false));
 
         assertEquals(List.of(
-            "ignoring unknown top-level key \"http_port\"",
+            "unknown top-level key \"kvevent_instances\": did you mean \"kvevent_instance\"? (known: "
+                + "http_server_port, index, kvevent_instance, native_store)",
+            "unknown top-level key \"http_port\": did you mean \"http_server_port\"? (known: "
+                + "http_server_port, index, kvevent_instance, native_store)"), e.problems());
+    }
+
+    @Test
+    void shouldWarnAndIgnoreWhenTopLevelKeyIsUnknownButLenientOrEntryFieldIsUnknown() throws Exception {
+        LoadedConfig loaded = ConfigLoader.parse("""
+            {"http_port": 1, "kvevent_instance": {"a": {"type": "vLLM", "endpoint": "tcp://h:1",
+             "modelname": "m", "blocksize": 32, "ip": "10.0.0.1"}}}""", "test", true);
+
+        assertEquals(List.of(
+            "ignoring unknown top-level key \"http_port\": did you mean \"http_server_port\"? (known: "
+                + "http_server_port, index, kvevent_instance, native_store)",
             "entry \"a\": ignoring unknown field \"blocksize\"",
             "entry \"a\": ignoring legacy \"ip\"/\"port\" because \"endpoint\" is given"), loaded.warnings());
         assertEquals(16, loaded.config().subscriptions().get(0).blockSize());

@@ -1,6 +1,9 @@
 package io.conductor.example.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.conductor.daemon.ConductorSubcommand;
+import io.conductor.daemon.Main;
+import io.conductor.example.CommandLines;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -12,46 +15,58 @@ import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code mooncake_conductor demo [--serve] [--users N] [--keep-logs]}: starts the conductor, three simulated prefill
  * engines (the last with two DP ranks), a simulated decode engine and the cache-aware proxy on loopback, replays the
  * built-in workload once with cache-aware routing and once with round robin, and prints the comparison. With
  * {@code --serve} everything stays up for the user to curl until Ctrl-C. Every process and port it started is
- * released on exit. Not instantiable; {@link #run} is meant to be called once per process.
+ * released on exit. A subcommand of the conductor's front end ({@link ConductorSubcommand}); one instance runs
+ * once, on the main thread.
  */
-public final class DemoMain {
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "Run the conductor with simulated vLLM engines, a cache-aware P/D proxy and a chat workload on "
+        + "loopback; compare cache-aware routing with round robin.")
+public final class DemoMain implements ConductorSubcommand {
     private static final List<String> POLICIES = List.of("cache_aware", "round_robin");
 
-    private DemoMain() {
+    @Option(names = "--serve", description = "keep everything up afterwards for you to curl, until Ctrl-C")
+    boolean serve;
+
+    @Option(names = "--keep-logs", description = "keep the log directory on exit")
+    boolean keepLogs;
+
+    @Option(names = "--users", paramLabel = "N", defaultValue = "6",
+        description = "concurrent users of the workload, 1..64 (default: ${DEFAULT-VALUE})")
+    int users = 6;
+
+    @Spec
+    CommandSpec spec;
+
+    /** For the service loader. */
+    public DemoMain() {
     }
 
     /**
-     * Runs the demo.
+     * Runs {@code mooncake_conductor demo ARGS}.
      *
      * @param args {@code --serve}, {@code --users N}, {@code --keep-logs}
-     * @throws Exception if the demo cannot run (the message says why; the exit code is then non-zero)
      */
-    public static void main(String[] args) throws Exception {
-        boolean serve = false;
-        boolean keepLogs = false;
-        int users = 6;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--serve" -> serve = true;
-                case "--keep-logs" -> keepLogs = true;
-                case "--users" -> users = Integer.parseInt(args[++i]);
-                case "--help", "-h" -> {
-                    System.out.println("usage: mooncake_conductor demo [--serve] [--users N] [--keep-logs]");
-                    return;
-                }
-                default -> {
-                    System.err.println("demo: unknown argument " + args[i]);
-                    System.exit(2);
-                }
-            }
+    public static void main(String[] args) {
+        Main.main(CommandLines.prepend("demo", args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (users < 1 || users > 64) {
+            throw new ParameterException(spec.commandLine(), "--users: expected an integer in 1..64, got " + users);
         }
-        System.exit(run(serve, keepLogs, users, System.out));
+        return run(serve, keepLogs, users, System.out);
     }
 
     /**

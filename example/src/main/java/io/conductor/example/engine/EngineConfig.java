@@ -7,6 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * Settings of one simulated engine, parsed from {@code vllm serve}-style flags so that the seeds' commands run with
@@ -43,28 +45,90 @@ public record EngineConfig(String host, int port, String model, int blockSize, i
                            double decodeMillisPerToken, double kvTransferTokensPerSecond, int maxModelLen,
                            List<String> ignoredFlags) {
 
-    /** Usage text of {@code mooncake_conductor engine}. */
-    public static final String USAGE = """
-        usage: mooncake_conductor engine [MODEL] [options]     (a simulated vLLM engine, no GPU needed)
-          --host ADDR                      HTTP bind address (default 127.0.0.1)
-          --port N                         HTTP port (default 8000; 0 = ephemeral)
-          --served-model-name NAME         model name (default: MODEL or "sim-model")
-          --block-size N                   tokens per KV block (default 16)
-          --num-gpu-blocks-override N      blocks per DP rank's pool (default 2048)
-          --prefix-caching-hash-algo A     sha256 | sha256_cbor (default sha256)
-          --data-parallel-size N           DP ranks; rank r publishes on port+r (default 1)
-          --lora-modules NAME[=PATH] ...   LoRA adapters; a request whose model is NAME uses it
-          --kv-events-config JSON          vLLM's: {"enable_kv_cache_events", "publisher", "endpoint",
-                                           "replay_endpoint", "topic", "buffer_steps"}; port * = ephemeral
-          --kv-transfer-config JSON        vLLM's; kv_role is reported, transfers are simulated
-          --sim-event-encoding map|array   current map events (default) or legacy array events
-          --sim-prefill-tokens-per-second R  (default 20000)
-          --sim-decode-ms-per-token MS       (default 2)
-          --sim-kv-transfer-tokens-per-second R (default 200000)
-          --max-model-len N                (default 32768)
-        Environment: PYTHONHASHSEED (hash seed text; unset = vllm-none-hash).
-        Prints one line "READY {json}" with the bound ports once serving.
-        """;
+    /**
+     * The command line of {@code mooncake_conductor engine}, {@code vllm serve}-style (both {@code --block-size}
+     * and {@code --block_size} spellings), parsed by picocli; values stay text and are checked by
+     * {@link #parse(Flags, Map)} with messages that name the flag. Mutable; one per parse.
+     */
+    public static final class Flags {
+        @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "model name (vllm serve MODEL)")
+        @Nullable String model;
+        @Option(names = "--host", paramLabel = "ADDR", description = "HTTP bind address (default 127.0.0.1)")
+        @Nullable String host;
+        @Option(names = "--port", paramLabel = "N", description = "HTTP port (default 8000; 0 = ephemeral)")
+        @Nullable String port;
+        @Option(names = {"--served-model-name", "--served_model_name"}, paramLabel = "NAME",
+            description = "model name (default: MODEL or \"sim-model\")")
+        @Nullable String servedModelName;
+        @Option(names = "--model", paramLabel = "NAME", description = "model name when MODEL is not given")
+        @Nullable String modelFlag;
+        @Option(names = {"--block-size", "--block_size"}, paramLabel = "N",
+            description = "tokens per KV block (default 16)")
+        @Nullable String blockSize;
+        @Option(names = {"--num-gpu-blocks-override", "--num_gpu_blocks_override"}, paramLabel = "N",
+            description = "blocks per DP rank's pool (default 2048)")
+        @Nullable String numGpuBlocks;
+        @Option(names = {"--prefix-caching-hash-algo", "--prefix_caching_hash_algo"}, paramLabel = "A",
+            description = "sha256 | sha256_cbor (default sha256)")
+        @Nullable String hashAlgo;
+        @Option(names = {"--data-parallel-size", "--data_parallel_size"}, paramLabel = "N",
+            description = "DP ranks; rank r publishes on port+r (default 1)")
+        @Nullable String dataParallelSize;
+        @Option(names = {"--lora-modules", "--lora_modules"}, arity = "1..*", paramLabel = "NAME[=PATH]",
+            description = "LoRA adapters; a request whose model is NAME uses it")
+        @Nullable List<String> loraModules;
+        @Option(names = {"--kv-events-config", "--kv_events_config"}, paramLabel = "JSON",
+            description = "vLLM's: {\"enable_kv_cache_events\", \"publisher\", \"endpoint\", \"replay_endpoint\", "
+                + "\"topic\", \"buffer_steps\"}; port * = ephemeral")
+        @Nullable String kvEventsConfig;
+        @Option(names = {"--kv-transfer-config", "--kv_transfer_config"}, paramLabel = "JSON",
+            description = "vLLM's; kv_role is reported, transfers are simulated")
+        @Nullable String kvTransferConfig;
+        @Option(names = "--sim-event-encoding", paramLabel = "map|array",
+            description = "current map events (default) or legacy array events")
+        @Nullable String eventEncoding;
+        @Option(names = "--sim-prefill-tokens-per-second", paramLabel = "R", description = "(default 20000)")
+        @Nullable String prefillRate;
+        @Option(names = "--sim-decode-ms-per-token", paramLabel = "MS", description = "(default 2)")
+        @Nullable String decodeMs;
+        @Option(names = "--sim-kv-transfer-tokens-per-second", paramLabel = "R", description = "(default 200000)")
+        @Nullable String transferRate;
+        @Option(names = {"--max-model-len", "--max_model_len"}, paramLabel = "N", description = "(default 32768)")
+        @Nullable String maxModelLen;
+        @Option(names = {"--enforce-eager", "--trust-remote-code", "--enable-prefix-caching",
+            "--disable-log-requests"}, description = "vLLM switches accepted and without effect in a simulation")
+        boolean @Nullable [] ignoredSwitches;
+
+        /** The flags given, by their canonical name, as the validation below reads them. */
+        Map<String, List<String>> byName() {
+            Map<String, List<String>> m = new LinkedHashMap<>();
+            put(m, "--host", host);
+            put(m, "--port", port);
+            put(m, "--served-model-name", servedModelName);
+            put(m, "--model", modelFlag);
+            put(m, "--block-size", blockSize);
+            put(m, "--num-gpu-blocks-override", numGpuBlocks);
+            put(m, "--prefix-caching-hash-algo", hashAlgo);
+            put(m, "--data-parallel-size", dataParallelSize);
+            if (loraModules != null) {
+                m.put("--lora-modules", loraModules);
+            }
+            put(m, "--kv-events-config", kvEventsConfig);
+            put(m, "--kv-transfer-config", kvTransferConfig);
+            put(m, "--sim-event-encoding", eventEncoding);
+            put(m, "--sim-prefill-tokens-per-second", prefillRate);
+            put(m, "--sim-decode-ms-per-token", decodeMs);
+            put(m, "--sim-kv-transfer-tokens-per-second", transferRate);
+            put(m, "--max-model-len", maxModelLen);
+            return m;
+        }
+
+        private static void put(Map<String, List<String>> m, String name, @Nullable String value) {
+            if (value != null) {
+                m.put(name, List.of(value));
+            }
+        }
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -77,30 +141,25 @@ public record EngineConfig(String host, int port, String model, int blockSize, i
      * @throws IllegalArgumentException with a message naming the bad flag or value
      */
     public static EngineConfig parse(String[] args, Map<String, String> env) {
-        Map<String, List<String>> flags = new LinkedHashMap<>();
-        String model = null;
+        Flags parsed = new Flags();
+        io.conductor.example.CommandLines.parse(parsed, args);
+        return parse(parsed, env);
+    }
+
+    /**
+     * Checks parsed flags and builds the configuration.
+     *
+     * @param parsed the command line
+     * @param env environment (for {@code PYTHONHASHSEED})
+     * @return the configuration
+     * @throws IllegalArgumentException with a message naming the bad flag or value
+     */
+    public static EngineConfig parse(Flags parsed, Map<String, String> env) {
+        Map<String, List<String>> flags = parsed.byName();
+        String model = parsed.model;
         List<String> ignored = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (!a.startsWith("--")) {
-                if (model == null && i == 0) {
-                    model = a;
-                    continue;
-                }
-                throw new IllegalArgumentException("unexpected argument: " + a);
-            }
-            String name = a;
-            List<String> values = new ArrayList<>();
-            int eq = a.indexOf('=');
-            if (eq > 0) {
-                name = a.substring(0, eq);
-                values.add(a.substring(eq + 1));
-            } else {
-                while (i + 1 < args.length && !args[i + 1].startsWith("--")) {
-                    values.add(args[++i]);
-                }
-            }
-            flags.put(name.replace('_', '-'), values);
+        if (parsed.ignoredSwitches != null) {
+            ignored.add(parsed.ignoredSwitches.length + " vLLM switch(es) without effect");
         }
         String host = single(flags, "--host", "127.0.0.1");
         int port = intFlag(flags, "--port", 8000);
@@ -157,11 +216,6 @@ public record EngineConfig(String host, int port, String model, int blockSize, i
         double decodeMs = doubleFlag(flags, "--sim-decode-ms-per-token", 2);
         double transferRate = doubleFlag(flags, "--sim-kv-transfer-tokens-per-second", 200_000);
         int maxModelLen = intFlag(flags, "--max-model-len", 32_768);
-        for (String f : flags.keySet()) {
-            if (!KNOWN.contains(f)) {
-                ignored.add(f);
-            }
-        }
         if (blockSize <= 0 || numBlocks <= 0 || dp <= 0 || bufferSteps <= 0 || prefillRate <= 0
             || transferRate <= 0 || decodeMs < 0) {
             throw new IllegalArgumentException("block size, blocks, DP size, buffer steps and rates must be > 0");
@@ -170,12 +224,6 @@ public record EngineConfig(String host, int port, String model, int blockSize, i
             eventsEnabled, endpoint, replay, topic, bufferSteps, encoding, role, prefillRate, decodeMs,
             transferRate, maxModelLen, List.copyOf(ignored));
     }
-
-    private static final List<String> KNOWN = List.of("--host", "--port", "--served-model-name", "--model",
-        "--block-size", "--num-gpu-blocks-override", "--prefix-caching-hash-algo", "--data-parallel-size",
-        "--lora-modules", "--kv-events-config", "--kv-transfer-config", "--sim-event-encoding",
-        "--sim-prefill-tokens-per-second", "--sim-decode-ms-per-token", "--sim-kv-transfer-tokens-per-second",
-        "--max-model-len");
 
     /**
      * Returns the PUB or ROUTER endpoint of a DP rank: for {@code tcp} endpoints the port after the last colon

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Option;
 
 /**
  * Settings of the cache-aware P/D proxy, from the seed proxy's flags ({@code --prefiller-hosts --prefiller-ports
@@ -67,27 +68,88 @@ public record ProxyConfig(String host, int port, List<Instance> prefill, List<In
         }
     }
 
-    /** Usage text of {@code mooncake_conductor proxy}. */
-    public static final String USAGE = """
-        usage: mooncake_conductor proxy [options]     (cache-aware prefill/decode proxy, OpenAI-compatible)
-          --prefiller-hosts H [H ...]     prefill hosts (one host is reused for every port)
-          --prefiller-ports P [P ...]     prefill HTTP ports
-          --decoder-hosts H [H ...]       decode hosts
-          --decoder-ports P [P ...]       decode HTTP ports
-          --prefill URL [URL ...]         prefill base URLs (alternative to hosts/ports)
-          --decode URL [URL ...]          decode base URLs
-          --conductor-address HOST:PORT   the conductor; omit for round robin only
-          --conductor-timeout-ms N        per-call conductor timeout (default 200)
-          --host ADDR                     bind address (default 0.0.0.0)
-          --port N                        listen port (default 8000; 0 = ephemeral)
-          --model NAME                    model name for conductor queries (default: each request's model)
-          --block-size N                  block size the engines were registered with (default 16)
-          --tenant-id T                   tenant for conductor queries (default "default")
-          --policy cache_aware|round_robin  default routing policy (per request: header X-Routing-Policy)
-          --config FILE                   JSON config (see docs/example.md); flags override it
-        A prefill instance's conductor instance_id is "host:port" unless the JSON config names it.
-        Prints one line "READY {json}" once serving.
-        """;
+    /**
+     * The command line of {@code mooncake_conductor proxy}, parsed by picocli (the seeds' singular spellings, e.g.
+     * {@code --decoder-host}, are aliases); values stay text and are checked by {@link #parse(Flags)} with messages
+     * that name the flag. Mutable; one per parse.
+     */
+    public static final class Flags {
+        @Option(names = {"--prefiller-hosts", "--prefiller-host"}, arity = "1..*", paramLabel = "H",
+            description = "prefill hosts (one host is reused for every port)")
+        @Nullable List<String> prefillerHosts;
+        @Option(names = {"--prefiller-ports", "--prefiller-port"}, arity = "1..*", paramLabel = "P",
+            description = "prefill HTTP ports")
+        @Nullable List<String> prefillerPorts;
+        @Option(names = {"--decoder-hosts", "--decoder-host"}, arity = "1..*", paramLabel = "H",
+            description = "decode hosts")
+        @Nullable List<String> decoderHosts;
+        @Option(names = {"--decoder-ports", "--decoder-port"}, arity = "1..*", paramLabel = "P",
+            description = "decode HTTP ports")
+        @Nullable List<String> decoderPorts;
+        @Option(names = "--prefill", arity = "1..*", paramLabel = "URL",
+            description = "prefill base URLs (alternative to hosts/ports)")
+        @Nullable List<String> prefill;
+        @Option(names = "--decode", arity = "1..*", paramLabel = "URL", description = "decode base URLs")
+        @Nullable List<String> decode;
+        @Option(names = "--conductor-address", paramLabel = "HOST:PORT",
+            description = "the conductor; omit for round robin only")
+        @Nullable String conductorAddress;
+        @Option(names = "--conductor-timeout-ms", paramLabel = "N",
+            description = "per-call conductor timeout (default 200)")
+        @Nullable String conductorTimeoutMs;
+        @Option(names = "--host", paramLabel = "ADDR", description = "bind address (default 0.0.0.0)")
+        @Nullable String host;
+        @Option(names = "--port", paramLabel = "N", description = "listen port (default 8000; 0 = ephemeral)")
+        @Nullable String port;
+        @Option(names = "--model", paramLabel = "NAME",
+            description = "model name for conductor queries (default: each request's model)")
+        @Nullable String model;
+        @Option(names = "--block-size", paramLabel = "N",
+            description = "block size the engines were registered with (default 16)")
+        @Nullable String blockSize;
+        @Option(names = "--tenant-id", paramLabel = "T", description = "tenant for conductor queries (default "
+            + "\"default\")")
+        @Nullable String tenantId;
+        @Option(names = "--policy", paramLabel = "cache_aware|round_robin",
+            description = "default routing policy (per request: header X-Routing-Policy)")
+        @Nullable String policy;
+        @Option(names = "--config", paramLabel = "FILE", description = "JSON config (see docs/example.md); flags "
+            + "override it")
+        @Nullable String config;
+
+        /** The flags given, by their canonical name, as the validation below reads them. */
+        Map<String, List<String>> byName() {
+            Map<String, List<String>> m = new LinkedHashMap<>();
+            putAll(m, "--prefiller-hosts", prefillerHosts);
+            putAll(m, "--prefiller-ports", prefillerPorts);
+            putAll(m, "--decoder-hosts", decoderHosts);
+            putAll(m, "--decoder-ports", decoderPorts);
+            putAll(m, "--prefill", prefill);
+            putAll(m, "--decode", decode);
+            put(m, "--conductor-address", conductorAddress);
+            put(m, "--conductor-timeout-ms", conductorTimeoutMs);
+            put(m, "--host", host);
+            put(m, "--port", port);
+            put(m, "--model", model);
+            put(m, "--block-size", blockSize);
+            put(m, "--tenant-id", tenantId);
+            put(m, "--policy", policy);
+            put(m, "--config", config);
+            return m;
+        }
+
+        private static void put(Map<String, List<String>> m, String name, @Nullable String value) {
+            if (value != null) {
+                m.put(name, List.of(value));
+            }
+        }
+
+        private static void putAll(Map<String, List<String>> m, String name, @Nullable List<String> values) {
+            if (values != null) {
+                m.put(name, values);
+            }
+        }
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -99,26 +161,20 @@ public record ProxyConfig(String host, int port, List<Instance> prefill, List<In
      * @throws IllegalArgumentException naming the bad flag or value
      */
     public static ProxyConfig parse(String[] args) {
-        Map<String, List<String>> flags = new LinkedHashMap<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (!a.startsWith("--")) {
-                throw new IllegalArgumentException("unexpected argument: " + a);
-            }
-            String name = a;
-            List<String> values = new ArrayList<>();
-            int eq = a.indexOf('=');
-            if (eq > 0) {
-                name = a.substring(0, eq);
-                values.add(a.substring(eq + 1));
-            } else {
-                while (i + 1 < args.length && !args[i + 1].startsWith("--")) {
-                    values.add(args[++i]);
-                }
-            }
-            name = canonical(name.replace('_', '-'));
-            flags.computeIfAbsent(name, k -> new ArrayList<>()).addAll(values);
-        }
+        Flags parsed = new Flags();
+        io.conductor.example.CommandLines.parse(parsed, args);
+        return parse(parsed);
+    }
+
+    /**
+     * Checks parsed flags (and the JSON file they name) and builds the configuration.
+     *
+     * @param parsed the command line
+     * @return the configuration
+     * @throws IllegalArgumentException naming the bad flag or value
+     */
+    public static ProxyConfig parse(Flags parsed) {
+        Map<String, List<String>> flags = parsed.byName();
         JsonNode file = JSON.createObjectNode();
         if (flags.containsKey("--config")) {
             Path path = Path.of(single(flags, "--config"));
@@ -158,17 +214,6 @@ public record ProxyConfig(String host, int port, List<Instance> prefill, List<In
             : file.path("policy").asText("cache_aware"));
         return new ProxyConfig(host, port, prefill, decode, conductor.isEmpty() ? null : baseUrl(conductor),
             Duration.ofMillis(timeoutMs), model, blockSize, tenant, policy);
-    }
-
-    /** argparse accepts unambiguous prefixes; the seeds use {@code --decoder-host} for {@code --decoder-hosts}. */
-    private static String canonical(String name) {
-        return switch (name) {
-            case "--prefiller-host" -> "--prefiller-hosts";
-            case "--prefiller-port" -> "--prefiller-ports";
-            case "--decoder-host" -> "--decoder-hosts";
-            case "--decoder-port" -> "--decoder-ports";
-            default -> name;
-        };
     }
 
     private static List<Instance> instances(Map<String, List<String>> flags, JsonNode file, String kind,

@@ -12,17 +12,13 @@ import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
- * The {@code mooncake_conductor hash} command: prints the block hashes an engine with a given profile publishes
- * for a token sequence, so operators can check a deployment's hashes against its KV events. Stateless and
+ * The work of the {@code mooncake_conductor hash} command: prints the block hashes an engine with a given profile
+ * publishes for a token sequence, so operators can check a deployment's hashes against its KV events. The command
+ * line is parsed by the daemon's front end (picocli), which hands over a {@link Request}. Stateless and
  * thread-safe (each {@link #run} call has its own state).
  *
- * <pre>
- * mooncake_conductor hash --algorithm sha256|sha256_cbor|xxh3 --seed TEXT --block-size N
- *                         [--lora-name NAME] [--cache-salt SALT] TOKEN...
- * </pre>
- *
- * <p>Tokens come from the arguments or, when there are none, from standard input (whitespace separated). Output:
- * one line per complete block, {@code <block index>\t<digest hex>\t<published 64-bit value, unsigned decimal>}.
+ * <p>Tokens come from the request or, when it has none, from standard input (whitespace separated). Output: one
+ * line per complete block, {@code <block index>\t<digest hex>\t<published 64-bit value, unsigned decimal>}.
  * Exit codes: 0 success, 2 usage error (message on {@code err}), 1 input could not be read.
  */
 public final class HashCommand {
@@ -33,60 +29,48 @@ public final class HashCommand {
     /** Exit code for a usage error. */
     public static final int EXIT_USAGE = 2;
 
-    private static final String USAGE = """
-            Usage: mooncake_conductor hash --algorithm sha256|sha256_cbor|xxh3 --seed TEXT --block-size N
-                                           [--lora-name NAME] [--cache-salt SALT] [TOKEN...]
-
-            Prints the block hashes an engine publishes for a token sequence, one line per complete block:
-              <block index> TAB <digest hex> TAB <published 64-bit value, unsigned decimal>
-            Tokens are decimal int32 values from the arguments, or from standard input (whitespace separated)
-            when no token is given. An incomplete last block is not hashed, as in vLLM.
-
-            Options:
-              --algorithm A     sha256 (vLLM default, pickle), sha256_cbor, or xxh3 (Mooncake RFC #1527)
-              --seed TEXT       the engine's PYTHONHASHSEED text, hashed verbatim ("0" and "00" differ).
-                                PYTHONHASHSEED unset: vLLM from PR #51875 (2026-08) on uses vllm-none-hash;
-                                older vLLM uses a random root per process that nobody can reproduce.
-                                For xxh3: the decimal seed S.
-              --block-size N    hash block size in tokens (vLLM: block_size x decode context parallel size)
-              --lora-name NAME  LoRA adapter name (extra key on every block)
-              --cache-salt S    cache salt (extra key on block 0 only)
-              -h, --help        this text
-            """;
-
     private HashCommand() {
+    }
+
+    /**
+     * What to hash: the command line, parsed.
+     *
+     * @param algorithm the engine's hash algorithm
+     * @param seed the engine's {@code PYTHONHASHSEED} text (for xxh3: the decimal seed)
+     * @param blockSize tokens per block, at least 1
+     * @param loraName LoRA adapter name, or {@code ""}
+     * @param cacheSalt cache salt, or {@code null}
+     * @param tokens the tokens; empty = read them from standard input
+     */
+    public record Request(HashAlgorithm algorithm, String seed, int blockSize, String loraName,
+            @Nullable String cacheSalt, int[] tokens) {
+        /** Checks the block size and copies the tokens. */
+        public Request {
+            if (blockSize < 1) {
+                throw new IllegalArgumentException("--block-size must be a positive integer, was: " + blockSize);
+            }
+            tokens = tokens.clone();
+        }
     }
 
     /**
      * Runs the command.
      *
-     * @param args  the arguments after {@code hash}
-     * @param stdin read for tokens when no token argument is given
+     * @param request what to hash
+     * @param stdin read for tokens when the request has none
      * @param out   receives the block lines
      * @param err   receives usage errors
      * @return the exit code: {@link #EXIT_OK}, {@link #EXIT_USAGE} or {@link #EXIT_IO_ERROR}
      */
-    public static int run(String[] args, InputStream stdin, PrintStream out, PrintStream err) {
-        final Options options;
-        try {
-            options = Options.parse(args);
-        } catch (UsageException e) {
-            err.println("mooncake_conductor hash: " + e.getMessage());
-            err.println("Try 'mooncake_conductor hash --help'.");
-            return EXIT_USAGE;
-        }
-        if (options.help) {
-            out.print(USAGE);
-            return EXIT_OK;
-        }
+    public static int run(Request request, InputStream stdin, PrintStream out, PrintStream err) {
         final HashProfile profile;
         final HashExtras extras;
-        int[] tokens = options.tokens;
-        int tokenCount = options.tokenCount;
+        int[] tokens = request.tokens();
+        int tokenCount = tokens.length;
         try {
-            profile = HashProfile.forAnySeedText(options.algorithm, options.seed);
-            extras = HashExtras.of(options.loraName, options.cacheSalt);
-            if (!options.tokensGiven) {
+            profile = HashProfile.forAnySeedText(request.algorithm(), request.seed());
+            extras = HashExtras.of(request.loraName(), request.cacheSalt());
+            if (tokenCount == 0) {
                 final TokenReader reader = new TokenReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
                 tokenCount = reader.readAll();
                 tokens = reader.tokens;
@@ -101,7 +85,7 @@ public final class HashCommand {
             err.println("mooncake_conductor hash: cannot read tokens from standard input: " + e.getMessage());
             return EXIT_IO_ERROR;
         }
-        final BlockHashChain chain = new BlockHashChain().reset(profile, options.blockSize, tokens, 0, tokenCount,
+        final BlockHashChain chain = new BlockHashChain().reset(profile, request.blockSize(), tokens, 0, tokenCount,
                 extras);
         final HexFormat hex = HexFormat.of();
         final byte[] digest = new byte[chain.digestLength()];
@@ -116,7 +100,7 @@ public final class HashCommand {
         }
         if (chain.blockCount() == 0) {
             err.println("mooncake_conductor hash: no complete block (" + tokenCount + " tokens, block size "
-                    + options.blockSize + ")");
+                    + request.blockSize() + ")");
         }
         out.flush();
         return EXIT_OK;
@@ -131,128 +115,17 @@ public final class HashCommand {
         }
     }
 
-    private static final class Options {
-        boolean help;
-        HashAlgorithm algorithm = HashAlgorithm.SHA256;
-        String seed = "";
-        int blockSize;
-        String loraName = "";
-        @Nullable String cacheSalt;
-        int[] tokens = new int[16];
-        int tokenCount;
-        boolean tokensGiven;
-
-        static Options parse(String[] args) throws UsageException {
-            final Options o = new Options();
-            boolean algorithmSet = false;
-            boolean seedSet = false;
-            boolean blockSizeSet = false;
-            boolean onlyTokens = false;
-            for (int i = 0; i < args.length; i++) {
-                final String arg = args[i];
-                if (onlyTokens || isInteger(arg)) {
-                    o.addToken(parseToken(arg));
-                    continue;
-                }
-                if (arg.equals("--")) {
-                    onlyTokens = true;
-                    continue;
-                }
-                if (arg.equals("-h") || arg.equals("--help")) {
-                    o.help = true;
-                    return o;
-                }
-                final int eq = arg.indexOf('=');
-                final String name = arg.startsWith("--") && eq > 0 ? arg.substring(0, eq) : arg;
-                final String value;
-                if (!name.startsWith("--")) {
-                    throw new UsageException("not a token (decimal int32) or option: " + arg);
-                } else if (name.length() != arg.length()) {
-                    value = arg.substring(eq + 1);
-                } else if (isValued(name)) {
-                    if (i + 1 >= args.length) {
-                        throw new UsageException(name + " needs a value");
-                    }
-                    value = args[++i];
-                } else {
-                    throw new UsageException("unknown option: " + name);
-                }
-                switch (name) {
-                    case "--algorithm" -> {
-                        final HashAlgorithm a = HashAlgorithm.fromWireName(value);
-                        if (a == null) {
-                            throw new UsageException("--algorithm must be sha256, sha256_cbor or xxh3, was: " + value);
-                        }
-                        o.algorithm = a;
-                        algorithmSet = true;
-                    }
-                    case "--seed" -> {
-                        o.seed = value;
-                        seedSet = true;
-                    }
-                    case "--block-size" -> {
-                        o.blockSize = parseBlockSize(value);
-                        blockSizeSet = true;
-                    }
-                    case "--lora-name" -> o.loraName = value;
-                    case "--cache-salt" -> o.cacheSalt = value;
-                    default -> throw new UsageException("unknown option: " + name);
-                }
-            }
-            if (!algorithmSet) {
-                throw new UsageException("--algorithm is required (sha256, sha256_cbor or xxh3; vLLM's default is"
-                        + " sha256)");
-            }
-            if (!seedSet) {
-                throw new UsageException("--seed is required: the engine's PYTHONHASHSEED text. If it is unset,"
-                        + " vLLM from PR #51875 on uses vllm-none-hash; older vLLM uses a random root per process"
-                        + " that cannot be reproduced (set PYTHONHASHSEED on every engine)");
-            }
-            if (!blockSizeSet) {
-                throw new UsageException("--block-size is required");
-            }
-            o.tokensGiven = o.tokenCount > 0;
-            return o;
+    private static boolean isInteger(String arg) {
+        final int start = arg.startsWith("-") ? 1 : 0;
+        if (arg.length() == start) {
+            return false;
         }
-
-        private static boolean isValued(String name) {
-            return switch (name) {
-                case "--algorithm", "--seed", "--block-size", "--lora-name", "--cache-salt" -> true;
-                default -> false;
-            };
-        }
-
-        private static boolean isInteger(String arg) {
-            final int start = arg.startsWith("-") ? 1 : 0;
-            if (arg.length() == start) {
+        for (int i = start; i < arg.length(); i++) {
+            if (arg.charAt(i) < '0' || arg.charAt(i) > '9') {
                 return false;
             }
-            for (int i = start; i < arg.length(); i++) {
-                if (arg.charAt(i) < '0' || arg.charAt(i) > '9') {
-                    return false;
-                }
-            }
-            return true;
         }
-
-        private static int parseBlockSize(String value) throws UsageException {
-            try {
-                final int n = Integer.parseInt(value);
-                if (n >= 1) {
-                    return n;
-                }
-            } catch (NumberFormatException e) {
-                // reported below
-            }
-            throw new UsageException("--block-size must be a positive integer, was: " + value);
-        }
-
-        void addToken(int token) {
-            if (tokenCount == tokens.length) {
-                tokens = Arrays.copyOf(tokens, 2 * tokens.length);
-            }
-            tokens[tokenCount++] = token;
-        }
+        return true;
     }
 
     static int parseToken(String text) throws UsageException {
@@ -296,7 +169,7 @@ public final class HashCommand {
                 return;
             }
             final String text = word.toString();
-            if (!Options.isInteger(text)) {
+            if (!isInteger(text)) {
                 throw new UsageException("token is not a decimal int32: " + text);
             }
             if (count == tokens.length) {

@@ -4,129 +4,63 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+/** The hashing of the hash command (its command line is the daemon's front end, tested there). */
 class HashCommandTest {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     private final ByteArrayOutputStream err = new ByteArrayOutputStream();
 
-    private int run(String stdin, String... args) {
-        final InputStream in = new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8));
-        return HashCommand.run(args, in, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    private String out() {
-        return out.toString(StandardCharsets.UTF_8);
-    }
-
-    private String err() {
-        return err.toString(StandardCharsets.UTF_8);
+    private int run(String stdin, HashCommand.Request request) {
+        return HashCommand.run(request, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
     }
 
     @Test
-    void shouldPrintGoldenLinesWhenTokensAreArguments() {
+    void shouldPrintGoldenLinesWhenTokensAreGiven() {
         // hash_golden_vectors_sha256.json, case lora_then_salt
-        final int code = run("", "--algorithm", "sha256", "--seed", "0", "--block-size", "4",
-                "--lora-name", "adapter-A", "--cache-salt", "tenant-salt", "1", "2", "3", "4", "5", "6", "7", "8", "9");
+        final int code = run("", new HashCommand.Request(HashAlgorithm.SHA256, "0", 4, "adapter-A", "tenant-salt",
+                new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9}));
 
-        assertEquals(0, code, err());
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
         assertEquals("""
                 0\tdacd8a5addba8cf4b89589bedab04999b3676299a455ba3e085cc7777be6b328\t602575766154556200
                 1\t55575bd9b63ced6a3dc36c355afbb5f551599533795c26d27d8b5fc836681618\t9046429590014662168
-                """, out());
+                """, out.toString(StandardCharsets.UTF_8));
     }
 
     @Test
-    void shouldReadTokensFromStdinWhenNoneAreArguments() {
+    void shouldReadTokensFromStdinWhenNoneAreGiven() {
         // hash_golden_vectors.json (sha256_cbor), case spec_unsalted
-        final int code = run("1 2\n3\t4  5 6 7 8\n", "--algorithm=sha256_cbor", "--seed=0", "--block-size=4");
+        final int code = run("1 2\n3\t4  5 6 7 8\n",
+                new HashCommand.Request(HashAlgorithm.SHA256_CBOR, "0", 4, "", null, new int[0]));
 
-        assertEquals(0, code, err());
+        assertEquals(0, code);
         assertEquals("""
                 0\tc9d58ba695280d69b243e1e0df813136ca9196b286fb1a021e0b2e028ef071cb\t2164874634404590027
                 1\t24125b23e68883b5c2141db2959d48433fe6bde2f26bd914efad121d154ab2d6\t17270480062156288726
-                """, out());
-    }
-
-    @Test
-    void shouldAcceptNegativeTokensWhenGivenAsArguments() {
-        // hash_golden_vectors_sha256.json, case signed_integer_boundaries
-        final int code = run("", "--algorithm", "sha256", "--seed", "0", "--block-size", "8",
-                "-2147483648", "-1", "0", "255", "256", "65535", "65536", "2147483647");
-
-        assertEquals(0, code, err());
-        assertTrue(out().startsWith("0\t"), out());
-        assertEquals(1, out().lines().count());
-    }
-
-    @Test
-    void shouldPrintXxh3SeqHashWhenAlgorithmIsXxh3() {
-        final int code = run("", "--algorithm", "xxh3", "--seed", "0", "--block-size", "4",
-                "1", "2", "3", "4", "5", "6", "7", "8");
-
-        assertEquals(0, code, err());
-        assertEquals("0\t6fc1ebd4f4d6ea31\t8052976908588476977\n1\t3a14937fd5340c7a\t4185132130981121146\n", out());
-    }
-
-    @Test
-    void shouldPrintNothingButNoteWhenNoBlockIsComplete() {
-        final int code = run("", "--algorithm", "sha256", "--seed", "0", "--block-size", "4", "1", "2", "3");
-
-        assertEquals(0, code);
-        assertEquals("", out());
-        assertTrue(err().contains("no complete block"), err());
-    }
-
-    @Test
-    void shouldExitTwoWithMessageWhenUsageIsWrong() {
-        assertUsageError("--algorithm is required", "--seed", "0", "--block-size", "4", "1");
-        assertUsageError("--seed is required", "--algorithm", "sha256", "--block-size", "4", "1");
-        assertUsageError("vllm-none-hash", "--algorithm", "sha256", "--block-size", "4", "1");
-        assertUsageError("--block-size is required", "--algorithm", "sha256", "--seed", "0", "1");
-        assertUsageError("--algorithm must be sha256, sha256_cbor or xxh3, was: md5",
-                "--algorithm", "md5", "--seed", "0", "--block-size", "4");
-        assertUsageError("--block-size must be a positive integer, was: 0",
-                "--algorithm", "sha256", "--seed", "0", "--block-size", "0");
-        assertUsageError("token is not a decimal int32: 2147483648",
-                "--algorithm", "sha256", "--seed", "0", "--block-size", "1", "2147483648");
-        assertUsageError("unknown option: --salt", "--algorithm", "sha256", "--seed", "0", "--salt", "x");
-        assertUsageError("--seed needs a value", "--algorithm", "sha256", "--seed");
-        assertUsageError("python_hash_seed must be ASCII decimal", "--algorithm", "xxh3", "--seed", "random",
-                "--block-size", "4", "1");
+                """, out.toString(StandardCharsets.UTF_8));
     }
 
     @Test
     void shouldExitTwoWhenStdinHoldsSomethingElseThanTokens() {
-        final int code = run("1 2 x", "--algorithm", "sha256", "--seed", "0", "--block-size", "1");
+        final int code = run("1 2 x", new HashCommand.Request(HashAlgorithm.SHA256, "0", 1, "", null, new int[0]));
 
         assertEquals(2, code);
-        assertTrue(err().contains("token is not a decimal int32: x"), err());
-        assertEquals("", out());
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("token is not a decimal int32: x"));
+        assertEquals("", out.toString(StandardCharsets.UTF_8));
     }
 
     @Test
-    void shouldPrintUsageWhenHelpIsAsked() {
-        final int code = run("", "--help");
+    void shouldRefuseRequestWhenBlockSizeIsNotPositive() {
+        final IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new HashCommand.Request(HashAlgorithm.SHA256, "0", 0, "", null, new int[0]));
 
-        assertEquals(0, code);
-        assertTrue(out().contains("Usage: mooncake_conductor hash --algorithm sha256|sha256_cbor|xxh3"), out());
-        assertTrue(out().contains("vllm-none-hash"), out());
-    }
-
-    private void assertUsageError(String expected, String... args) {
-        out.reset();
-        err.reset();
-
-        final int code = run("", args);
-
-        assertEquals(2, code, err());
-        assertTrue(err().contains(expected), () -> "expected <" + expected + "> in <" + err() + ">");
-        assertEquals("", out());
+        assertEquals("--block-size must be a positive integer, was: 0", e.getMessage());
     }
 }

@@ -1,0 +1,37 @@
+# Sourced by bin/mooncake_conductor (source checkout) and by the distribution's bin/mooncake_conductor: runs one
+# command of the conductor from a jar, with the daemon's JVM defaults. Needs JAVA (conductor_find_jdk).
+#   conductor_exec JAR ARGS...
+
+conductor_exec() {
+    local jar=$1
+    shift
+    # JVM defaults for the daemon (docs/operations.md, "Memory and JVM defaults"), each one only when
+    # CONDUCTOR_JAVA_OPTS does not set it: SerialGC (two cores, a small live set: short young pauses, no concurrent
+    # GC threads or remembered sets), a 96 MB heap (the 1.28M-block benchmark index is 34 MB; the index budget
+    # defaults to half the heap), compact object headers, small thread stacks and code cache, and exit at once on an
+    # OutOfMemoryError (a half-updated index must not keep serving). Size -Xmx for your block count. The demo,
+    # engine and proxy commands size their own JVMs.
+    local jvm_defaults=()
+    case "${1:-}" in
+        demo|engine|proxy|hash) ;;
+        *)
+            local opts=" ${CONDUCTOR_JAVA_OPTS:-} "
+            has() { case "$opts" in *"$1"*) return 0 ;; *) return 1 ;; esac; }
+            [[ "$opts" =~ -XX:\+Use[A-Za-z0-9]+GC[[:space:]] ]] || jvm_defaults+=(-XX:+UseSerialGC)
+            has ' -Xmx' || has 'MaxHeapSize' || has 'MaxRAMPercentage' || jvm_defaults+=(-Xmx96m)
+            has ' -Xms' || has 'InitialHeapSize' || jvm_defaults+=(-Xms16m)
+            has 'ObjectHeaders' || jvm_defaults+=(-XX:+UseCompactObjectHeaders)
+            has ' -Xss' || has 'ThreadStackSize' || jvm_defaults+=(-Xss512k)
+            has 'ReservedCodeCacheSize' || jvm_defaults+=(-XX:ReservedCodeCacheSize=32m)
+            has 'MaxMetaspaceSize' || jvm_defaults+=(-XX:MaxMetaspaceSize=128m)
+            has 'OnOutOfMemoryError' || has 'CrashOnOutOfMemoryError' || jvm_defaults+=(-XX:+ExitOnOutOfMemoryError)
+            # glibc's per-thread malloc arenas hold tens of MB of freed JIT-compiler memory on a 2-core host.
+            export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+            ;;
+    esac
+    # --sun-misc-unsafe-memory-access=allow: msgpack-core uses sun.misc.Unsafe, which JDK 24+ warns about at first
+    # use. CONDUCTOR_JAVA_OPTS is split on spaces on purpose (a list of JVM options).
+    # shellcheck disable=SC2086
+    exec "$JAVA" "${jvm_defaults[@]}" ${CONDUCTOR_JAVA_OPTS:-} --enable-native-access=ALL-UNNAMED \
+        --sun-misc-unsafe-memory-access=allow -jar "$jar" "$@"
+}
