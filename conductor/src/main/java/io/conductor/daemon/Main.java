@@ -12,10 +12,12 @@ import io.conductor.daemon.service.ZmqEventStreams;
 import io.conductor.daemon.store.NativeStoreBlock;
 import io.conductor.daemon.store.StoreProbeExtension;
 import io.conductor.daemon.store.StoreTier;
+import io.conductor.daemon.warmup.StartupWarmup;
 import io.conductor.index.hash.HashCommand;
 import io.conductor.nativestore.NativeStoreConfig;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +50,9 @@ public final class Main {
     static final int EXIT_FAILURE = 1;
     /** Usage or configuration error. */
     static final int EXIT_USAGE = 2;
+
+    /** Environment variable of the ahead-of-time training run: {@code 1} = exit once the warm-up has run. */
+    static final String ENV_EXIT_AFTER_WARMUP = "CONDUCTOR_EXIT_AFTER_WARMUP";
 
     /** How long the stop may take before the process exits anyway (the contract allows 5 s). */
     private static final long SHUTDOWN_BUDGET_MS = 4_000;
@@ -174,13 +179,33 @@ public final class Main {
             location.path(), location.origin().name().toLowerCase(java.util.Locale.ROOT), config.fileFound(),
             config.subscriptions().size(), formatCounts(config.subscriptions()), config.httpPort());
 
+        StartupWarmup warmup;
+        try {
+            warmup = StartupWarmup.fromEnvironment(env.get(StartupWarmup.ENV_SECONDS));
+        } catch (IllegalArgumentException e) {
+            log.error("event=refusing_to_start reason=config_error detail=\"{}\"", e.getMessage());
+            return EXIT_USAGE;
+        }
         DaemonSettings settings = new DaemonSettings(runArgs.host(), config.httpPort(), runArgs.lenient(), version());
         Daemon daemon;
         try {
-            daemon = Daemon.start(settings, config, extensions(nativeStore));
+            List<DaemonExtension> parts = new ArrayList<>(extensions(nativeStore));
+            parts.add(context -> context.addReadinessCheck("warmup", warmup.readinessCheck()));
+            daemon = Daemon.start(settings, config, parts);
         } catch (DaemonStartException e) {
             log.error("event=refusing_to_start reason=\"{}\"", e.getMessage());
             return EXIT_FAILURE;
+        }
+        warmup.start(loopbackFor(settings.host()), daemon.port());
+        if ("1".equals(env.get(ENV_EXIT_AFTER_WARMUP))) {
+            // The build's ahead-of-time training run: warm up, then stop as on SIGTERM (the JVM writes its cache).
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAndHalt(daemon, log), "conductor-shutdown-hook"));
+            try {
+                warmup.await(java.time.Duration.ofMinutes(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return EXIT_OK;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAndHalt(daemon, log), "conductor-shutdown-hook"));
         try {
@@ -208,6 +233,15 @@ public final class Main {
         System.err.flush();
         System.out.flush();
         Runtime.getRuntime().halt(daemon.requestedExitStatus());
+    }
+
+    /** Where this process reaches its own HTTP server: loopback for a wildcard bind, else the bound address. */
+    static String loopbackFor(String host) {
+        return switch (host) {
+            case "0.0.0.0", "" -> "127.0.0.1";
+            case "::", "[::]" -> "::1";
+            default -> host;
+        };
     }
 
     private static String formatCounts(List<SubscriptionConfig> subscriptions) {
