@@ -12,12 +12,14 @@ import io.conductor.daemon.service.ZmqEventStreams;
 import io.conductor.daemon.store.NativeStoreBlock;
 import io.conductor.daemon.store.StoreProbeExtension;
 import io.conductor.daemon.store.StoreTier;
+import io.conductor.daemon.warmup.StartupWarmup;
 import io.conductor.index.hash.HashCommand;
 import io.conductor.nativestore.NativeStoreConfig;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -60,6 +62,9 @@ public final class Main {
     /** Usage or configuration error (picocli's usage exit code too). */
     static final int EXIT_USAGE = 2;
 
+    /** Environment variable of the ahead-of-time training run: {@code 1} = exit once the warm-up has run. */
+    static final String ENV_EXIT_AFTER_WARMUP = "CONDUCTOR_EXIT_AFTER_WARMUP";
+
     /** How long the stop may take before the process exits anyway (the contract allows 5 s). */
     private static final long SHUTDOWN_BUDGET_MS = 4_000;
 
@@ -79,6 +84,8 @@ public final class Main {
           CONDUCTOR_EVENT_RCVHWM          ZMQ receive high-water mark per subscription
           CONDUCTOR_JAVA_OPTS             extra JVM options (read by bin/mooncake_conductor)
           CONDUCTOR_SKIP_BUILD            1: a source checkout's launcher runs the jar it has, never rebuilds
+          CONDUCTOR_WARMUP_SECONDS        start-up warm-up before /ready turns 200 (default 3; 0 = off)
+          CONDUCTOR_EXIT_AFTER_WARMUP     1: exit after the warm-up (the ahead-of-time cache's training run)
           JAVA_HOME                       the JDK 25+ to run with (else /usr/lib/jvm/*25*)
           MALLOC_ARENA_MAX                glibc malloc arenas (the launcher's default: 2)
           MOONCAKE_CONFIG_PATH            Mooncake Store client config, for the native_store probe
@@ -230,13 +237,33 @@ public final class Main {
             location.path(), location.origin().name().toLowerCase(java.util.Locale.ROOT), config.fileFound(),
             config.subscriptions().size(), formatCounts(config.subscriptions()), config.httpPort());
 
+        StartupWarmup warmup;
+        try {
+            warmup = StartupWarmup.fromEnvironment(env.get(StartupWarmup.ENV_SECONDS));
+        } catch (IllegalArgumentException e) {
+            log.error("event=refusing_to_start reason=config_error detail=\"{}\"", e.getMessage());
+            return EXIT_USAGE;
+        }
         DaemonSettings settings = new DaemonSettings(host, config.httpPort(), lenient, version());
         Daemon daemon;
         try {
-            daemon = Daemon.start(settings, config, extensions(nativeStore));
+            List<DaemonExtension> parts = new ArrayList<>(extensions(nativeStore));
+            parts.add(context -> context.addReadinessCheck("warmup", warmup.readinessCheck()));
+            daemon = Daemon.start(settings, config, parts);
         } catch (DaemonStartException e) {
             log.error("event=refusing_to_start reason=\"{}\"", e.getMessage());
             return EXIT_FAILURE;
+        }
+        warmup.start(loopbackFor(settings.host()), daemon.port());
+        if ("1".equals(env.get(ENV_EXIT_AFTER_WARMUP))) {
+            // The build's ahead-of-time training run: warm up, then stop as on SIGTERM (the JVM writes its cache).
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAndHalt(daemon, log), "conductor-shutdown-hook"));
+            try {
+                warmup.await(java.time.Duration.ofMinutes(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return EXIT_OK;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAndHalt(daemon, log), "conductor-shutdown-hook"));
         try {
@@ -264,6 +291,15 @@ public final class Main {
         System.err.flush();
         System.out.flush();
         Runtime.getRuntime().halt(daemon.requestedExitStatus());
+    }
+
+    /** Where this process reaches its own HTTP server: loopback for a wildcard bind, else the bound address. */
+    static String loopbackFor(String host) {
+        return switch (host) {
+            case "0.0.0.0", "" -> "127.0.0.1";
+            case "::", "[::]" -> "::1";
+            default -> host;
+        };
     }
 
     private static String formatCounts(List<SubscriptionConfig> subscriptions) {
