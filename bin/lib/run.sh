@@ -27,6 +27,14 @@ conductor_exec() {
             has 'OnOutOfMemoryError' || has 'CrashOnOutOfMemoryError' || jvm_defaults+=(-XX:+ExitOnOutOfMemoryError)
             # glibc's per-thread malloc arenas hold tens of MB of freed JIT-compiler memory on a 2-core host.
             export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+            # The ahead-of-time cache recorded at build time (conductor/src/aot/train.sh) beside the jar: classes
+            # loaded and linked, method profiles, so a start reaches full speed sooner. The JVM uses it only when
+            # its build and the GC/heap/header flags match the training run, and otherwise ignores it; aot=off
+            # keeps that JVM notice out of the daemon's logs.
+            local cache="${jar%.jar}.aot"
+            if [ -f "$cache" ] && ! has 'AOTCache' && ! has 'AOTMode'; then
+                jvm_defaults+=(-XX:AOTCache="$cache" -Xlog:aot=off)
+            fi
             ;;
     esac
     # --sun-misc-unsafe-memory-access=allow: msgpack-core uses sun.misc.Unsafe, which JDK 24+ warns about at first

@@ -106,6 +106,8 @@ final class DaemonProcess implements AutoCloseable {
             .redirectOutput(log.toFile());
         builder.environment().remove("CONDUCTOR_CONFIG_PATH");
         builder.environment().put("CONDUCTOR_LOG_LEVEL", "info");
+        // The start-up warm-up (StartupWarmupTest covers it) would add seconds to every start here.
+        builder.environment().put("CONDUCTOR_WARMUP_SECONDS", "0");
         builder.environment().putAll(env);
         return new DaemonProcess(builder.start(), log);
     }

@@ -185,4 +185,51 @@ class DaemonProcessIT {
             assertEquals("mooncake_conductor 0.1.0\n", daemon.output());
         }
     }
+
+    /**
+     * The distribution ships the ahead-of-time cache recorded at build time, and its launcher makes the JVM use it:
+     * most classes of a start come from the cache, not from the jar. (A cache whose jar timestamp or JVM flags do not
+     * match is silently ignored by the JVM, so only this count shows that it works.)
+     */
+    @Test
+    void shouldLoadMostClassesFromTheShippedAheadOfTimeCache() throws Exception {
+        Path dist = DaemonProcess.distribution();
+        assertTrue(Files.isRegularFile(dist.resolve("lib/mooncake-conductor.aot")), "the cache is in the distribution");
+        Path classLog = tmp.resolve("classes.txt");
+        try (DaemonProcess daemon = DaemonProcess.start(tmp,
+                java.util.Map.of("CONDUCTOR_JAVA_OPTS", "-Xlog:class+load=info:file=" + classLog), "--version")) {
+
+            assertEquals(0, daemon.awaitExit(EXIT_DEADLINE), daemon.output());
+        }
+        List<String> loaded = Files.readAllLines(classLog);
+        long fromCache = loaded.stream().filter(line -> line.contains("source: shared objects file")).count();
+        assertTrue(fromCache > loaded.size() / 2, fromCache + " of " + loaded.size() + " classes came from the cache");
+    }
+
+    /** The start-up warm-up runs in the distribution's daemon and only then does /ready answer 200. */
+    @Test
+    void shouldWarmUpBeforeReadyWhenStartedFromTheDistribution() throws Exception {
+        Path config = tmp.resolve("empty.json");
+        Files.writeString(config, "{\"kvevent_instance\": {}}");
+        int port = DaemonProcess.freePort();
+        try (DaemonProcess daemon = DaemonProcess.start(tmp, java.util.Map.of("CONDUCTOR_WARMUP_SECONDS", "1"),
+                "--config", config.toString(), "--port", Integer.toString(port), "--host", "127.0.0.1")) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            String body = "";
+            while (System.nanoTime() < deadline) {
+                try {
+                    HttpResponse<String> ready = DaemonProcess.get(port, "/ready");
+                    body = ready.body();
+                    if (ready.statusCode() == 200) {
+                        break;
+                    }
+                } catch (java.io.IOException notYet) {
+                    body = notYet.toString();
+                }
+                Thread.sleep(50);
+            }
+            assertTrue(body.contains("warmed up in"), body + "\n" + daemon.output());
+            assertTrue(daemon.output().contains("event=warmup_done"), daemon.output());
+        }
+    }
 }
