@@ -51,8 +51,8 @@ import picocli.CommandLine.IVersionProvider;
  * extension requested a failing stop). The hook is installed only once the daemon runs; earlier failures exit
  * through System.exit with their own status.
  *
- * No static Logger field: slf4j-simple reads its configuration when the first logger is created, and LogSettings
- * must set it from CONDUCTOR_LOG_LEVEL before that.
+ * No static Logger field: logback reads its configuration when the first logger is created, and LogSettings
+ * must set it from CONDUCTOR_LOG_LEVEL and CONDUCTOR_LOG_FORMAT before that.
  */
 public final class Main {
     /** Normal end. */
@@ -130,7 +130,8 @@ public final class Main {
      * @param args the command-line arguments
      */
     public static void main(String[] args) {
-        @Nullable String logWarning = LogSettings.apply(System.getenv(LogSettings.ENV_LOG_LEVEL));
+        @Nullable String logWarning = LogSettings.apply(System.getenv(LogSettings.ENV_LOG_LEVEL),
+            System.getenv(LogSettings.ENV_LOG_FORMAT));
         System.exit(run(args, System.in, System.out, System.err, new Environment(System.getenv(), logWarning)));
     }
 
@@ -224,7 +225,8 @@ public final class Main {
             for (String problem : e.problems()) {
                 log.error("config {}: {}", location.path(), problem);
             }
-            boolean entryProblems = e.problems().stream().anyMatch(line -> line.startsWith("invalid entry"));
+            boolean entryProblems = e.problems().stream().anyMatch(line -> line.startsWith("invalid entry")
+                || line.startsWith("unknown top-level key"));
             log.error("event=refusing_to_start reason=config_error problems={} path={}{}", e.problems().size(),
                 location.path(), entryProblems ? " (fix the entries, or pass --lenient to skip invalid ones)" : "");
             return EXIT_USAGE;

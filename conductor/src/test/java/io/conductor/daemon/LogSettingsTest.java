@@ -6,24 +6,32 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import org.junit.jupiter.api.Test;
 
 class LogSettingsTest {
-
     @Test
     void shouldMapLevelCaseInsensitivelyWhenValid() {
-        assertEquals("debug", LogSettings.level("DEBUG"));
-        assertEquals("info", LogSettings.level("Info"));
-        assertEquals("warn", LogSettings.level("warn"));
-        assertEquals("error", LogSettings.level("eRRoR"));
+        assertEquals("DEBUG", LogSettings.level("DEBUG"));
+        assertEquals("INFO", LogSettings.level("Info"));
+        assertEquals("WARN", LogSettings.level("warn"));
+        assertEquals("ERROR", LogSettings.level("eRRoR"));
     }
 
     @Test
-    void shouldUseInfoWhenUnsetOrEmpty() {
-        assertEquals("info", LogSettings.level(null));
-        assertEquals("info", LogSettings.level(""));
+    void shouldUseInfoAndTextWhenUnsetOrEmpty() {
+        assertEquals("INFO", LogSettings.level(null));
+        assertEquals("INFO", LogSettings.level(""));
+        assertEquals("text", LogSettings.format(null));
+        assertEquals("text", LogSettings.format(""));
     }
 
     @Test
-    void shouldReturnNullWhenLevelIsInvalid() {
+    void shouldMapFormatCaseInsensitivelyWhenValid() {
+        assertEquals("json", LogSettings.format("JSON"));
+        assertEquals("text", LogSettings.format("Text"));
+    }
+
+    @Test
+    void shouldReturnNullWhenLevelOrFormatIsInvalid() {
         assertNull(LogSettings.level("verbose"));
         assertNull(LogSettings.level("TRACE"));
+        assertNull(LogSettings.format("logfmt"));
     }
 }

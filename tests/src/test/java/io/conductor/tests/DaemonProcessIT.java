@@ -232,4 +232,33 @@ class DaemonProcessIT {
             assertTrue(daemon.output().contains("event=warmup_done"), daemon.output());
         }
     }
+
+    @Test
+    void shouldWriteOneJsonObjectPerLineWithoutFrameworkChatterWhenLogFormatIsJson() throws Exception {
+        int port = DaemonProcess.freePort();
+        try (DaemonProcess daemon = DaemonProcess.start(tmp,
+            java.util.Map.of("CONDUCTOR_LOG_FORMAT", "json", "CONDUCTOR_LOG_LEVEL", "debug"),
+            "--config", "config/conductor_config.json", "--port", Integer.toString(port), "--host", "127.0.0.1")) {
+
+            daemon.awaitHealthy(port, START_DEADLINE);
+            daemon.process().destroy(); // SIGTERM
+            int status = daemon.awaitExit(STOP_DEADLINE);
+
+            String output = daemon.output();
+            assertEquals(0, status, output);
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+            List<String> messages = new ArrayList<>();
+            for (String line : output.split("\n")) {
+                com.fasterxml.jackson.databind.JsonNode node = json.readTree(line); // throws unless one object
+                assertTrue(node.isObject() && node.hasNonNull("@timestamp") && node.hasNonNull("level")
+                    && node.hasNonNull("logger_name"), line);
+                messages.add(node.path("message").asText());
+            }
+            assertTrue(messages.stream().anyMatch(m -> m.startsWith("event=http_started host=127.0.0.1 port=" + port)),
+                output);
+            assertTrue(messages.stream().anyMatch(m -> m.startsWith("event=stopped")), output);
+            assertTrue(!output.contains("days old") && !output.contains("Javalin started")
+                && !output.contains("Listening on"), "no Javalin banner or version notice, even at DEBUG: " + output);
+        }
+    }
 }

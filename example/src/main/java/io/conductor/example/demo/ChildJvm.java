@@ -61,10 +61,6 @@ public final class ChildJvm implements AutoCloseable {
         cmd.add("-XX:-UsePerfData");
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("--sun-misc-unsafe-memory-access=allow");
-        cmd.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
-        // Jetty and Javalin announce every start at INFO; the demo's logs are about the conductor and the engines.
-        cmd.add("-Dorg.slf4j.simpleLogger.log.org.eclipse.jetty=warn");
-        cmd.add("-Dorg.slf4j.simpleLogger.log.io.javalin=warn");
         cmd.add("-D" + ParentProcessWatch.PARENT_PID_PROPERTY + "=" + ProcessHandle.current().pid());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
