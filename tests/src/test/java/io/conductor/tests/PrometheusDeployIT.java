@@ -205,7 +205,8 @@ class PrometheusDeployIT {
             assertEquals(200, cluster.postJson("/route", cluster.queryBody(tokens).toString()).statusCode());
             long predicted = cluster.gpuHit(id, tokens);
             assertEquals(200, cluster.postJson("/feedback", SimulatedCluster.JSON.createObjectNode()
-                .put("instance_id", id).put("predicted_tokens", predicted).put("cached_tokens", Math.max(0, predicted - 16))
+                .put("instance_id", id).put("predicted_tokens", predicted)
+                .put("cached_tokens", Math.max(0, predicted - 16))
                 .toString()).statusCode());
         }
     }
@@ -218,7 +219,8 @@ class PrometheusDeployIT {
                     + pathAndQuery)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
                 JsonNode body = SimulatedCluster.JSON.readTree(r.body());
                 if (r.statusCode() != 200 || !"success".equals(body.path("status").asText())) {
-                    throw new AssertionError("Prometheus " + pathAndQuery + " -> " + r.statusCode() + " " + r.body());
+                    throw new AssertionError("Prometheus " + pathAndQuery + " -> " + r.statusCode() + " "
+                        + r.body());
                 }
                 return body;
             } catch (IOException e) {
