@@ -1,5 +1,6 @@
 package io.conductor.daemon.api;
 
+import io.conductor.daemon.registry.KvRole;
 import io.conductor.daemon.registry.RegistrationException;
 import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceKey;
@@ -14,10 +15,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -128,7 +133,11 @@ public final class ApiRoutes {
         long start = System.nanoTime();
         QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits);
         QueryResult result = answer(request.query());
-        RoutePolicy.Decision decision = routePolicy.choose(result, request.candidates(), request.loads());
+        List<String> candidates = request.candidates();
+        if (candidates == null) {
+            candidates = withoutDecodeOnly(result);
+        }
+        RoutePolicy.Decision decision = routePolicy.choose(result, candidates, request.loads());
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(request.query().context()));
         }
@@ -137,6 +146,36 @@ public final class ApiRoutes {
         metrics.query("route", request.query().context().modelName(), request.query().promptTokens(), result,
                 System.nanoTime() - start);
         return Reply.ok(bytes);
+    }
+
+    /**
+     * The default candidates of a {@code /route} without {@code candidates}: every instance of the answer except
+     * those registered only as decode instances ({@code kv_role} {@code kv_consumer}), which a proxy never sends a
+     * prompt's prefill to. {@code null} (every instance) when no decode-only instance is registered.
+     */
+    private @Nullable List<String> withoutDecodeOnly(QueryResult result) {
+        Set<String> consumers = null;
+        Set<String> others = null;
+        for (RegistrySnapshot.Service s : service.registry().services()) {
+            String id = s.registration().instanceId();
+            if (s.registration().kvRole() == KvRole.CONSUMER) {
+                consumers = consumers == null ? new HashSet<>() : consumers;
+                consumers.add(id);
+            } else {
+                others = others == null ? new HashSet<>() : others;
+                others.add(id);
+            }
+        }
+        if (consumers == null) {
+            return null;
+        }
+        List<String> out = new ArrayList<>(result.instances().size());
+        for (QueryResult.InstanceMatch m : result.instances()) {
+            if (!consumers.contains(m.instanceId()) || (others != null && others.contains(m.instanceId()))) {
+                out.add(m.instanceId());
+            }
+        }
+        return out;
     }
 
     /** Legacy G1–G3 {@code /cache}: percent of the prompt's blocks each candidate holds as a prefix. */
@@ -219,13 +258,13 @@ public final class ApiRoutes {
     }
 
     private void methodNotAllowed(Context ctx, String route) {
-        WireFormat format = WireFormat.forResponse(ctx.header("Content-Type"), ctx.header("Accept"));
+        WireFormat format = WireFormat.forPostResponse(ctx.header("Content-Type"), ctx.header("Accept"));
         send(ctx, route, format, error(format, ApiException.plain(405, "Method not allowed")));
     }
 
     private void handlePost(Context ctx, String route, boolean admin, BodyHandler handler) {
         String contentType = ctx.header("Content-Type");
-        WireFormat responseFormat = WireFormat.forResponse(contentType, ctx.header("Accept"));
+        WireFormat responseFormat = WireFormat.forPostResponse(contentType, ctx.header("Accept"));
         Reply reply;
         try {
             if (admin) {

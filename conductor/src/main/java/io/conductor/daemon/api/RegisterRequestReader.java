@@ -1,6 +1,7 @@
 package io.conductor.daemon.api;
 
 import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.KvRole;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceType;
@@ -16,7 +17,7 @@ import org.jspecify.annotations.Nullable;
 final class RegisterRequestReader {
     private static final Set<String> REGISTER_KEYS = Set.of("endpoint", "type", "modelname", "instance_id",
             "block_size", "replay_endpoint", "lora_name", "tenant_id", "cache_group", "hash_profile", "dp_rank",
-            "additionalsalt", "lora_id");
+            "additionalsalt", "lora_id", "kv_role");
     private static final Set<String> UNREGISTER_KEYS = Set.of("instance_id", "tenant_id", "dp_rank");
     private static final String DP_RANK_RANGE = "dp_rank must be a non-negative int";
 
@@ -46,9 +47,16 @@ final class RegisterRequestReader {
         int dpRank = registerDpRank(f.get("dp_rank"));
         String additionalSalt = FieldRules.optionalString("additionalsalt", f.get("additionalsalt"), "", limits);
         long loraId = loraId(f.get("lora_id"));
+        String roleName = FieldRules.optionalString("kv_role", f.get("kv_role"), KvRole.BOTH.wireName(), limits);
+        KvRole role = KvRole.fromWireName(roleName);
+        if (role == null) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_role",
+                    "kv_role must be kv_producer, kv_consumer or kv_both");
+        }
         // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
-                dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId);
+                dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId,
+                role);
     }
 
     static ServiceKey readUnregister(Value.MapValue body, ApiLimits limits) {

@@ -61,4 +61,21 @@ public enum WireFormat {
         }
         return MSGPACK;
     }
+
+    /**
+     * Picks the format of a POST's answer (and of any error): the request's body format if it has one; else, since
+     * such a request can only fail, JSON (readable by curl and by a client that sent no or the wrong Content-Type),
+     * unless {@code Accept} asks for msgpack.
+     *
+     * @param contentType the request's Content-Type, or {@code null}
+     * @param accept the request's Accept header, or {@code null}
+     * @return the response format
+     */
+    public static WireFormat forPostResponse(@Nullable String contentType, @Nullable String accept) {
+        WireFormat body = ofContentType(contentType);
+        if (body != null) {
+            return body;
+        }
+        return accept != null && accept.contains(MSGPACK.mediaType) ? MSGPACK : JSON;
+    }
 }

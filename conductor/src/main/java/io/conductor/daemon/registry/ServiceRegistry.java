@@ -13,6 +13,7 @@ import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
@@ -64,7 +65,14 @@ public final class ServiceRegistry {
         }
     }
 
+    /**
+     * Most registered keys at once (any state). Everything that grows per registration (streams, metric series,
+     * label values) is bounded by it; one more is refused.
+     */
+    public static final int MAX_SERVICES = 4096;
+
     private final ReentrantLock lock = new ReentrantLock();
+    private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private final TreeMap<ServiceKey, Slot> slots = new TreeMap<>();
     private final HashMap<String, ServiceKey> endpointOwners = new HashMap<>();
     private final HashMap<ContextKey, Binding> bindings = new HashMap<>();
@@ -104,6 +112,9 @@ public final class ServiceRegistry {
                         throw invalid("conflicting registration for service key: " + key);
                     }
                 }
+            }
+            if (slots.size() >= MAX_SERVICES) {
+                throw invalid("too many registrations: at most " + MAX_SERVICES + " keys can be registered");
             }
             if (endpointOwners.containsKey(registration.endpoint())) {
                 throw invalid("conflicting active registration for endpoint: " + registration.endpoint());
@@ -192,6 +203,17 @@ public final class ServiceRegistry {
     }
 
     /**
+     * Adds a listener run after every change, under the registry's lock (so changes are seen in order): it must be
+     * quick, must not mutate the registry, and should read {@link #snapshot()}. An exception a listener throws is
+     * dropped: it must not undo or fail a change that already happened.
+     *
+     * @param listener the listener
+     */
+    public void onChange(Runnable listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /**
      * Returns the current immutable view; never blocks.
      *
      * @return the latest snapshot
@@ -234,6 +256,13 @@ public final class ServiceRegistry {
                     List.copyOf(loras.getOrDefault(e.getKey(), new TreeSet<>()))));
         }
         snapshot = new RegistrySnapshot(List.copyOf(services), Map.copyOf(contexts));
+        for (Runnable listener : listeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                // a listener's fault (e.g. metrics) must not fail a registration that already happened
+            }
+        }
     }
 
     private static SortedMap<String, int[]> toArrays(TreeMap<String, TreeSet<Integer>> ranks) {

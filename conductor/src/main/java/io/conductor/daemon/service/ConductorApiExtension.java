@@ -98,8 +98,10 @@ public final class ConductorApiExtension implements DaemonExtension {
         ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
-        ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
-        IndexMetrics.register(context.metrics(), index);
+        ApiMetrics apiMetrics = new ApiMetrics(context.metrics());
+        apiMetrics.follow(registry);
+        ApiRoutes.install(context.http(), service, limits, apiMetrics);
+        IndexMetrics.register(context.metrics(), index, registry);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
             zmq.decoratePoolSinks(store::tapPoolEvents);

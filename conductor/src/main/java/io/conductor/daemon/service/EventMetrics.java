@@ -16,11 +16,14 @@ import java.util.Map;
 
 /**
  * Exposes the event subscriptions' counters at scrape time (nothing is recorded on the event path beyond the
- * sinks' own counters). The {@code stream} label is the service key ({@code instance|tenant|dp}), so its values
- * are bounded by registrations; a removed stream's series disappear with it. Thread-safe.
+ * sinks' own counters). A stream is named by three labels, {@code instance_id}, {@code tenant} and {@code dp_rank}
+ * (its service key), so the series are bounded by the registry's cap; a removed stream's series disappear with it.
+ * Every registered stream has each family's series from its registration on, at zero. Thread-safe.
  */
 public final class EventMetrics {
-    private static final String STREAM = "stream";
+    private static final String INSTANCE = "instance_id";
+    private static final String TENANT = "tenant";
+    private static final String DP_RANK = "dp_rank";
 
     private EventMetrics() {
     }
@@ -37,51 +40,67 @@ public final class EventMetrics {
      */
     public static void register(PrometheusRegistry registry, ZmqEventStreams streams) {
         CounterWithCallback.builder().name("conductor_events_total")
-                .help("KV events applied, by stream, type and medium").labelNames(STREAM, "type", "medium")
+                .help("KV events applied, by stream, type and medium")
+                .labelNames(INSTANCE, TENANT, DP_RANK, "type", "medium")
                 .callback(cb -> {
                     for (Map.Entry<ServiceKey, IndexingSink> e : streams.sinks().entrySet()) {
                         for (EventKind kind : EventKind.values()) {
                             for (Medium medium : Medium.values()) {
                                 long n = e.getValue().eventCount(kind, medium);
-                                if (n > 0) {
-                                    cb.call(n, e.getKey().toString(), lower(kind), lower(medium));
+                                // a new stream shows its first family member at zero; others appear once counted
+                                if (n > 0 || kind == EventKind.BLOCKS_STORED && medium == Medium.GPU) {
+                                    ServiceKey k = e.getKey();
+                                    cb.call(n, k.instanceId(), k.tenantId(), Integer.toString(k.dpRank()),
+                                            lower(kind), lower(medium));
                                 }
                             }
                         }
                     }
                 }).register(registry);
         CounterWithCallback.builder().name("conductor_event_batches_total")
-                .help("Event batches applied, by stream").labelNames(STREAM)
-                .callback(cb -> each(streams, s -> cb.call(s.batchesApplied(), key(s)))).register(registry);
+                .help("Event batches applied, by stream")
+                .labelNames(INSTANCE, TENANT, DP_RANK)
+                .callback(cb -> each(streams, s -> cb.call(s.batchesApplied(), id(s), tenant(s), rank(s))))
+                .register(registry);
         CounterWithCallback.builder().name("conductor_event_decode_errors_total")
-                .help("Dropped frames, batches and events, by stream and reason").labelNames(STREAM, "reason")
+                .help("Dropped frames, batches and events, by stream and reason")
+                .labelNames(INSTANCE, TENANT, DP_RANK, "reason")
                 .callback(cb -> each(streams, s -> {
                     for (Map.Entry<DropReason, Long> d : s.drops().entrySet()) {
-                        cb.call(d.getValue(), key(s), lower(d.getKey()));
+                        cb.call(d.getValue(), id(s), tenant(s), rank(s), lower(d.getKey()));
+                    }
+                    if (!s.drops().containsKey(DropReason.TRUNCATED)) {
+                        // one series at zero from the start, without a zero per reason for every stream
+                        cb.call(0, id(s), tenant(s), rank(s), lower(DropReason.TRUNCATED));
                     }
                 })).register(registry);
         CounterWithCallback.builder().name("conductor_event_gaps_total")
-                .help("Sequence gaps detected, by stream").labelNames(STREAM)
-                .callback(cb -> each(streams, s -> cb.call(s.gaps(), key(s)))).register(registry);
+                .help("Sequence gaps detected, by stream")
+                .labelNames(INSTANCE, TENANT, DP_RANK)
+                .callback(cb -> each(streams, s -> cb.call(s.gaps(), id(s), tenant(s), rank(s))))
+                .register(registry);
         CounterWithCallback.builder().name("conductor_event_replays_total")
-                .help("Replay exchanges, by stream and result").labelNames(STREAM, "result")
+                .help("Replay exchanges, by stream and result")
+                .labelNames(INSTANCE, TENANT, DP_RANK, "result")
                 .callback(cb -> each(streams, s -> {
-                    for (Map.Entry<ReplayResult, Long> r : s.replays().entrySet()) {
-                        cb.call(r.getValue(), key(s), lower(r.getKey()));
+                    for (ReplayResult r : ReplayResult.values()) {
+                        cb.call(s.replays(r), id(s), tenant(s), rank(s), lower(r));
                     }
                 })).register(registry);
         CounterWithCallback.builder().name("conductor_event_failures_total")
                 .help("Stream processing failures, by stream and kind (sink_error: an exception thrown by the "
                         + "index sink, the batch went on; failure: an Error or bug escaped, the stream was cleared "
                         + "and went degraded)")
-                .labelNames(STREAM, "kind")
+                .labelNames(INSTANCE, TENANT, DP_RANK, "kind")
                 .callback(cb -> each(streams, s -> {
-                    cb.call(s.sinkErrors(), key(s), "sink_error");
-                    cb.call(s.failures(), key(s), "failure");
+                    cb.call(s.sinkErrors(), id(s), tenant(s), rank(s), "sink_error");
+                    cb.call(s.failures(), id(s), tenant(s), rank(s), "failure");
                 })).register(registry);
         CounterWithCallback.builder().name("conductor_event_epochs_total")
-                .help("Stream resets (engine restart, unrecoverable gap), by stream").labelNames(STREAM)
-                .callback(cb -> each(streams, s -> cb.call(s.epoch(), key(s)))).register(registry);
+                .help("Stream resets (engine restart, unrecoverable gap), by stream")
+                .labelNames(INSTANCE, TENANT, DP_RANK)
+                .callback(cb -> each(streams, s -> cb.call(s.epoch(), id(s), tenant(s), rank(s))))
+                .register(registry);
         GaugeWithCallback.builder().name("conductor_event_streams")
                 .help("Subscriptions by state (degraded = lost batches that could not be replayed)")
                 .labelNames("state")
@@ -95,21 +114,31 @@ public final class EventMetrics {
                     }
                 }).register(registry);
         GaugeWithCallback.builder().name("conductor_event_lag_batches")
-                .help("Batches received but not yet applied, by stream").labelNames(STREAM)
-                .callback(cb -> each(streams, s -> cb.call(Math.max(0, s.batchesBehind()), key(s))))
+                .help("Batches received but not yet applied, by stream")
+                .labelNames(INSTANCE, TENANT, DP_RANK)
+                .callback(cb -> each(streams,
+                        s -> cb.call(Math.max(0, s.batchesBehind()), id(s), tenant(s), rank(s))))
                 .register(registry);
         GaugeWithCallback.builder().name("conductor_event_last_batch_age_seconds")
                 .help("Age of the last applied batch's publisher timestamp, by stream (absent before the first)")
-                .labelNames(STREAM)
+                .labelNames(INSTANCE, TENANT, DP_RANK)
                 .callback(cb -> each(streams, s -> {
                     if (s.lastBatchAgeMillis() >= 0) {
-                        cb.call(s.lastBatchAgeMillis() / 1000.0, key(s));
+                        cb.call(s.lastBatchAgeMillis() / 1000.0, id(s), tenant(s), rank(s));
                     }
                 })).register(registry);
     }
 
-    private static String key(StreamStats s) {
-        return s.key().instanceId() + "|" + s.key().tenantId() + "|" + s.key().dpRank();
+    private static String id(StreamStats s) {
+        return s.key().instanceId();
+    }
+
+    private static String tenant(StreamStats s) {
+        return s.key().tenantId();
+    }
+
+    private static String rank(StreamStats s) {
+        return Integer.toString(s.key().dpRank());
     }
 
     private static void each(ZmqEventStreams streams, java.util.function.Consumer<StreamStats> action) {

@@ -1,18 +1,23 @@
 package io.conductor.daemon.service;
 
 import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.index.prefix.IndexStats;
 import io.conductor.index.prefix.PrefixIndex;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
  * Exposes the prefix index's published counters ({@link PrefixIndex#stats()}) at scrape time: nothing is
- * recorded on the update path. Label values are registered instance and pool ids only. Thread-safe (reads a
- * snapshot per scrape).
+ * recorded on the update path. Label values are registered instance ids (each at zero from its registration on,
+ * gone with its last registration) and pool ids, at most {@link ServiceRegistry#MAX_SERVICES} of each. Thread-safe
+ * (reads a snapshot per scrape).
  */
 public final class IndexMetrics {
     private IndexMetrics() {
@@ -23,8 +28,10 @@ public final class IndexMetrics {
      *
      * @param registry the daemon's registry
      * @param index the index
+     * @param services the service registry, whose instances have eviction series
      */
-    public static void register(PrometheusRegistry registry, PrefixIndex<HashProfileSpec> index) {
+    public static void register(PrometheusRegistry registry, PrefixIndex<HashProfileSpec> index,
+            ServiceRegistry services) {
         Supplier<IndexStats> stats = index::stats;
         GaugeWithCallback.builder().name("conductor_index_contexts").help("Live index contexts")
                 .callback(cb -> cb.call(stats.get().contexts())).register(registry);
@@ -42,11 +49,20 @@ public final class IndexMetrics {
                 .labelNames("owner_kind", "owner")
                 .callback(cb -> {
                     IndexStats s = stats.get();
-                    for (Map.Entry<String, Long> e : s.evictionsByInstance().entrySet()) {
-                        cb.call(e.getValue(), "instance", e.getKey());
+                    Set<String> instances = new HashSet<>();
+                    for (RegistrySnapshot.Service service : services.snapshot().services()) {
+                        if (service.registration().type().isEngine()) {
+                            instances.add(service.registration().instanceId());
+                        }
                     }
+                    for (String id : instances) {
+                        cb.call(s.evictionsByInstance().getOrDefault(id, 0L), "instance", id);
+                    }
+                    int pools = 0;
                     for (Map.Entry<String, Long> e : s.evictionsByBackend().entrySet()) {
-                        cb.call(e.getValue(), "pool", e.getKey());
+                        if (pools++ < ServiceRegistry.MAX_SERVICES) {
+                            cb.call(e.getValue(), "pool", e.getKey());
+                        }
                     }
                 }).register(registry);
         CounterWithCallback.builder().name("conductor_index_unknown_removals_total")

@@ -54,6 +54,7 @@ final class ApiTestServer implements AutoCloseable {
     final LocalConductorService service;
     final PrometheusRegistry prometheus = new PrometheusRegistry();
     final Javalin app;
+    final ApiMetrics apiMetrics;
     final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
@@ -70,12 +71,14 @@ final class ApiTestServer implements AutoCloseable {
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
         service = new LocalConductorService(registry, index, hashing, events);
-        IndexMetrics.register(prometheus, index);
+        IndexMetrics.register(prometheus, index, registry);
         if (events instanceof ZmqEventStreams zmq) {
             EventMetrics.register(prometheus, zmq);
         }
         app = Javalin.create(config -> config.showJavalinBanner = false);
-        ApiRoutes.install(app, service, limits, new ApiMetrics(prometheus));
+        apiMetrics = new ApiMetrics(prometheus);
+        apiMetrics.follow(registry);
+        ApiRoutes.install(app, service, limits, apiMetrics);
         app.get("/metrics", ctx -> {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());

@@ -102,6 +102,23 @@ class BodyChecksContractTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"/register", "/unregister", "/query", "/query_by_hash", "/route", "/cache", "/feedback"})
+    void shouldAnswerErrorsInJsonWhenTheRequestIsJsonOrHasNoContentType(String path) throws Exception {
+        byte[] json = "{\"block_size\": \"x\"}".getBytes(StandardCharsets.UTF_8);
+        for (String type : new String[] {"application/json", "", "application/x-www-form-urlencoded"}) {
+            ApiTestServer.Response r = server.send(path, "POST", type, json, Map.of());
+            assertEquals(400, r.status(), type + ": " + r.body());
+            assertEquals("application/json", r.contentType(), "error of a '" + type + "' request: " + r.body());
+            assertTrue(r.map().containsKey("error") && r.map().containsKey("reason"), r.body().toString());
+        }
+        ApiTestServer.Response msgpack = server.send(path, "POST", "", json, Map.of("Accept", MSGPACK));
+        assertEquals("application/msgpack", msgpack.contentType(), "Accept: msgpack still gets msgpack");
+        ApiTestServer.Response wrongMethod = server.send(path, "GET", "", new byte[0], Map.of());
+        assertEquals(405, wrongMethod.status());
+        assertEquals("application/json", wrongMethod.contentType());
+    }
+
     @Test
     void shouldAnswer405InJsonWhenTheClientAcceptsJson() throws Exception {
         ApiTestServer.Response r = server.send("/query", "GET", "", new byte[0], Map.of("Accept",

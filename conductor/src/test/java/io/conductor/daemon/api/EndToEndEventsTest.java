@@ -149,7 +149,7 @@ class EndToEndEventsTest {
         assertEquals(200, server.post("/register", WireFormat.MSGPACK, reg).status());
         awaitSubscription(1);
         long[] hashes = server.hashes(CONTEXT, tokens);
-        long queriesBefore = metric("conductor_query_tokens_total{model=\"qwen\"}");
+        long queriesBefore = metric("conductor_query_tokens_total{model_name=\"qwen\"}");
         publish(batch(stored(hashes, tokens)));
         await("4 blocks visible", () -> {
             try {
@@ -167,12 +167,12 @@ class EndToEndEventsTest {
             }
         });
 
-        assertEquals(1, metric("conductor_events_total{medium=\"gpu\",stream=\"e2e|default|0\",type=\"blocks_stored\"}"));
-        assertEquals(1, metric("conductor_events_total{medium=\"gpu\",stream=\"e2e|default|0\",type=\"blocks_removed\"}"));
-        assertEquals(2, metric("conductor_event_batches_total{stream=\"e2e|default|0\"}"));
+        assertEquals(1, metric("conductor_events_total{dp_rank=\"0\",instance_id=\"e2e\",medium=\"gpu\",tenant=\"default\",type=\"blocks_stored\"}"));
+        assertEquals(1, metric("conductor_events_total{dp_rank=\"0\",instance_id=\"e2e\",medium=\"gpu\",tenant=\"default\",type=\"blocks_removed\"}"));
+        assertEquals(2, metric("conductor_event_batches_total{dp_rank=\"0\",instance_id=\"e2e\",tenant=\"default\"}"));
         assertEquals(2, metric("conductor_index_blocks"));
-        assertTrue(metric("conductor_query_tokens_total{model=\"qwen\"}") >= queriesBefore + 128);
-        assertTrue(metric("conductor_query_matched_tokens_total{model=\"qwen\",tier=\"gpu\"}") >= 96);
+        assertTrue(metric("conductor_query_tokens_total{model_name=\"qwen\"}") >= queriesBefore + 128);
+        assertTrue(metric("conductor_query_matched_tokens_total{model_name=\"qwen\",tier=\"gpu\"}") >= 96);
         assertEquals(1, metric("conductor_event_streams{state=\"live\"}"));
         Map<?, ?> service = (Map<?, ?>) ((List<?>) server.get("/services", "").map().get("services")).getFirst();
         assertEquals("live", service.get("StreamState"));
@@ -290,8 +290,8 @@ class EndToEndEventsTest {
 
         assertEquals(map("longest_matched", 64L, "dp", map("0", 32L), "rank_matches",
                 map("0", map("gpu", 32L, "cpu", 48L, "disk", 64L)), "gpu", 32L, "cpu", 48L, "disk", 64L), full);
-        assertEquals(1, metric("conductor_events_total{medium=\"cpu\",stream=\"pool|default|0\",type=\"object_stored\"}"));
-        assertEquals(1, metric("conductor_events_total{medium=\"disk\",stream=\"pool|default|0\",type=\"object_stored\"}"));
+        assertEquals(1, metric("conductor_events_total{dp_rank=\"0\",instance_id=\"pool\",medium=\"cpu\",tenant=\"default\",type=\"object_stored\"}"));
+        assertEquals(1, metric("conductor_events_total{dp_rank=\"0\",instance_id=\"pool\",medium=\"disk\",tenant=\"default\",type=\"object_stored\"}"));
         assertEquals(200, server.post("/unregister", WireFormat.MSGPACK, map("instance_id", "pool", "dp_rank", 0))
                 .status());
         // The pool's remaining binding (block 3 on disk) left with it; the engine's two GPU blocks stay.

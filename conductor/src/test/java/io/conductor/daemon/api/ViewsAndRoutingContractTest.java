@@ -277,16 +277,16 @@ class ViewsAndRoutingContractTest {
         assertTrue(metrics.contains("conductor_queries_total{route=\"query\"} 1.0"), metrics);
         assertTrue(metrics.contains("conductor_queries_total{route=\"route\"} 1.0"), metrics);
         assertTrue(metrics.contains("conductor_route_decisions_total{reason=\"longest_prefix\"} 1.0"), metrics);
-        assertTrue(metrics.contains("conductor_query_tokens_total{model=\"qwen\"} 128.0"), metrics);
-        assertTrue(metrics.contains("conductor_query_matched_tokens_total{model=\"qwen\",tier=\"gpu\"} 64.0"),
+        assertTrue(metrics.contains("conductor_query_tokens_total{model_name=\"qwen\"} 128.0"), metrics);
+        assertTrue(metrics.contains("conductor_query_matched_tokens_total{model_name=\"qwen\",tier=\"gpu\"} 64.0"),
                 metrics);
-        assertTrue(metrics.contains("conductor_instance_matched_tokens_total{instance=\"a\",tier=\"gpu\"} 64.0"),
+        assertTrue(metrics.contains("conductor_instance_matched_tokens_total{instance_id=\"a\",tier=\"gpu\"} 64.0"),
                 metrics);
-        assertTrue(metrics.contains("conductor_instance_query_tokens_total{instance=\"b\"} 128.0"), metrics);
+        assertTrue(metrics.contains("conductor_instance_query_tokens_total{instance_id=\"b\"} 128.0"), metrics);
         assertTrue(metrics.contains("conductor_query_duration_seconds_count{route=\"query\"} 1"), metrics);
-        assertTrue(metrics.contains("conductor_feedback_absolute_error_tokens_total{instance=\"a\"} 16.0"),
+        assertTrue(metrics.contains("conductor_feedback_absolute_error_tokens_total{instance_id=\"a\"} 16.0"),
                 metrics);
-        assertTrue(metrics.contains("conductor_feedback_reports_total{instance=\"_unknown\"} 1.0"), metrics);
+        assertTrue(metrics.contains("conductor_feedback_reports_total{instance_id=\"_unknown\"} 1.0"), metrics);
         assertTrue(metrics.contains("conductor_http_requests_total{route=\"feedback\",status=\"2xx\"} 2.0"),
                 metrics);
         assertError(server.post("/feedback", WireFormat.JSON, map("instance_id", "a", "predicted_tokens", -1,

@@ -389,7 +389,7 @@ class StoreProbeDaemonTest {
         assertTrue(metric("conductor_store_probe_resident_blocks_total") >= 4);
         assertTrue(metric("conductor_store_probe_keys_total") >= 6);
         assertEquals(1.0, metric("conductor_store_probe_state{state=\"up\"}"));
-        assertTrue(metric("conductor_query_matched_tokens_total{model=\"" + MODEL + "\",tier=\"store\"}")
+        assertTrue(metric("conductor_query_matched_tokens_total{model_name=\"" + MODEL + "\",tier=\"store\"}")
                 >= 2 * 4 * BLOCK, "the query and the route each matched 4 blocks through the store");
     }
 

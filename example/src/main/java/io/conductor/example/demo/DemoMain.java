@@ -6,6 +6,7 @@ import io.conductor.daemon.Main;
 import io.conductor.example.CommandLines;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -86,7 +87,7 @@ public final class DemoMain implements ConductorSubcommand {
                 + " ranks), 1 decode engine, the cache-aware proxy.%nLogs: %s%n", spec.prefillEngines(),
             spec.prefillEngines() - 1, spec.lastEngineDpSize(), logDir);
         long t0 = System.nanoTime();
-        DemoTopology topology = DemoTopology.start(spec, logDir);
+        DemoTopology topology = DemoTopology.start(spec, logDir, serve);
         Thread hook = new Thread(() -> {
             // Ctrl-C or SIGTERM (the way out of --serve): stop every child; keep the logs only if asked to.
             topology.close();
@@ -185,17 +186,36 @@ public final class DemoMain implements ConductorSubcommand {
     }
 
     private static void serve(DemoTopology topology, PrintStream out) throws InterruptedException {
-        out.printf(Locale.ROOT, "%nServing until Ctrl-C. Try:%n"
-                + "  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '{\"model\": \"%s\","
-                + " \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"max_tokens\": 8}' -D - %n"
-                + "  curl -s %s/global_view%n  curl -s %s/metrics%n", topology.proxyUrl(), DemoTopology.MODEL,
-            topology.conductorUrl(), topology.conductorUrl());
-        for (DemoTopology.Engine e : topology.allEngines()) {
-            out.printf(Locale.ROOT, "  %-10s %s  events %s  replay %s%n", e.instanceId(), e.url(),
-                e.eventsEndpoint(0), e.replayEndpoint(0));
-        }
+        out.print(serveText(topology.conductorUrl(), topology.proxyUrl(), topology.allEngines()));
         out.flush();
         new CountDownLatch(1).await();
+    }
+
+    /**
+     * What {@code --serve} prints: curl lines that work as printed (the actual ports; JSON answers), then the
+     * conductor, the proxy and every engine with its instance id, role and endpoints. The docs' examples use the
+     * documented ports (13333, 8000, 8010.., 8020), which the demo takes when they are free.
+     */
+    static String serveText(URI conductor, URI proxy, List<DemoTopology.Engine> engines) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%nServing until Ctrl-C. Try:%n"
+                + "  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -d '{\"model\": \"%s\","
+                + " \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"max_tokens\": 8}' -D -%n"
+                + "  curl -s %s/route -H 'Content-Type: application/json' -d '{\"model\": \"%s\", \"block_size\":"
+                + " %d, \"token_ids\": [1, 2, 3]}'%n"
+                + "  curl -s %s/global_view -H 'Accept: application/json'%n"
+                + "  curl -s %s/metrics%n", proxy, DemoTopology.MODEL, conductor, DemoTopology.MODEL,
+            DemoTopology.Spec.DEFAULT.blockSize(), conductor, conductor));
+        sb.append(String.format(Locale.ROOT, "conductor  %s%nproxy      %s%n", conductor, proxy));
+        for (DemoTopology.Engine e : engines) {
+            sb.append(String.format(Locale.ROOT, "%-10s %s  %s  dp %d  events %s  replay %s%n", e.instanceId(),
+                e.url(), e.role(), e.dpSize(), e.eventsEndpoint(0), e.replayEndpoint(0)));
+        }
+        if (conductor.getPort() != DemoTopology.DOCUMENTED_CONDUCTOR_PORT) {
+            sb.append(String.format(Locale.ROOT, "note: port %d was taken, so the conductor listens on %d: use that"
+                + " port in the docs' examples.%n", DemoTopology.DOCUMENTED_CONDUCTOR_PORT, conductor.getPort()));
+        }
+        return sb.toString();
     }
 
     private static void deleteTree(Path dir) {

@@ -92,6 +92,11 @@ public final class DemoTopology implements AutoCloseable {
             return instanceId;
         }
 
+        /** @return the vLLM {@code kv_role}: {@code kv_producer} or {@code kv_consumer} */
+        public String role() {
+            return role;
+        }
+
         /** @return the HTTP base URL */
         public URI url() {
             return URI.create("http://127.0.0.1:" + httpPort);
@@ -128,18 +133,29 @@ public final class DemoTopology implements AutoCloseable {
         }
     }
 
-    private DemoTopology(Spec spec, Path logDir) {
+    /** HTTP ports the docs' examples use (conductor, proxy, first prefill engine, decode engine). */
+    public static final int DOCUMENTED_CONDUCTOR_PORT = 13333;
+    /** The proxy's documented port. */
+    public static final int DOCUMENTED_PROXY_PORT = 8000;
+    /** The first prefill engine's documented port; engine {@code i} uses {@code 8010 + i}. */
+    public static final int DOCUMENTED_PREFILL_PORT = 8010;
+    /** The decode engine's documented port. */
+    public static final int DOCUMENTED_DECODE_PORT = 8020;
+
+    private DemoTopology(Spec spec, Path logDir, boolean documentedPorts) {
         this.spec = spec;
         this.logDir = logDir;
-        this.conductorPort = FreePorts.one();
-        this.proxyPort = FreePorts.one();
+        this.conductorPort = documentedPorts ? FreePorts.preferring(DOCUMENTED_CONDUCTOR_PORT) : FreePorts.one();
+        this.proxyPort = documentedPorts ? FreePorts.preferring(DOCUMENTED_PROXY_PORT) : FreePorts.one();
         for (int i = 0; i < spec.prefillEngines(); i++) {
             int dp = i == spec.prefillEngines() - 1 ? spec.lastEngineDpSize() : 1;
             int base = FreePorts.consecutive(2 * dp);
-            prefill.add(new Engine("prefill-" + i, "kv_producer", FreePorts.one(), base, base + dp, dp));
+            int http = documentedPorts ? FreePorts.preferring(DOCUMENTED_PREFILL_PORT + i) : FreePorts.one();
+            prefill.add(new Engine("prefill-" + i, "kv_producer", http, base, base + dp, dp));
         }
         int base = FreePorts.consecutive(2);
-        decode = new Engine("decode-0", "kv_consumer", FreePorts.one(), base, base + 1, 1);
+        decode = new Engine("decode-0", "kv_consumer",
+            documentedPorts ? FreePorts.preferring(DOCUMENTED_DECODE_PORT) : FreePorts.one(), base, base + 1, 1);
     }
 
     /**
@@ -150,7 +166,20 @@ public final class DemoTopology implements AutoCloseable {
      * @return the running topology
      */
     public static DemoTopology start(Spec spec, Path logDir) {
-        DemoTopology t = new DemoTopology(spec, logDir);
+        return start(spec, logDir, false);
+    }
+
+    /**
+     * Starts every process, on the ports the docs' examples use where they are free ({@code --serve}, so that the
+     * examples work as written), else on free ports.
+     *
+     * @param spec topology shape
+     * @param logDir directory for the processes' logs
+     * @param documentedPorts prefer the documented HTTP ports (13333, 8000, 8010.., 8020)
+     * @return the running topology
+     */
+    public static DemoTopology start(Spec spec, Path logDir, boolean documentedPorts) {
+        DemoTopology t = new DemoTopology(spec, logDir, documentedPorts);
         try {
             t.startConductor();
             for (Engine e : t.prefill) {
@@ -323,6 +352,7 @@ public final class DemoTopology implements AutoCloseable {
             body.put("instance_id", e.instanceId);
             body.put("block_size", spec.blockSize());
             body.put("dp_rank", r);
+            body.put("kv_role", e.role);
             ObjectNode profile = body.putObject("hash_profile");
             profile.put("strategy", "vllm_v1");
             profile.put("algorithm", "sha256");

@@ -26,6 +26,20 @@ public final class FreePorts {
     }
 
     /**
+     * Returns {@code preferred} when it is free on loopback, else another free port (see {@link #one}).
+     *
+     * @param preferred the port to try first
+     * @return a port
+     */
+    public static int preferring(int preferred) {
+        try (ServerSocket s = new ServerSocket(preferred, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException taken) {
+            return one();
+        }
+    }
+
+    /**
      * Returns the first of {@code count} consecutive free ports.
      *
      * @param count run length, {@code > 0}
