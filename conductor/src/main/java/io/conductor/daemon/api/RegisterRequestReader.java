@@ -24,6 +24,14 @@ final class RegisterRequestReader {
     }
 
     static ServiceRegistration readRegister(Value.MapValue body, ApiLimits limits) {
+        return readRegister(body, limits, EndpointPolicy.defaults());
+    }
+
+    /**
+     * Reads a registration; after every field (so the reference's order of field errors holds), the endpoints are
+     * checked against {@code endpoints}: malformed → 400 {@code invalid_value}, refused → 400 {@code not_allowed}.
+     */
+    static ServiceRegistration readRegister(Value.MapValue body, ApiLimits limits, EndpointPolicy endpoints) {
         Map<String, Value> f = FieldRules.firstOccurrences(body, REGISTER_KEYS);
         String endpoint = FieldRules.requiredString("endpoint", f.get("endpoint"), limits);
         String type = FieldRules.requiredString("type", f.get("type"), limits);
@@ -46,6 +54,10 @@ final class RegisterRequestReader {
         int dpRank = registerDpRank(f.get("dp_rank"));
         String additionalSalt = FieldRules.optionalString("additionalsalt", f.get("additionalsalt"), "", limits);
         long loraId = loraId(f.get("lora_id"));
+        endpoints.check("endpoint", endpoint);
+        if (!replay.isEmpty()) {
+            endpoints.check("replay_endpoint", replay);
+        }
         // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
                 dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId);

@@ -9,7 +9,9 @@ public final class RegistrationException extends Exception {
         /** A rule was broken (key conflict, endpoint reuse, profile mismatch, unregistering, quarantined). */
         INVALID,
         /** The subscription could not be started. */
-        SUBSCRIBE_FAILED
+        SUBSCRIBE_FAILED,
+        /** The subscription could not be started because of the endpoint the client gave (bad input). */
+        BAD_ENDPOINT
     }
 
     private final Kind kind;

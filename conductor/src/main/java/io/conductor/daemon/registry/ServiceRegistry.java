@@ -118,8 +118,8 @@ public final class ServiceRegistry {
             try {
                 streams.start(registration);
             } catch (StreamLifecycle.StreamException e) {
-                throw new RegistrationException(RegistrationException.Kind.SUBSCRIBE_FAILED,
-                        "failed to start ZMQ client: " + e.getMessage());
+                throw new RegistrationException(e.badEndpoint() ? RegistrationException.Kind.BAD_ENDPOINT
+                        : RegistrationException.Kind.SUBSCRIBE_FAILED, "failed to start ZMQ client: " + e.getMessage());
             }
             slots.put(key, new Slot(registration));
             endpointOwners.put(registration.endpoint(), key);

@@ -25,6 +25,8 @@ public interface StreamLifecycle {
 
     /** A failure to start or to clean up a subscription; the message is shown to the client. */
     final class StreamException extends Exception {
+        private final boolean badEndpoint;
+
         /**
          * Creates the exception.
          *
@@ -32,6 +34,7 @@ public interface StreamLifecycle {
          */
         public StreamException(String message) {
             super(message);
+            this.badEndpoint = false;
         }
 
         /**
@@ -41,7 +44,30 @@ public interface StreamLifecycle {
          * @param cause the underlying failure
          */
         public StreamException(String message, Throwable cause) {
+            this(message, cause, false);
+        }
+
+        /**
+         * Creates the exception, saying whether the client's endpoint is at fault (malformed, unresolvable host):
+         * then the registration is refused as bad input, not as our failure.
+         *
+         * @param message what failed, for the client
+         * @param cause the underlying failure, or {@code null}
+         * @param badEndpoint whether the endpoint the client gave is at fault
+         */
+        public StreamException(String message, @org.jspecify.annotations.Nullable Throwable cause,
+                boolean badEndpoint) {
             super(message, cause);
+            this.badEndpoint = badEndpoint;
+        }
+
+        /**
+         * Returns whether the client's endpoint is at fault.
+         *
+         * @return true for a malformed or unresolvable endpoint
+         */
+        public boolean badEndpoint() {
+            return badEndpoint;
         }
     }
 }

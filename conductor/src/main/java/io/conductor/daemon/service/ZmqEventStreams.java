@@ -130,14 +130,14 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
             @Nullable PoolStream pool) throws StreamException {
         String problem = EndpointSyntax.problem(registration.endpoint());
         if (problem != null) {
-            throw new StreamException(problem);
+            throw new StreamException(problem, null, true);
         }
         SubscriptionSpec spec;
         try {
             spec = SubscriptionSpec.of(streamKey(registration), publisher(registration), registration.endpoint(),
                     registration.replayEndpoint().isEmpty() ? null : registration.replayEndpoint());
         } catch (IllegalArgumentException e) {
-            throw new StreamException("initial connection failed: " + e.getMessage(), e);
+            throw new StreamException("initial connection failed: " + e.getMessage(), e, true);
         }
         IndexingSink sink = new IndexingSink(registration, index, rank, pool, rehashCapacity);
         try {
@@ -146,7 +146,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new StreamException("initial connection failed: failed to connect to " + registration.endpoint()
-                    + ": " + cause.getMessage(), cause);
+                    + ": " + cause.getMessage(), cause, unresolvable(cause));
         } catch (TimeoutException e) {
             subscriber.remove(spec.key());
             throw new StreamException("initial connection failed: timed out opening " + registration.endpoint(), e);
@@ -156,6 +156,16 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
             throw new StreamException("interrupted while subscribing", e);
         }
         sinks.put(registration.key(), sink);
+    }
+
+    /** Whether a failed start was caused by a host name that does not resolve (the client's input). */
+    private static boolean unresolvable(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.net.UnknownHostException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -65,8 +65,22 @@ final class ApiTestServer implements AutoCloseable {
         this(limits, new EndpointOnlyStreams());
     }
 
+    /** A server with an endpoint policy (allowlist, wildcard binds). */
+    ApiTestServer(ApiLimits limits, EndpointPolicy endpoints) {
+        this(limits, new EndpointOnlyStreams(), MemoryBudget.forHeap(), endpoints);
+    }
+
+    /** A server with its own request memory budget. */
+    ApiTestServer(ApiLimits limits, MemoryBudget budget) {
+        this(limits, new EndpointOnlyStreams(), budget, EndpointPolicy.defaults());
+    }
+
     /** A server whose subscriptions are real ZMQ streams when {@code events} is {@link ZmqEventStreams}. */
     ApiTestServer(ApiLimits limits, EventStreams events) {
+        this(limits, events, MemoryBudget.forHeap(), EndpointPolicy.defaults());
+    }
+
+    ApiTestServer(ApiLimits limits, EventStreams events, MemoryBudget budget, EndpointPolicy endpoints) {
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
         service = new LocalConductorService(registry, index, hashing, events);
@@ -75,7 +89,7 @@ final class ApiTestServer implements AutoCloseable {
             EventMetrics.register(prometheus, zmq);
         }
         app = Javalin.create(config -> config.showJavalinBanner = false);
-        ApiRoutes.install(app, service, limits, new ApiMetrics(prometheus));
+        ApiRoutes.install(app, service, limits, new ApiMetrics(prometheus), budget, endpoints);
         app.get("/metrics", ctx -> {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());
