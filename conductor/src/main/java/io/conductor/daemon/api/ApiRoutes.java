@@ -55,7 +55,11 @@ public final class ApiRoutes {
         byte[] handle(WireFormat format);
     }
 
-    private record Reply(int status, byte[] body) {
+    private record Reply(int status, byte[] body, boolean retryAfter) {
+        Reply(int status, byte[] body) {
+            this(status, body, false);
+        }
+
         static Reply ok(byte[] body) {
             return new Reply(200, body);
         }
@@ -359,6 +363,8 @@ public final class ApiRoutes {
                 case INVALID -> ApiException.withReason(400, Reason.INVALID_REGISTRATION, r.getMessage());
                 case BAD_ENDPOINT -> ApiException.badRequest(Reason.INVALID_VALUE, "endpoint",
                         "Failed to subscribe: " + LogText.escape(r.getMessage()));
+                case MEMORY_BUDGET -> ApiException.withReason(503, Reason.INSUFFICIENT_MEMORY,
+                        "Failed to subscribe: " + r.getMessage());
                 case SUBSCRIBE_FAILED -> ApiException.plain(500, "Failed to subscribe: " + r.getMessage());
             };
             case UnregistrationException u -> u.kind() == UnregistrationException.Kind.CLEANUP_FAILED
@@ -376,7 +382,7 @@ public final class ApiRoutes {
     }
 
     private static Reply error(WireFormat format, ApiException e) {
-        return new Reply(e.status(), ResponseBodies.error(format, e));
+        return new Reply(e.status(), ResponseBodies.error(format, e), e.reason() == Reason.OVERLOADED);
     }
 
     /**
@@ -386,7 +392,7 @@ public final class ApiRoutes {
     private void send(Context ctx, String route, WireFormat format, Reply reply) {
         HttpServletResponse res = ctx.res();
         res.setStatus(reply.status());
-        if (reply.status() == 503) {
+        if (reply.retryAfter()) {
             res.setHeader("Retry-After", Integer.toString(MemoryBudget.RETRY_AFTER_SECONDS));
         }
         res.setContentType(format.mediaType());

@@ -11,7 +11,9 @@ public final class RegistrationException extends Exception {
         /** The subscription could not be started. */
         SUBSCRIBE_FAILED,
         /** The subscription could not be started because of the endpoint the client gave (bad input). */
-        BAD_ENDPOINT
+        BAD_ENDPOINT,
+        /** The daemon's memory budget for per-stream tables cannot hold another stream. */
+        MEMORY_BUDGET
     }
 
     private final Kind kind;

@@ -25,7 +25,17 @@ public interface StreamLifecycle {
 
     /** A failure to start or to clean up a subscription; the message is shown to the client. */
     final class StreamException extends Exception {
-        private final boolean badEndpoint;
+        /** Whose fault a failed start is. */
+        public enum Fault {
+            /** Ours (or the environment's): a 5xx. */
+            INTERNAL,
+            /** The endpoint the client gave: malformed or its host does not resolve. */
+            BAD_ENDPOINT,
+            /** The daemon's memory budget for per-stream tables cannot hold another stream. */
+            MEMORY_BUDGET
+        }
+
+        private final Fault fault;
 
         /**
          * Creates the exception.
@@ -34,7 +44,7 @@ public interface StreamLifecycle {
          */
         public StreamException(String message) {
             super(message);
-            this.badEndpoint = false;
+            this.fault = Fault.INTERNAL;
         }
 
         /**
@@ -44,30 +54,29 @@ public interface StreamLifecycle {
          * @param cause the underlying failure
          */
         public StreamException(String message, Throwable cause) {
-            this(message, cause, false);
+            this(message, cause, Fault.INTERNAL);
         }
 
         /**
-         * Creates the exception, saying whether the client's endpoint is at fault (malformed, unresolvable host):
-         * then the registration is refused as bad input, not as our failure.
+         * Creates the exception, saying whose fault it is: a bad endpoint is refused as bad input and a full
+         * memory budget as a capacity limit, not as our failure.
          *
          * @param message what failed, for the client
          * @param cause the underlying failure, or {@code null}
-         * @param badEndpoint whether the endpoint the client gave is at fault
+         * @param fault whose fault it is
          */
-        public StreamException(String message, @org.jspecify.annotations.Nullable Throwable cause,
-                boolean badEndpoint) {
+        public StreamException(String message, @org.jspecify.annotations.Nullable Throwable cause, Fault fault) {
             super(message, cause);
-            this.badEndpoint = badEndpoint;
+            this.fault = java.util.Objects.requireNonNull(fault, "fault");
         }
 
         /**
-         * Returns whether the client's endpoint is at fault.
+         * Returns whose fault the failure is.
          *
-         * @return true for a malformed or unresolvable endpoint
+         * @return the fault
          */
-        public boolean badEndpoint() {
-            return badEndpoint;
+        public Fault fault() {
+            return fault;
         }
     }
 }

@@ -150,6 +150,35 @@ class EndpointValidationTest {
         }
     }
 
+    @Test
+    void shouldRefuseATokenRehashRegistrationTheTableBudgetCannotHold() throws Exception {
+        long oneFullTable = io.conductor.index.hash.TokenRehasher.fullTableBytes(
+                ZmqEventStreams.DEFAULT_REHASH_CAPACITY, 32);
+        try (ApiTestServer small = new ApiTestServer(ApiLimits.defaults(), new ZmqEventStreams(
+                SubscriberConfig.defaults(), ZmqEventStreams.DEFAULT_REHASH_CAPACITY, oneFullTable + 1024))) {
+            Map<String, Object> first = registration("r0", 0, "tcp://127.0.0.1:5701");
+            first.remove("hash_profile");
+            Map<String, Object> second = registration("r1", 0, "tcp://127.0.0.1:5702");
+            second.remove("hash_profile");
+            Map<String, Object> profiled = registration("p0", 0, "tcp://127.0.0.1:5703");
+            profiled.put("block_size", 32); // another context: a profiled stream needs no table
+
+            assertEquals(200, small.post("/register", WireFormat.JSON, first).status());
+            ApiTestServer.Response refused = small.post("/register", WireFormat.JSON, second);
+            assertEquals(200, small.post("/register", WireFormat.JSON, profiled).status());
+
+            assertEquals(503, refused.status(), refused.body().toString());
+            assertEquals("insufficient_memory", refused.map().get("reason"));
+            assertTrue(((String) refused.map().get("error")).contains("hash_profile"), refused.body().toString());
+            assertEquals(2, small.registry.snapshot().services().size());
+            // Unregistering gives the table back: the refused registration now fits.
+            small.registry.unregister(small.registry.snapshot().services().stream()
+                    .filter(s -> s.registration().instanceId().equals("r0")).findFirst().orElseThrow()
+                    .registration().key());
+            assertEquals(200, small.post("/register", WireFormat.JSON, second).status());
+        }
+    }
+
     private static String escape(String s) {
         return LogText.quote(s);
     }
