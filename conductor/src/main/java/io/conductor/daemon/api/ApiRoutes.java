@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
 public final class ApiRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
     private static final HandlerType[] METHODS = {HandlerType.GET, HandlerType.POST, HandlerType.PUT,
-        HandlerType.PATCH, HandlerType.DELETE};
+        HandlerType.PATCH, HandlerType.DELETE, HandlerType.OPTIONS, HandlerType.TRACE, HandlerType.CONNECT};
     /** Bytes a query's hash chain holds per block: a 64-bit key and a 32-byte digest. */
     static final long CHAIN_BYTES_PER_BLOCK = 40;
     /** The first body buffer, and the most read at once; it grows by doubling, charged before each step. */
@@ -232,8 +232,22 @@ public final class ApiRoutes {
 
     // ---------------------------------------------------------------- plumbing
 
+    /**
+     * Methods the framework does not know (Javalin's {@code INVALID}, e.g. {@code PROPFIND}) have no handler slot of
+     * their own; a before-handler answers them 405 and ends the request.
+     */
+    private void unknownMethods(Javalin app, String path, String route) {
+        app.before(path, ctx -> {
+            if (ctx.method() == HandlerType.INVALID) {
+                methodNotAllowed(ctx, route);
+                ctx.skipRemainingHandlers();
+            }
+        });
+    }
+
     private void post(Javalin app, String path, boolean admin, BodyHandler handler) {
         String route = path.substring(1);
+        unknownMethods(app, path, route);
         for (HandlerType method : METHODS) {
             if (method == HandlerType.POST) {
                 app.addHttpHandler(method, path, ctx -> handlePost(ctx, route, admin, handler));
@@ -245,6 +259,7 @@ public final class ApiRoutes {
 
     private void get(Javalin app, String path, ViewHandler handler) {
         String route = path.substring(1);
+        unknownMethods(app, path, route);
         for (HandlerType method : METHODS) {
             if (method == HandlerType.GET) {
                 app.addHttpHandler(method, path, ctx -> {

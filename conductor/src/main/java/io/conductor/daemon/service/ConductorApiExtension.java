@@ -7,6 +7,8 @@ import io.conductor.daemon.ReadinessCheck;
 import io.conductor.daemon.api.ApiLimits;
 import io.conductor.daemon.api.ApiMetrics;
 import io.conductor.daemon.api.ApiRoutes;
+import io.conductor.daemon.api.ApiSettings;
+import io.conductor.daemon.api.LogText;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
@@ -93,7 +95,17 @@ public final class ConductorApiExtension implements DaemonExtension {
         ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
-        ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
+        ApiSettings api = ApiSettings.parse(context.config().api(), limits, Runtime.getRuntime().maxMemory());
+        ApiRoutes.install(context.http(), service, api.limits(), new ApiMetrics(context.metrics()), api.budget(),
+                api.endpoints());
+        LOG.info("event=api_limits max_body_bytes={} memory_budget_bytes={} request_memory_bytes={} "
+                + "allow_wildcard_bind={} endpoint_allowlist={}", api.limits().maxBodyBytes(),
+                api.budget().globalBytes(), api.budget().perRequestBytes(), api.endpoints().allowWildcardBind(),
+                api.endpoints().allowlist().size());
+        String exposure = ApiSettings.exposureWarning(context.settings().host(), api.limits().adminApiKey());
+        if (exposure != null) {
+            LOG.warn("event=api_exposed detail=\"{}\"", exposure);
+        }
         IndexMetrics.register(context.metrics(), index);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
@@ -122,8 +134,8 @@ public final class ConductorApiExtension implements DaemonExtension {
                 ok++;
             } catch (RegistrationException | RuntimeException e) {
                 failed++;
-                LOG.warn("event=static_subscription_failed entry={} key={} error=\"{}\"", entry.name(),
-                        entry.serviceKey(), e.getMessage());
+                LOG.warn("event=static_subscription_failed entry={} key={} error=\"{}\"", LogText.escape(entry.name()),
+                        LogText.escape(entry.serviceKey()), LogText.escape(e.getMessage()));
             }
         }
         LOG.info("event=subscriptions success={} failed={}", ok, failed);
@@ -136,8 +148,8 @@ public final class ConductorApiExtension implements DaemonExtension {
             try {
                 registry.unregister(s.registration().key());
             } catch (UnregistrationException e) {
-                LOG.warn("event=unregister_on_stop_failed key={} error=\"{}\"", s.registration().key(),
-                        e.getMessage());
+                LOG.warn("event=unregister_on_stop_failed key={} error=\"{}\"", LogText.escape(s.registration().key()),
+                        LogText.escape(e.getMessage()));
             }
         }
     }
