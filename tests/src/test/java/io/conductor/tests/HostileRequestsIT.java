@@ -106,8 +106,28 @@ class HostileRequestsIT {
             }
             assertStatus(Set.of(200), post(port, "/query", "application/msgpack", tokenArrayQuery(2048)), daemon,
                     port, "a normal query at the end");
+
+            // 12. An instance_id holding a newline cannot forge a log line; a loopback bind gets no exposure WARN.
+            HttpResponse<String> forged = post(port, "/register", "application/json", ("{\"endpoint\": "
+                    + "\"tcp://127.0.0.1:" + DaemonProcess.freePort() + "\", \"type\": \"vLLM\", \"modelname\": "
+                    + "\"m\", \"instance_id\": \"evil\\nINFO forged line\", \"block_size\": 16, \"dp_rank\": 0}")
+                    .getBytes(StandardCharsets.UTF_8));
+            assertEquals(200, forged.statusCode(), forged.body());
+            String output = awaitOutput(daemon, "evil\\nINFO forged line");
+            assertTrue(output.lines().noneMatch(l -> l.startsWith("INFO forged line")), output);
+            assertTrue(!output.contains("event=api_exposed"), output);
             assertTrue(daemon.process().isAlive(), daemon.output());
         }
+    }
+
+    private static String awaitOutput(DaemonProcess daemon, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!daemon.output().contains(text) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        String output = daemon.output();
+        assertTrue(output.contains(text), "expected " + text + " in:\n" + output);
+        return output;
     }
 
     private interface Call {
@@ -234,7 +254,16 @@ class HostileRequestsIT {
 
         @Override
         public java.net.http.HttpHeaders headers() {
-            return java.net.http.HttpHeaders.of(java.util.Map.of(), (a, b) -> true);
+            java.util.Map<String, List<String>> headers = new java.util.HashMap<>();
+            String head = body.contains("\r\n\r\n") ? body.substring(0, body.indexOf("\r\n\r\n")) : body;
+            for (String line : head.split("\r\n")) {
+                int colon = line.indexOf(':');
+                if (colon > 0) {
+                    headers.computeIfAbsent(line.substring(0, colon).trim(), k -> new ArrayList<>())
+                            .add(line.substring(colon + 1).trim());
+                }
+            }
+            return java.net.http.HttpHeaders.of(headers, (a, b) -> true);
         }
 
         @Override

@@ -410,6 +410,10 @@ public final class ApiRoutes {
         if (reply.retryAfter()) {
             res.setHeader("Retry-After", Integer.toString(MemoryBudget.RETRY_AFTER_SECONDS));
         }
+        if (reply.status() == 413 || reply.status() == 503) {
+            // The body may be only partly read: close rather than drain megabytes we refused to hold.
+            res.setHeader("Connection", "close");
+        }
         res.setContentType(format.mediaType());
         res.setContentLength(reply.body().length);
         try {

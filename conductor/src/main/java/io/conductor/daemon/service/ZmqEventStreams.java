@@ -54,7 +54,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
      * @param rehashCapacity engine hashes remembered per token-rehash stream
      */
     public ZmqEventStreams(SubscriberConfig config, int rehashCapacity) {
-        this(config, rehashCapacity, Runtime.getRuntime().maxMemory() / 4);
+        this(config, rehashCapacity, Runtime.getRuntime().maxMemory() / 8);
     }
 
     /**
@@ -62,7 +62,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
      *
      * @param config the subscriber configuration
      * @param rehashCapacity engine hashes remembered per token-rehash stream
-     * @param rehashBudgetBytes the most bytes all token-rehash tables may hold together (default: a quarter of
+     * @param rehashBudgetBytes the most bytes all token-rehash tables may hold together (default: an eighth of
      *     the heap)
      */
     public ZmqEventStreams(SubscriberConfig config, int rehashCapacity, long rehashBudgetBytes) {
@@ -161,7 +161,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         boolean rehash = rank != null && registration.profile() == null;
         if (rehash && rehashTables.freeBytes() < TokenRehasher.fullTableBytes(rehashCapacity, REHASH_DIGEST_BYTES)) {
             throw new StreamException("token-rehash tables already hold " + rehashTables.usedBytes() + " of their "
-                    + rehashTables.limitBytes() + "-byte budget (a quarter of the heap); register with a "
+                    + rehashTables.limitBytes() + "-byte budget (an eighth of the heap); register with a "
                     + "hash_profile (no table needed), unregister unused streams, or raise -Xmx", null,
                     StreamException.Fault.MEMORY_BUDGET);
         }

@@ -80,7 +80,15 @@ final class ApiTestServer implements AutoCloseable {
         this(limits, events, MemoryBudget.forHeap(), EndpointPolicy.defaults());
     }
 
+    private MemoryBudget budget;
+
+    /** The request memory budget the routes admit with. */
+    MemoryBudget budget() {
+        return budget;
+    }
+
     ApiTestServer(ApiLimits limits, EventStreams events, MemoryBudget budget, EndpointPolicy endpoints) {
+        this.budget = budget;
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
         service = new LocalConductorService(registry, index, hashing, events);
