@@ -74,7 +74,8 @@ public final class Daemon implements AutoCloseable {
             javalin.requestLogger.http((ctx, millis) -> {
                 if (REQUEST_LOG.isDebugEnabled()) {
                     REQUEST_LOG.debug("event=http_request method={} path={} status={} elapsed_ms={}",
-                        ctx.method(), ctx.path(), ctx.statusCode(), String.format("%.2f", millis));
+                        ctx.method(), io.conductor.daemon.api.LogText.escape(ctx.path()), ctx.statusCode(),
+                        String.format("%.2f", millis));
                 }
             });
         });

@@ -23,9 +23,44 @@ public record StreamKey(String instanceId, String tenantId, int dpRank) {
         }
     }
 
-    /** The reference conductor's service-key text, {@code instance|tenant|rank}. */
+    /**
+     * The reference conductor's service-key text, {@code instance|tenant|rank}, as it appears in log lines: control
+     * characters in the client-chosen ids are escaped ({@code \n}, or a Unicode escape), so an id holding a newline
+     * cannot forge a log line.
+     */
     @Override
     public String toString() {
-        return instanceId + "|" + tenantId + "|" + dpRank;
+        return printable(instanceId) + "|" + printable(tenantId) + "|" + dpRank;
+    }
+
+    private static String printable(String s) {
+        int i = 0;
+        while (i < s.length() && !isControl(s.charAt(i))) {
+            i++;
+        }
+        if (i == s.length()) {
+            return s;
+        }
+        StringBuilder b = new StringBuilder(s.length() + 8).append(s, 0, i);
+        for (; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (isControl(c)) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.toString();
+    }
+
+    private static boolean isControl(char c) {
+        return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029;
     }
 }

@@ -42,12 +42,16 @@ import org.slf4j.LoggerFactory;
 public final class ApiRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
     private static final HandlerType[] METHODS = {HandlerType.GET, HandlerType.POST, HandlerType.PUT,
-        HandlerType.PATCH, HandlerType.DELETE};
+        HandlerType.PATCH, HandlerType.DELETE, HandlerType.OPTIONS, HandlerType.TRACE, HandlerType.CONNECT};
+    /** Bytes a query's hash chain holds per block: a 64-bit key and a 32-byte digest. */
+    static final long CHAIN_BYTES_PER_BLOCK = 40;
+    /** The first body buffer, and the most read at once; it grows by doubling, charged before each step. */
+    static final int READ_CHUNK = 16 * 1024;
 
-    /** A POST route's work once the body is decoded. */
+    /** A POST route's work once the body is decoded; what it allocates per request it charges first. */
     @FunctionalInterface
     private interface BodyHandler {
-        Reply handle(Value.MapValue body, WireFormat format) throws Exception;
+        Reply handle(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge) throws Exception;
     }
 
     /** A GET route's work. */
@@ -56,7 +60,11 @@ public final class ApiRoutes {
         byte[] handle(WireFormat format);
     }
 
-    private record Reply(int status, byte[] body) {
+    private record Reply(int status, byte[] body, boolean retryAfter) {
+        Reply(int status, byte[] body) {
+            this(status, body, false);
+        }
+
         static Reply ok(byte[] body) {
             return new Reply(200, body);
         }
@@ -65,12 +73,17 @@ public final class ApiRoutes {
     private final ConductorService service;
     private final ApiLimits limits;
     private final ApiMetrics metrics;
+    private final MemoryBudget budget;
+    private final EndpointPolicy endpoints;
     private final RoutePolicy routePolicy = new RoutePolicy();
 
-    private ApiRoutes(ConductorService service, ApiLimits limits, ApiMetrics metrics) {
+    private ApiRoutes(ConductorService service, ApiLimits limits, ApiMetrics metrics, MemoryBudget budget,
+            EndpointPolicy endpoints) {
         this.service = Objects.requireNonNull(service, "service");
         this.limits = Objects.requireNonNull(limits, "limits");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.budget = Objects.requireNonNull(budget, "budget");
+        this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
     }
 
     /**
@@ -84,15 +97,31 @@ public final class ApiRoutes {
      * @param metrics the API meters
      */
     public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics) {
-        ApiRoutes routes = new ApiRoutes(service, limits, metrics);
-        routes.post(app, "/register", true, routes::register);
-        routes.post(app, "/unregister", true, routes::unregister);
-        routes.post(app, "/query", false, (b, f) -> routes.query(b, f, QueryRequestReader.Kind.QUERY, "query"));
+        install(app, service, limits, metrics, MemoryBudget.forHeap(), EndpointPolicy.defaults());
+    }
+
+    /**
+     * As {@link #install(Javalin, ConductorService, ApiLimits, ApiMetrics)}, with an explicit request memory budget.
+     *
+     * @param app the app
+     * @param service the domain
+     * @param limits limits and the optional admin key
+     * @param metrics the API meters
+     * @param budget the request memory budget (413 / 503 past it)
+     * @param endpoints which endpoints registrations may name
+     */
+    public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics,
+            MemoryBudget budget, EndpointPolicy endpoints) {
+        ApiRoutes routes = new ApiRoutes(service, limits, metrics, budget, endpoints);
+        routes.post(app, "/register", true, (b, f, c) -> routes.register(b, f));
+        routes.post(app, "/unregister", true, (b, f, c) -> routes.unregister(b, f));
+        routes.post(app, "/query", false,
+                (b, f, c) -> routes.query(b, f, c, QueryRequestReader.Kind.QUERY, "query"));
         routes.post(app, "/query_by_hash", false,
-                (b, f) -> routes.query(b, f, QueryRequestReader.Kind.QUERY_BY_HASH, "query_by_hash"));
+                (b, f, c) -> routes.query(b, f, c, QueryRequestReader.Kind.QUERY_BY_HASH, "query_by_hash"));
         routes.post(app, "/route", false, routes::route);
         routes.post(app, "/cache", false, routes::cache);
-        routes.post(app, "/feedback", false, routes::feedback);
+        routes.post(app, "/feedback", false, (b, f, c) -> routes.feedback(b, f));
         routes.get(app, "/global_view",
                 f -> {
                     Map<ContextKey, Map<String, Long>> counts = service.prefixCounts();
@@ -104,7 +133,7 @@ public final class ApiRoutes {
     // ---------------------------------------------------------------- routes
 
     private Reply register(Value.MapValue body, WireFormat format) throws RegistrationException {
-        ServiceRegistration registration = RegisterRequestReader.readRegister(body, limits);
+        ServiceRegistration registration = RegisterRequestReader.readRegister(body, limits, endpoints);
         service.register(registration);
         return Reply.ok(ResponseBodies.registered(format, registration.instanceId()));
     }
@@ -115,13 +144,22 @@ public final class ApiRoutes {
         return Reply.ok(ResponseBodies.unregistered(format, key.toString()));
     }
 
-    private Reply query(Value.MapValue body, WireFormat format, QueryRequestReader.Kind kind, String route) {
+    private Reply query(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge,
+            QueryRequestReader.Kind kind, String route) {
         long start = System.nanoTime();
-        PromptQuery query = QueryRequestReader.readQuery(body, kind, limits);
+        PromptQuery query = QueryRequestReader.readQuery(body, kind, limits, charge);
+        chargeHashing(query, charge);
         QueryResult result = answer(query);
         byte[] bytes = ResponseBodies.query(format, result);
         metrics.query(route, query.context().modelName(), query.promptTokens(), result, System.nanoTime() - start);
         return Reply.ok(bytes);
+    }
+
+    /** A token query's chain holds each block's key and digest ({@link #CHAIN_BYTES_PER_BLOCK}) while it runs. */
+    private static void chargeHashing(PromptQuery query, MemoryBudget.Charge charge) {
+        if (query.tokens() != null) {
+            charge.charge(CHAIN_BYTES_PER_BLOCK * query.blockCount());
+        }
     }
 
     private QueryResult answer(PromptQuery query) {
@@ -129,9 +167,10 @@ public final class ApiRoutes {
         return query.hashable() ? service.query(query) : QueryResult.EMPTY;
     }
 
-    private Reply route(Value.MapValue body, WireFormat format) {
+    private Reply route(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge) {
         long start = System.nanoTime();
-        QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits);
+        QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits, charge);
+        chargeHashing(request.query(), charge);
         QueryResult result = answer(request.query());
         List<String> candidates = request.candidates();
         if (candidates == null) {
@@ -179,9 +218,11 @@ public final class ApiRoutes {
     }
 
     /** Legacy G1–G3 {@code /cache}: percent of the prompt's blocks each candidate holds as a prefix. */
-    private Reply cache(Value.MapValue body, WireFormat format) {
+    private Reply cache(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge) {
         long start = System.nanoTime();
         OtherRequestReaders.CacheRequest request = OtherRequestReaders.readCache(body, limits);
+        charge.charge(4L * request.tokens().length);
+        int chargedBlocks = 0;
         Map<String, Long> percents = new LinkedHashMap<>();
         for (String instance : request.instances()) {
             percents.put(instance, 0L);
@@ -196,6 +237,10 @@ public final class ApiRoutes {
             int blocks = query.blockCount();
             if (blocks == 0) {
                 continue;
+            }
+            if (blocks > chargedBlocks) { // one chain serves every context in turn: the longest one counts
+                charge.charge(CHAIN_BYTES_PER_BLOCK * (blocks - chargedBlocks));
+                chargedBlocks = blocks;
             }
             QueryResult result = service.query(query);
             for (QueryResult.InstanceMatch m : result.instances()) {
@@ -226,8 +271,22 @@ public final class ApiRoutes {
 
     // ---------------------------------------------------------------- plumbing
 
+    /**
+     * Methods the framework does not know (Javalin's {@code INVALID}, e.g. {@code PROPFIND}) have no handler slot of
+     * their own; a before-handler answers them 405 and ends the request.
+     */
+    private void unknownMethods(Javalin app, String path, String route) {
+        app.before(path, ctx -> {
+            if (ctx.method() == HandlerType.INVALID) {
+                methodNotAllowed(ctx, route);
+                ctx.skipRemainingHandlers();
+            }
+        });
+    }
+
     private void post(Javalin app, String path, boolean admin, BodyHandler handler) {
         String route = path.substring(1);
+        unknownMethods(app, path, route);
         for (HandlerType method : METHODS) {
             if (method == HandlerType.POST) {
                 app.addHttpHandler(method, path, ctx -> handlePost(ctx, route, admin, handler));
@@ -239,6 +298,7 @@ public final class ApiRoutes {
 
     private void get(Javalin app, String path, ViewHandler handler) {
         String route = path.substring(1);
+        unknownMethods(app, path, route);
         for (HandlerType method : METHODS) {
             if (method == HandlerType.GET) {
                 app.addHttpHandler(method, path, ctx -> {
@@ -265,22 +325,26 @@ public final class ApiRoutes {
     private void handlePost(Context ctx, String route, boolean admin, BodyHandler handler) {
         String contentType = ctx.header("Content-Type");
         WireFormat responseFormat = WireFormat.forPostResponse(contentType, ctx.header("Accept"));
-        Reply reply;
-        try {
-            if (admin) {
-                checkAdminKey(ctx.header("X-API-Key"));
+        try (MemoryBudget.Charge charge = budget.open()) {
+            Reply reply;
+            try {
+                if (admin) {
+                    checkAdminKey(ctx.header("X-API-Key"));
+                }
+                WireFormat requestFormat = WireFormat.ofContentType(contentType);
+                if (requestFormat == null) {
+                    throw ApiException.badRequest(Reason.UNSUPPORTED_CONTENT_TYPE, null,
+                            "Content-Type must be application/msgpack");
+                }
+                byte[] body = readBody(ctx, charge);
+                reply = handler.handle(RequestDecoder.decodeRootMap(requestFormat, body, limits, charge),
+                        responseFormat, charge);
+            } catch (Exception e) {
+                reply = failure(responseFormat, e);
             }
-            WireFormat requestFormat = WireFormat.ofContentType(contentType);
-            if (requestFormat == null) {
-                throw ApiException.badRequest(Reason.UNSUPPORTED_CONTENT_TYPE, null,
-                        "Content-Type must be application/msgpack");
-            }
-            byte[] body = readBody(ctx);
-            reply = handler.handle(RequestDecoder.decodeRootMap(requestFormat, body), responseFormat);
-        } catch (Exception e) {
-            reply = failure(responseFormat, e);
+            // The charge is given back only after the response is written: until then the body is still live.
+            send(ctx, route, responseFormat, reply);
         }
-        send(ctx, route, responseFormat, reply);
     }
 
     private void checkAdminKey(@Nullable String given) {
@@ -294,41 +358,51 @@ public final class ApiRoutes {
         }
     }
 
-    /** Reads at most the limit; a declared or actual size above it is a 413, before anything is decoded. */
-    private byte[] readBody(Context ctx) throws IOException {
+    /**
+     * Reads the body from the input stream in bounded steps: a buffer of at most {@link #READ_CHUNK} bytes first,
+     * doubled (never past the declared length) only as bytes arrive, each step charged to the request before it is
+     * allocated. So a connection that declares a large body and sends little costs little, and a chunked body is
+     * held to the same limit. A declared or actual size above the limit is a 413 before anything is decoded.
+     */
+    private byte[] readBody(Context ctx, MemoryBudget.Charge charge) throws IOException {
         long max = limits.maxBodyBytes();
         long declared = ctx.req().getContentLengthLong();
         if (declared > max) {
             throw tooLarge(max);
         }
-        int cap = (int) Math.min(max + 1, Integer.MAX_VALUE - 16);
+        long ceiling = declared >= 0 ? declared : max + 1;
         try (InputStream in = ctx.req().getInputStream()) {
-            if (declared >= 0) {
-                return readDeclared(in, (int) declared);
+            int capacity = (int) Math.min(ceiling, READ_CHUNK);
+            charge.charge(capacity);
+            byte[] buffer = new byte[capacity];
+            int n = 0;
+            while (true) {
+                if (n == buffer.length) {
+                    if (n >= ceiling) {
+                        break;
+                    }
+                    int grown = (int) Math.min(ceiling, 2L * buffer.length);
+                    charge.charge(grown);
+                    buffer = Arrays.copyOf(buffer, grown);
+                    charge.refund(n); // the old buffer is garbage now
+                }
+                int r = in.read(buffer, n, buffer.length - n);
+                if (r < 0) {
+                    break; // end of body; a client that sent less than it declared gets what came decoded
+                }
+                n += r;
             }
-            byte[] body = in.readNBytes(cap);
-            if (body.length > max) {
+            if (n > max) {
                 throw tooLarge(max);
             }
+            if (n == buffer.length) {
+                return buffer;
+            }
+            charge.charge(n);
+            byte[] body = Arrays.copyOf(buffer, n);
+            charge.refund(buffer.length);
             return body;
         }
-    }
-
-    /**
-     * Reads a body of known length into one array of that size. {@code readNBytes(n)} would read into 8 KiB
-     * chunks and copy them into a second array; the server delivers no more than the declared length.
-     */
-    private static byte[] readDeclared(InputStream in, int declared) throws IOException {
-        byte[] body = new byte[declared];
-        int n = 0;
-        while (n < declared) {
-            int r = in.read(body, n, declared - n);
-            if (r < 0) {
-                return Arrays.copyOf(body, n); // the client sent less than it declared: decode what came
-            }
-            n += r;
-        }
-        return body;
     }
 
     private static ApiException tooLarge(long max) {
@@ -339,9 +413,14 @@ public final class ApiRoutes {
     private static Reply failure(WireFormat format, Exception e) {
         return error(format, switch (e) {
             case ApiException api -> api;
-            case RegistrationException r -> r.kind() == RegistrationException.Kind.INVALID
-                    ? ApiException.withReason(400, Reason.INVALID_REGISTRATION, r.getMessage())
-                    : ApiException.plain(500, "Failed to subscribe: " + r.getMessage());
+            case RegistrationException r -> switch (r.kind()) {
+                case INVALID -> ApiException.withReason(400, Reason.INVALID_REGISTRATION, r.getMessage());
+                case BAD_ENDPOINT -> ApiException.badRequest(Reason.INVALID_VALUE, "endpoint",
+                        "Failed to subscribe: " + LogText.escape(r.getMessage()));
+                case MEMORY_BUDGET -> ApiException.withReason(503, Reason.INSUFFICIENT_MEMORY,
+                        "Failed to subscribe: " + r.getMessage());
+                case SUBSCRIBE_FAILED -> ApiException.plain(500, "Failed to subscribe: " + r.getMessage());
+            };
             case UnregistrationException u -> u.kind() == UnregistrationException.Kind.CLEANUP_FAILED
                     ? ApiException.plain(500, u.getMessage())
                     : ApiException.plain(404, u.getMessage());
@@ -357,7 +436,7 @@ public final class ApiRoutes {
     }
 
     private static Reply error(WireFormat format, ApiException e) {
-        return new Reply(e.status(), ResponseBodies.error(format, e));
+        return new Reply(e.status(), ResponseBodies.error(format, e), e.reason() == Reason.OVERLOADED);
     }
 
     /**
@@ -367,6 +446,13 @@ public final class ApiRoutes {
     private void send(Context ctx, String route, WireFormat format, Reply reply) {
         HttpServletResponse res = ctx.res();
         res.setStatus(reply.status());
+        if (reply.retryAfter()) {
+            res.setHeader("Retry-After", Integer.toString(MemoryBudget.RETRY_AFTER_SECONDS));
+        }
+        if (reply.status() == 413 || reply.status() == 503) {
+            // The body may be only partly read: close rather than drain megabytes we refused to hold.
+            res.setHeader("Connection", "close");
+        }
         res.setContentType(format.mediaType());
         res.setContentLength(reply.body().length);
         try {

@@ -29,10 +29,12 @@ final class JsonFastPath {
             ByteOrder.LITTLE_ENDIAN);
 
     private final byte[] in;
+    private final RequestDecoder.Bounds bounds;
     private int pos;
 
-    private JsonFastPath(byte[] in) {
+    private JsonFastPath(byte[] in, RequestDecoder.Bounds bounds) {
         this.in = in;
+        this.bounds = bounds;
     }
 
     /**
@@ -43,7 +45,22 @@ final class JsonFastPath {
      *     Jackson)
      */
     static @Nullable Value decode(byte[] body) {
-        JsonFastPath p = new JsonFastPath(body);
+        try (MemoryBudget.Charge charge = MemoryBudget.unlimited().open()) {
+            return decode(body, new RequestDecoder.Bounds(ApiLimits.defaults(), charge));
+        }
+    }
+
+    /**
+     * As {@link #decode(byte[])}, checking array and map sizes and charging allocations as the decoder does (those
+     * failures are errors, not a reason to give up).
+     *
+     * @param body the raw bytes
+     * @param bounds the decoding's limits and memory charge
+     * @return the value, or {@code null} to decode with Jackson
+     * @throws ApiException 400 {@code out_of_range} for an array or map above its limit; 413 / 503 from the charge
+     */
+    static @Nullable Value decode(byte[] body, RequestDecoder.Bounds bounds) {
+        JsonFastPath p = new JsonFastPath(body, bounds);
         try {
             // Only an object at the root (the one shape requests have): Jackson checks what follows a root-level
             // scalar differently from a nested one.
@@ -155,6 +172,7 @@ final class JsonFastPath {
         while (pos < in.length) {
             byte b = in[pos];
             if (b == '"') {
+                bounds.string(pos - start);
                 String s = new String(in, start, pos - start, java.nio.charset.StandardCharsets.US_ASCII);
                 pos++;
                 return s;
@@ -234,6 +252,7 @@ final class JsonFastPath {
                 throw GiveUp.INSTANCE;
             }
             if (count == ints.length) {
+                bounds.array(count * 2L, RequestDecoder.LONG_BYTES);
                 ints = Arrays.copyOf(ints, count * 2);
             }
             ints[count++] = negative ? -v : v;
@@ -246,6 +265,9 @@ final class JsonFastPath {
             b = a[p++];
             if (b == ']') {
                 pos = p;
+                if (count > 64) {
+                    bounds.grow(count * RequestDecoder.LONG_BYTES);
+                }
                 return new Value.IntArray(Arrays.copyOf(ints, count));
             }
             if (b != ',') {
@@ -260,11 +282,16 @@ final class JsonFastPath {
             b = a[p];
         }
         pos = p;
+        bounds.grow((count + 8) * RequestDecoder.NODE_BYTES);
         List<Value> elements = new ArrayList<>(count + 8);
         for (int j = 0; j < count; j++) {
             elements.add(new Value.Int(ints[j]));
         }
         while (true) {
+            if (elements.size() >= bounds.maxElements()) {
+                bounds.array(elements.size() + 1L, 0);
+            }
+            bounds.grow(RequestDecoder.NODE_BYTES);
             elements.add(value(depth + 1));
             b = next();
             pos++;
@@ -292,7 +319,15 @@ final class JsonFastPath {
             if (b != '"') {
                 throw GiveUp.INSTANCE;
             }
-            Value key = new Value.Str(string(), true);
+            if (entries.size() >= RequestDecoder.MAX_MAP_ENTRIES) {
+                bounds.map(entries.size() + 1L);
+            }
+            bounds.grow(RequestDecoder.NODE_BYTES);
+            String name = string();
+            Value key = new Value.Str(name, true);
+            if (depth == 0) {
+                bounds.rootField(name);
+            }
             if (next() != ':') {
                 throw GiveUp.INSTANCE;
             }

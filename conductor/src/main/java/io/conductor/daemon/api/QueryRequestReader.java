@@ -37,8 +37,12 @@ final class QueryRequestReader {
     record RouteRequest(PromptQuery query, @Nullable List<String> candidates, @Nullable Map<String, Long> loads) {
     }
 
+    /** Most candidates one {@code /route} may name. */
+    static final int MAX_CANDIDATES = 4096;
+
     private final Kind kind;
     private final ApiLimits limits;
+    private final MemoryBudget.Charge charge;
     private @Nullable String model;
     private long blockSize;
     private int @Nullable [] tokens;
@@ -51,19 +55,34 @@ final class QueryRequestReader {
     private @Nullable Map<String, Long> loads;
     private boolean hashable = true;
 
-    private QueryRequestReader(Kind kind, ApiLimits limits) {
+    private QueryRequestReader(Kind kind, ApiLimits limits, MemoryBudget.Charge charge) {
         this.kind = kind;
         this.limits = limits;
+        this.charge = charge;
     }
 
     static PromptQuery readQuery(Value.MapValue body, Kind kind, ApiLimits limits) {
-        QueryRequestReader reader = new QueryRequestReader(kind, limits);
+        try (MemoryBudget.Charge unlimited = MemoryBudget.unlimited().open()) {
+            return readQuery(body, kind, limits, unlimited);
+        }
+    }
+
+    /** Reads a query; the token and hash arrays it builds are charged to {@code charge} before allocation. */
+    static PromptQuery readQuery(Value.MapValue body, Kind kind, ApiLimits limits, MemoryBudget.Charge charge) {
+        QueryRequestReader reader = new QueryRequestReader(kind, limits, charge);
         reader.scan(body);
         return reader.query();
     }
 
     static RouteRequest readRoute(Value.MapValue body, ApiLimits limits) {
-        QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits);
+        try (MemoryBudget.Charge unlimited = MemoryBudget.unlimited().open()) {
+            return readRoute(body, limits, unlimited);
+        }
+    }
+
+    /** Reads a route request, charging as {@link #readQuery(Value.MapValue, Kind, ApiLimits, MemoryBudget.Charge)}. */
+    static RouteRequest readRoute(Value.MapValue body, ApiLimits limits, MemoryBudget.Charge charge) {
+        QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits, charge);
         reader.scan(body);
         return new RouteRequest(reader.query(), reader.candidates, reader.loads);
     }
@@ -162,6 +181,7 @@ final class QueryRequestReader {
                 }
                 int count = bin.length() >>> 2;
                 checkTokenCount("token_ids", count);
+                charge.charge(16 + 4L * count);
                 int[] out = new int[count];
                 // One bulk little-endian copy (an intrinsic memcpy on little-endian hosts), not a loop of shifts.
                 ByteBuffer.wrap(bin.source(), bin.offset(), bin.length()).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer()
@@ -171,6 +191,7 @@ final class QueryRequestReader {
             case Value.IntArray array -> {
                 long[] values = array.values();
                 checkTokenCount("token_ids", values.length);
+                charge.charge(16 + 4L * values.length);
                 int[] out = new int[values.length];
                 for (int i = 0; i < values.length; i++) {
                     long v = values[i];
@@ -184,6 +205,7 @@ final class QueryRequestReader {
             case Value.Array array -> {
                 List<Value> elements = array.elements();
                 checkTokenCount("token_ids", elements.size());
+                charge.charge(16 + 4L * elements.size());
                 int[] out = new int[elements.size()];
                 for (int i = 0; i < out.length; i++) {
                     Value e = elements.get(i);
@@ -218,6 +240,7 @@ final class QueryRequestReader {
             case Value.Array array -> {
                 List<Value> elements = array.elements();
                 checkTokenCount(field, elements.size());
+                charge.charge(16 + 8L * elements.size());
                 long[] out = new long[elements.size()];
                 for (int i = 0; i < out.length; i++) {
                     Value e = elements.get(i);
@@ -250,6 +273,12 @@ final class QueryRequestReader {
             }
             throw ApiException.badRequest(Reason.INVALID_TYPE, "candidates", "candidates must be an array");
         }
+        if (array.elements().size() > MAX_CANDIDATES) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "candidates",
+                    "candidates must have at most " + MAX_CANDIDATES + " elements");
+        }
+        // The policy builds a map, a sorted list and a match per candidate.
+        charge.charge(RequestDecoder.NODE_BYTES * 8 * array.elements().size());
         List<String> out = new ArrayList<>(array.elements().size());
         for (int i = 0; i < array.elements().size(); i++) {
             if (!(array.elements().get(i) instanceof Value.Str s) || s.text().isEmpty()) {
@@ -266,6 +295,7 @@ final class QueryRequestReader {
         if (!(value instanceof Value.MapValue map)) {
             throw ApiException.badRequest(Reason.INVALID_TYPE, "loads", "loads must be a map");
         }
+        charge.charge(RequestDecoder.NODE_BYTES * 2 * map.entries().size());
         Map<String, Long> out = new HashMap<>();
         for (Value.Entry e : map.entries()) {
             String id = FieldRules.keyName(e);

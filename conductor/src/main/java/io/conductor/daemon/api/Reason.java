@@ -24,8 +24,14 @@ public enum Reason {
     INVALID_REGISTRATION,
     /** The admin API key is missing or wrong. */
     UNAUTHORIZED,
-    /** The body exceeds the size limit. */
-    PAYLOAD_TOO_LARGE;
+    /** The body exceeds the size limit, or the request needs more memory than one request may hold (413). */
+    PAYLOAD_TOO_LARGE,
+    /** Requests in flight hold the global memory budget; retry after {@code Retry-After} seconds (503). */
+    OVERLOADED,
+    /** A valid value that the daemon's exposure settings refuse (wildcard bind, endpoint allowlist). */
+    NOT_ALLOWED,
+    /** The daemon's memory budget cannot hold what the request would keep (a registration's tables). */
+    INSUFFICIENT_MEMORY;
 
     /**
      * Returns the wire spelling.

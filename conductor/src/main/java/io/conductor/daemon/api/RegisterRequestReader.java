@@ -25,6 +25,14 @@ final class RegisterRequestReader {
     }
 
     static ServiceRegistration readRegister(Value.MapValue body, ApiLimits limits) {
+        return readRegister(body, limits, EndpointPolicy.defaults());
+    }
+
+    /**
+     * Reads a registration; after every field (so the reference's order of field errors holds), the endpoints are
+     * checked against {@code endpoints}: malformed → 400 {@code invalid_value}, refused → 400 {@code not_allowed}.
+     */
+    static ServiceRegistration readRegister(Value.MapValue body, ApiLimits limits, EndpointPolicy endpoints) {
         Map<String, Value> f = FieldRules.firstOccurrences(body, REGISTER_KEYS);
         String endpoint = FieldRules.requiredString("endpoint", f.get("endpoint"), limits);
         String type = FieldRules.requiredString("type", f.get("type"), limits);
@@ -52,6 +60,10 @@ final class RegisterRequestReader {
         if (role == null) {
             throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_role",
                     "kv_role must be kv_producer, kv_consumer or kv_both");
+        }
+        endpoints.check("endpoint", endpoint);
+        if (!replay.isEmpty()) {
+            endpoints.check("replay_endpoint", replay);
         }
         // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.msgpack.core.MessageFormat;
 import org.msgpack.core.MessagePack;
 import org.msgpack.core.MessagePackException;
@@ -29,25 +30,108 @@ import org.msgpack.core.MessageUnpacker;
 public final class RequestDecoder {
     /** Deepest nesting accepted; deeper input is malformed for our purposes (and would risk the stack). */
     public static final int MAX_DEPTH = 32;
+    /** Most entries one map may have; requests have a dozen keys, {@code loads} one per instance. */
+    public static final int MAX_MAP_ENTRIES = 65_536;
+    /** Longest JSON string Jackson may buffer (our fields are at most {@link ApiLimits#maxStringBytes()}). */
+    static final int MAX_JSON_STRING = 1 << 20;
+    /** Charged per element of an array of mixed values and per map entry: a reference plus a small object. */
+    static final long NODE_BYTES = 32;
+    /** Charged for a {@code long[]} of n elements: 8 bytes each plus its header. */
+    static final long LONG_BYTES = 8;
 
     private static final JsonFactory JSON = JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH + 1).build())
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH + 1)
+                    .maxStringLength(MAX_JSON_STRING).build())
             .build();
+
+    /**
+     * What one decoding may allocate: every array and map is bounded by its declared size, checked before anything
+     * is allocated, and every allocation is charged to the request's memory budget first. Belongs to one decoding.
+     */
+    static final class Bounds {
+        private final ApiLimits limits;
+        private final MemoryBudget.Charge charge;
+        private @Nullable String rootField;
+
+        Bounds(ApiLimits limits, MemoryBudget.Charge charge) {
+            this.limits = limits;
+            this.charge = charge;
+        }
+
+        /** Checks an array's declared length against the element limit and charges {@code bytesEach} per element. */
+        void array(long length, long bytesEach) {
+            if (length > limits.maxTokens()) {
+                String field = rootField == null ? "array" : rootField;
+                throw ApiException.badRequest(Reason.OUT_OF_RANGE, rootField,
+                        field + " must have at most " + limits.maxTokens() + " elements");
+            }
+            charge.charge(16 + length * bytesEach);
+        }
+
+        /** Checks a map's declared size and charges its entries. */
+        void map(long size) {
+            if (size > MAX_MAP_ENTRIES) {
+                throw ApiException.badRequest(Reason.OUT_OF_RANGE, rootField,
+                        "a map must have at most " + MAX_MAP_ENTRIES + " entries");
+            }
+            charge.charge(16 + size * NODE_BYTES);
+        }
+
+        /** Charges a string of {@code length} bytes or chars (its bytes and the String made of them). */
+        void string(long length) {
+            charge.charge(48 + 2 * length);
+        }
+
+        /** Charges {@code bytes} of growth. */
+        void grow(long bytes) {
+            charge.charge(bytes);
+        }
+
+        /** The most elements one array may have. */
+        int maxElements() {
+            return limits.maxTokens();
+        }
+
+        /** Names the root key whose value is being decoded (for limit errors). */
+        void rootField(@Nullable String name) {
+            rootField = name;
+        }
+    }
 
     private RequestDecoder() {
     }
 
     /**
-     * Decodes a body whose root must be a map.
+     * Decodes a body whose root must be a map, with the default limits and no memory budget (tools and tests).
      *
      * @param format the body format
      * @param body the raw bytes
      * @return the root map
-     * @throws ApiException 400 {@code invalid_msgpack} / {@code invalid_json} if the body is not one value or
-     *     its root is not a map
+     * @throws ApiException as {@link #decodeRootMap(WireFormat, byte[], ApiLimits, MemoryBudget.Charge)}
      */
     public static Value.MapValue decodeRootMap(WireFormat format, byte[] body) {
-        Value root = format == WireFormat.MSGPACK ? decodeMsgpack(body) : decodeJson(body);
+        try (MemoryBudget.Charge charge = MemoryBudget.unlimited().open()) {
+            return decodeRootMap(format, body, ApiLimits.defaults(), charge);
+        }
+    }
+
+    /**
+     * Decodes a body whose root must be a map. Every array's and map's declared size is checked against the
+     * limits before it is allocated, and every allocation is charged to {@code charge} first.
+     *
+     * @param format the body format
+     * @param body the raw bytes
+     * @param limits the element limit ({@link ApiLimits#maxTokens()} bounds every array)
+     * @param charge the request's memory charge
+     * @return the root map
+     * @throws ApiException 400 {@code invalid_msgpack} / {@code invalid_json} if the body is not one value or
+     *     its root is not a map; 400 {@code out_of_range} if an array or map is larger than its limit; 413 / 503
+     *     from {@code charge}
+     */
+    public static Value.MapValue decodeRootMap(WireFormat format, byte[] body, ApiLimits limits,
+            MemoryBudget.Charge charge) {
+        Bounds bounds = new Bounds(limits, charge);
+        Value root = format == WireFormat.MSGPACK ? decodeMsgpack(body, bounds) : decodeJson(body, bounds);
         if (root instanceof Value.MapValue map) {
             return map;
         }
@@ -58,15 +142,15 @@ public final class RequestDecoder {
 
     // ---------------------------------------------------------------- msgpack
 
-    private static Value decodeMsgpack(byte[] body) {
+    private static Value decodeMsgpack(byte[] body, Bounds bounds) {
         try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(body)) {
-            return readMsgpack(unpacker, body, 0);
+            return readMsgpack(unpacker, body, 0, bounds);
         } catch (IOException | MessagePackException | MalformedBodyException e) {
             throw ApiException.badRequest(Reason.INVALID_MSGPACK, null, "Invalid msgpack object");
         }
     }
 
-    private static Value readMsgpack(MessageUnpacker in, byte[] body, int depth) throws IOException {
+    private static Value readMsgpack(MessageUnpacker in, byte[] body, int depth, Bounds bounds) throws IOException {
         MessageFormat format = in.getNextFormat();
         switch (format.getValueType()) {
             case NIL -> {
@@ -85,6 +169,7 @@ public final class RequestDecoder {
             case STRING -> {
                 int length = in.unpackRawStringHeader();
                 requireAvailable(in, length, body.length);
+                bounds.string(length);
                 return utf8(in.readPayload(length));
             }
             case BINARY -> {
@@ -96,16 +181,20 @@ public final class RequestDecoder {
                 return new Value.Bin(body, offset, length);
             }
             case ARRAY -> {
-                return readMsgpackArray(in, body, depth);
+                return readMsgpackArray(in, body, depth, bounds);
             }
             case MAP -> {
                 checkDepth(depth);
                 int size = in.unpackMapHeader();
                 requireAvailable(in, 2L * size, body.length);
+                bounds.map(size);
                 List<Value.Entry> entries = new ArrayList<>(size);
                 for (int i = 0; i < size; i++) {
-                    Value key = readMsgpack(in, body, depth + 1);
-                    entries.add(new Value.Entry(key, readMsgpack(in, body, depth + 1)));
+                    Value key = readMsgpack(in, body, depth + 1, bounds);
+                    if (depth == 0) {
+                        bounds.rootField(key instanceof Value.Str s ? s.text() : null);
+                    }
+                    entries.add(new Value.Entry(key, readMsgpack(in, body, depth + 1, bounds)));
                 }
                 return new Value.MapValue(entries);
             }
@@ -126,10 +215,12 @@ public final class RequestDecoder {
     }
 
     /** Reads an array; all-integer arrays (token ids, hashes) stay a primitive {@code long[]}. */
-    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int depth) throws IOException {
+    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int depth, Bounds bounds)
+            throws IOException {
         checkDepth(depth);
         int size = in.unpackArrayHeader();
         requireAvailable(in, size, body.length);
+        bounds.array(size, LONG_BYTES);
         long[] ints = new long[size];
         int i = 0;
         while (i < size) {
@@ -142,12 +233,13 @@ public final class RequestDecoder {
         if (i == size) {
             return new Value.IntArray(ints);
         }
+        bounds.grow(size * NODE_BYTES);
         List<Value> elements = new ArrayList<>(size);
         for (int j = 0; j < i; j++) {
             elements.add(new Value.Int(ints[j]));
         }
         for (; i < size; i++) {
-            elements.add(readMsgpack(in, body, depth + 1));
+            elements.add(readMsgpack(in, body, depth + 1, bounds));
         }
         return new Value.Array(elements);
     }
@@ -161,25 +253,37 @@ public final class RequestDecoder {
 
     // ---------------------------------------------------------------- JSON
 
-    private static Value decodeJson(byte[] body) {
-        Value fast = JsonFastPath.decode(body);
-        return fast != null ? fast : decodeJsonWithJackson(body);
+    private static Value decodeJson(byte[] body, Bounds bounds) {
+        long before = bounds.charge.used();
+        Value fast = JsonFastPath.decode(body, bounds);
+        if (fast != null) {
+            return fast;
+        }
+        bounds.charge.refund(bounds.charge.used() - before); // what the fast path built before giving up is garbage
+        bounds.rootField(null);
+        return decodeJsonWithJackson(body, bounds);
     }
 
     /** The complete JSON decoder (acceptance and errors); {@link JsonFastPath} takes the plain subset first. */
     static Value decodeJsonWithJackson(byte[] body) {
+        try (MemoryBudget.Charge charge = MemoryBudget.unlimited().open()) {
+            return decodeJsonWithJackson(body, new Bounds(ApiLimits.defaults(), charge));
+        }
+    }
+
+    private static Value decodeJsonWithJackson(byte[] body, Bounds bounds) {
         try (JsonParser parser = JSON.createParser(body)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
                 throw new MalformedBodyException();
             }
-            return readJson(parser, first, 0);
+            return readJson(parser, first, 0, bounds);
         } catch (IOException | MalformedBodyException | IllegalStateException e) {
             throw ApiException.badRequest(Reason.INVALID_JSON, null, "Invalid JSON object");
         }
     }
 
-    private static Value readJson(JsonParser in, JsonToken token, int depth) throws IOException {
+    private static Value readJson(JsonParser in, JsonToken token, int depth, Bounds bounds) throws IOException {
         switch (token) {
             case VALUE_NULL -> {
                 return Value.Nil.NIL;
@@ -191,6 +295,7 @@ public final class RequestDecoder {
                 return new Value.Bool(false);
             }
             case VALUE_STRING -> {
+                bounds.string(in.getTextLength());
                 return new Value.Str(in.getText(), true);
             }
             case VALUE_NUMBER_INT -> {
@@ -209,14 +314,19 @@ public final class RequestDecoder {
                 JsonToken next = in.nextToken();
                 while (next == JsonToken.VALUE_NUMBER_INT && in.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
                     if (count == ints.length) {
+                        bounds.array(count * 2L, LONG_BYTES);
                         ints = Arrays.copyOf(ints, count * 2);
                     }
                     ints[count++] = in.getLongValue();
                     next = in.nextToken();
                 }
                 if (next == JsonToken.END_ARRAY) {
+                    if (count != ints.length) {
+                        bounds.grow(count * LONG_BYTES);
+                    }
                     return new Value.IntArray(count == ints.length ? ints : Arrays.copyOf(ints, count));
                 }
+                bounds.grow((count + 8) * NODE_BYTES);
                 List<Value> elements = new ArrayList<>(count + 8);
                 for (int j = 0; j < count; j++) {
                     elements.add(new Value.Int(ints[j]));
@@ -225,7 +335,11 @@ public final class RequestDecoder {
                     if (next == null) {
                         throw new MalformedBodyException();
                     }
-                    elements.add(readJson(in, next, depth + 1));
+                    if (elements.size() >= bounds.maxElements()) {
+                        bounds.array(elements.size() + 1L, 0);
+                    }
+                    bounds.grow(NODE_BYTES);
+                    elements.add(readJson(in, next, depth + 1, bounds));
                     next = in.nextToken();
                 }
                 return new Value.Array(elements);
@@ -235,12 +349,20 @@ public final class RequestDecoder {
                 List<Value.Entry> entries = new ArrayList<>();
                 JsonToken next = in.nextToken();
                 while (next == JsonToken.FIELD_NAME) {
-                    Value key = new Value.Str(in.currentName(), true);
+                    if (entries.size() >= MAX_MAP_ENTRIES) {
+                        bounds.map(entries.size() + 1L);
+                    }
+                    String name = in.currentName();
+                    bounds.grow(NODE_BYTES + 48 + 2L * name.length());
+                    Value key = new Value.Str(name, true);
+                    if (depth == 0) {
+                        bounds.rootField(name);
+                    }
                     JsonToken valueToken = in.nextToken();
                     if (valueToken == null) {
                         throw new MalformedBodyException();
                     }
-                    entries.add(new Value.Entry(key, readJson(in, valueToken, depth + 1)));
+                    entries.add(new Value.Entry(key, readJson(in, valueToken, depth + 1, bounds)));
                     next = in.nextToken();
                 }
                 if (next != JsonToken.END_OBJECT) {

@@ -5,7 +5,6 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 
@@ -16,7 +15,8 @@ import org.jspecify.annotations.Nullable;
  * compared with the least-loaded candidate, the least-loaded one is chosen instead (reason {@code load_balance}).
  *
  * <p>Load is what the proxy reports in the request ({@code loads}: in-flight requests per instance) or, when it
- * reports nothing, the conductor's own recent decisions per instance (an exponentially decayed count). Thread-safe:
+ * reports nothing, the conductor's own recent decisions per instance (an exponentially decayed count, kept for at
+ * most {@link #MAX_TRACKED_IDS} ids and forgotten once it has decayed away). Thread-safe:
  * the rotation counters are atomic and each instance's decayed count is updated under its own monitor.
  */
 final class RoutePolicy {
@@ -71,7 +71,13 @@ final class RoutePolicy {
 
     private final AtomicLong tieTurn = new AtomicLong();
     private final AtomicLong roundRobinTurn = new AtomicLong();
-    private final ConcurrentHashMap<String, DecayedCount> recent = new ConcurrentHashMap<>();
+    /** Most instance ids whose recent decisions are remembered: candidates are client-supplied ids. */
+    static final int MAX_TRACKED_IDS = 1024;
+    /** An id's count is forgotten after 10 time constants untouched (it has decayed below 5e-5 by then). */
+    static final long TRACKED_TTL_NANOS = (long) (10 * DECAY_NANOS);
+
+    private final BoundedExpiringMap<DecayedCount> recent = new BoundedExpiringMap<>(MAX_TRACKED_IDS,
+            TRACKED_TTL_NANOS);
 
     /**
      * Decides among candidates and records the decision.
@@ -95,6 +101,11 @@ final class RoutePolicy {
         }
         recent.computeIfAbsent(d.chosen().instanceId(), k -> new DecayedCount()).add(now);
         return d;
+    }
+
+    /** How many ids' recent decisions are held now (bounded by {@link #MAX_TRACKED_IDS}). */
+    int trackedIds() {
+        return recent.size();
     }
 
     private Decision byPrefix(List<QueryResult.InstanceMatch> candidates) {

@@ -18,6 +18,8 @@ import org.jspecify.annotations.Nullable;
  * @param subscriptions the valid {@code kvevent_instance} entries in file order
  * @param nativeStore   the raw {@code native_store} block, or {@code null} when absent
  * @param index         the raw {@code index} block (e.g. {@code max_bytes}), or {@code null} when absent
+ * @param api           the raw {@code api} block (request limits, memory budgets, endpoint policy), or {@code null}
+ *                      when absent
  */
 public record ConductorConfig(
     String source,
@@ -25,7 +27,8 @@ public record ConductorConfig(
     int httpPort,
     List<SubscriptionConfig> subscriptions,
     @Nullable JsonNode nativeStore,
-    @Nullable JsonNode index) {
+    @Nullable JsonNode index,
+    @Nullable JsonNode api) {
 
     /** The reference's default HTTP port, used when {@code http_server_port} is absent. */
     public static final int DEFAULT_HTTP_PORT = 13333;
@@ -41,6 +44,21 @@ public record ConductorConfig(
         if (httpPort < 0 || httpPort > 65_535) {
             throw new IllegalArgumentException("httpPort must be in 0..65535, was " + httpPort);
         }
+    }
+
+    /**
+     * Creates a configuration without an {@code api} block.
+     *
+     * @param source        where the configuration came from
+     * @param fileFound     whether the file existed
+     * @param httpPort      the HTTP port
+     * @param subscriptions the subscriptions
+     * @param nativeStore   the raw {@code native_store} block, or {@code null}
+     * @param index         the raw {@code index} block, or {@code null}
+     */
+    public ConductorConfig(String source, boolean fileFound, int httpPort, List<SubscriptionConfig> subscriptions,
+        @Nullable JsonNode nativeStore, @Nullable JsonNode index) {
+        this(source, fileFound, httpPort, subscriptions, nativeStore, index, null);
     }
 
     /**
@@ -60,6 +78,6 @@ public record ConductorConfig(
      * @return the new configuration
      */
     public ConductorConfig withHttpPort(int port) {
-        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index);
+        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index, api);
     }
 }

@@ -9,7 +9,11 @@ public final class RegistrationException extends Exception {
         /** A rule was broken (key conflict, endpoint reuse, profile mismatch, unregistering, quarantined). */
         INVALID,
         /** The subscription could not be started. */
-        SUBSCRIBE_FAILED
+        SUBSCRIBE_FAILED,
+        /** The subscription could not be started because of the endpoint the client gave (bad input). */
+        BAD_ENDPOINT,
+        /** The daemon's memory budget for per-stream tables cannot hold another stream. */
+        MEMORY_BUDGET
     }
 
     private final Kind kind;

@@ -129,8 +129,12 @@ public final class ServiceRegistry {
             try {
                 streams.start(registration);
             } catch (StreamLifecycle.StreamException e) {
-                throw new RegistrationException(RegistrationException.Kind.SUBSCRIBE_FAILED,
-                        "failed to start ZMQ client: " + e.getMessage());
+                RegistrationException.Kind kind = switch (e.fault()) {
+                    case INTERNAL -> RegistrationException.Kind.SUBSCRIBE_FAILED;
+                    case BAD_ENDPOINT -> RegistrationException.Kind.BAD_ENDPOINT;
+                    case MEMORY_BUDGET -> RegistrationException.Kind.MEMORY_BUDGET;
+                };
+                throw new RegistrationException(kind, "failed to start ZMQ client: " + e.getMessage());
             }
             slots.put(key, new Slot(registration));
             endpointOwners.put(registration.endpoint(), key);

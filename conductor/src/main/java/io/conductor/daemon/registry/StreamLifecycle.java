@@ -25,6 +25,18 @@ public interface StreamLifecycle {
 
     /** A failure to start or to clean up a subscription; the message is shown to the client. */
     final class StreamException extends Exception {
+        /** Whose fault a failed start is. */
+        public enum Fault {
+            /** Ours (or the environment's): a 5xx. */
+            INTERNAL,
+            /** The endpoint the client gave: malformed or its host does not resolve. */
+            BAD_ENDPOINT,
+            /** The daemon's memory budget for per-stream tables cannot hold another stream. */
+            MEMORY_BUDGET
+        }
+
+        private final Fault fault;
+
         /**
          * Creates the exception.
          *
@@ -32,6 +44,7 @@ public interface StreamLifecycle {
          */
         public StreamException(String message) {
             super(message);
+            this.fault = Fault.INTERNAL;
         }
 
         /**
@@ -41,7 +54,29 @@ public interface StreamLifecycle {
          * @param cause the underlying failure
          */
         public StreamException(String message, Throwable cause) {
+            this(message, cause, Fault.INTERNAL);
+        }
+
+        /**
+         * Creates the exception, saying whose fault it is: a bad endpoint is refused as bad input and a full
+         * memory budget as a capacity limit, not as our failure.
+         *
+         * @param message what failed, for the client
+         * @param cause the underlying failure, or {@code null}
+         * @param fault whose fault it is
+         */
+        public StreamException(String message, @org.jspecify.annotations.Nullable Throwable cause, Fault fault) {
             super(message, cause);
+            this.fault = java.util.Objects.requireNonNull(fault, "fault");
+        }
+
+        /**
+         * Returns whose fault the failure is.
+         *
+         * @return the fault
+         */
+        public Fault fault() {
+            return fault;
         }
     }
 }

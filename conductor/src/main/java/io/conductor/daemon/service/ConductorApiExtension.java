@@ -7,6 +7,8 @@ import io.conductor.daemon.ReadinessCheck;
 import io.conductor.daemon.api.ApiLimits;
 import io.conductor.daemon.api.ApiMetrics;
 import io.conductor.daemon.api.ApiRoutes;
+import io.conductor.daemon.api.ApiSettings;
+import io.conductor.daemon.api.LogText;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
@@ -98,9 +100,18 @@ public final class ConductorApiExtension implements DaemonExtension {
         ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
+        ApiSettings api = ApiSettings.parse(context.config().api(), limits, Runtime.getRuntime().maxMemory());
         ApiMetrics apiMetrics = new ApiMetrics(context.metrics());
         apiMetrics.follow(registry);
-        ApiRoutes.install(context.http(), service, limits, apiMetrics);
+        ApiRoutes.install(context.http(), service, api.limits(), apiMetrics, api.budget(), api.endpoints());
+        LOG.info("event=api_limits max_body_bytes={} memory_budget_bytes={} request_memory_bytes={} "
+                + "allow_wildcard_bind={} endpoint_allowlist={}", api.limits().maxBodyBytes(),
+                api.budget().globalBytes(), api.budget().perRequestBytes(), api.endpoints().allowWildcardBind(),
+                api.endpoints().allowlist().size());
+        String exposure = ApiSettings.exposureWarning(context.settings().host(), api.limits().adminApiKey());
+        if (exposure != null) {
+            LOG.warn("event=api_exposed detail=\"{}\"", exposure);
+        }
         IndexMetrics.register(context.metrics(), index, registry);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
@@ -135,8 +146,8 @@ public final class ConductorApiExtension implements DaemonExtension {
                 failed++;
                 expected.add(new StaticSubscriptionReadiness.Expected(entry.name(), key, entry.endpoint(),
                         String.valueOf(e.getMessage())));
-                LOG.warn("event=static_subscription_failed entry={} key={} error=\"{}\"", entry.name(),
-                        entry.serviceKey(), e.getMessage());
+                LOG.warn("event=static_subscription_failed entry={} key={} error=\"{}\"", LogText.escape(entry.name()),
+                        LogText.escape(entry.serviceKey()), LogText.escape(e.getMessage()));
             }
         }
         LOG.info("event=subscriptions success={} failed={}", ok, failed);
@@ -175,8 +186,8 @@ public final class ConductorApiExtension implements DaemonExtension {
             try {
                 registry.unregister(s.registration().key());
             } catch (UnregistrationException e) {
-                LOG.warn("event=unregister_on_stop_failed key={} error=\"{}\"", s.registration().key(),
-                        e.getMessage());
+                LOG.warn("event=unregister_on_stop_failed key={} error=\"{}\"", LogText.escape(s.registration().key()),
+                        LogText.escape(e.getMessage()));
             }
         }
     }

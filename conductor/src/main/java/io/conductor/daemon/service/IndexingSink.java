@@ -54,12 +54,30 @@ final class IndexingSink implements KvEventSink {
 
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool, int rehashCapacity) {
+        this(registration, index, rank, pool, rehashCapacity, TokenRehasher.MemoryGate.UNLIMITED);
+    }
+
+    /**
+     * Creates the sink; in token-rehash mode its table grows on demand, admitted by {@code rehashTables}.
+     *
+     * @throws IllegalStateException if {@code rehashTables} cannot hold even the initial table
+     */
+    IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool, int rehashCapacity, TokenRehasher.MemoryGate rehashTables) {
         this.registration = Objects.requireNonNull(registration, "registration");
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
         this.pool = pool;
         this.rehasher = rank != null && registration.profile() == null
-                ? new TokenRehasher(QueryHashing.REHASH_PROFILE, rehashCapacity) : null;
+                ? new TokenRehasher(QueryHashing.REHASH_PROFILE, rehashCapacity, rehashTables) : null;
+    }
+
+    /** Gives the rehash table's memory back; call once the subscriber delivers nothing more to this sink. */
+    void releaseTables() {
+        TokenRehasher rh = rehasher;
+        if (rh != null) {
+            rh.release();
+        }
     }
 
     /**

@@ -11,7 +11,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Builds a query's lazy vLLM block-hash chain ({@link BlockHashChain}) with its context's profile. Profiles are
- * resolved once and cached; each request thread reuses one chain object, so a query allocates no chain and
+ * resolved once and cached; each request thread reuses one chain object (up to {@link #RETAINED_BLOCKS} blocks;
+ * longer prompts get a one-off chain), so a query allocates no chain and
  * hashes only the blocks the index walk asks for. Contexts in token-rehash mode (no profile registered) hash with
  * {@link #REHASH_PROFILE}, the conductor's own chain that the event side recomputes from the events' tokens.
  * Thread-safe.
@@ -19,6 +20,13 @@ import org.jspecify.annotations.Nullable;
 public final class QueryHashing {
     /** The conductor's own hashing for token-rehash streams: vLLM v1 sha256_cbor with seed text "0". */
     public static final HashProfile REHASH_PROFILE = HashProfile.of(HashAlgorithm.SHA256_CBOR, "0");
+
+    /**
+     * Longest prompt, in blocks, whose chain a thread keeps for reuse (40 KB of keys and digests). A longer
+     * prompt gets a chain of its own that is garbage after the query, so one huge query does not leave every
+     * HTTP thread that served one holding megabytes.
+     */
+    public static final int RETAINED_BLOCKS = 1024;
 
     private final ConcurrentHashMap<HashProfileSpec, HashProfile> profiles = new ConcurrentHashMap<>();
     private final ThreadLocal<BlockHashChain> chains = ThreadLocal.withInitial(BlockHashChain::new);
@@ -57,6 +65,7 @@ public final class QueryHashing {
         }
         HashExtras extras = loraName.isEmpty() && cacheSalt == null ? HashExtras.NONE
                 : HashExtras.of(loraName, cacheSalt);
-        return chains.get().reset(resolve(spec), (int) blockSize, tokens, extras);
+        BlockHashChain chain = tokens.length / blockSize > RETAINED_BLOCKS ? new BlockHashChain() : chains.get();
+        return chain.reset(resolve(spec), (int) blockSize, tokens, extras);
     }
 }

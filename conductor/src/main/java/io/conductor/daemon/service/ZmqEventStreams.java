@@ -10,6 +10,7 @@ import io.conductor.events.StreamKey;
 import io.conductor.events.StreamStats;
 import io.conductor.events.SubscriberConfig;
 import io.conductor.events.SubscriptionSpec;
+import io.conductor.index.hash.TokenRehasher;
 import io.conductor.index.prefix.PoolStream;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.RankHandle;
@@ -32,12 +33,16 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread-safe: the subscriber is thread-safe and sinks are kept in a concurrent map.
  */
 public final class ZmqEventStreams implements EventStreams, AutoCloseable {
-    /** Engine hashes remembered per token-rehash stream (about 7 MB each). */
+    /** Engine hashes remembered per token-rehash stream (a table that grows on demand up to about 3.4 MB). */
     public static final int DEFAULT_REHASH_CAPACITY = 1 << 15;
     private static final long TIMEOUT_SECONDS = 10;
 
+    /** Digest bytes of {@link QueryHashing#REHASH_PROFILE} (SHA-256). */
+    private static final int REHASH_DIGEST_BYTES = 32;
+
     private final KvEventSubscriber subscriber;
     private final int rehashCapacity;
+    private final RehashTableBudget rehashTables;
     private final ConcurrentHashMap<ServiceKey, IndexingSink> sinks = new ConcurrentHashMap<>();
     private volatile UnaryOperator<KvEventSink> poolSinkDecorator = UnaryOperator.identity();
     private volatile Consumer<Throwable> fatalListener = t -> { };
@@ -49,6 +54,19 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
      * @param rehashCapacity engine hashes remembered per token-rehash stream
      */
     public ZmqEventStreams(SubscriberConfig config, int rehashCapacity) {
+        this(config, rehashCapacity, Runtime.getRuntime().maxMemory() / 8);
+    }
+
+    /**
+     * Starts the subscriber's poller threads, with an explicit budget for the token-rehash tables.
+     *
+     * @param config the subscriber configuration
+     * @param rehashCapacity engine hashes remembered per token-rehash stream
+     * @param rehashBudgetBytes the most bytes all token-rehash tables may hold together (default: an eighth of
+     *     the heap)
+     */
+    public ZmqEventStreams(SubscriberConfig config, int rehashCapacity, long rehashBudgetBytes) {
+        this.rehashTables = new RehashTableBudget(rehashBudgetBytes);
         this.subscriber = new KvEventSubscriber(config, t -> fatalListener.accept(t));
         this.rehashCapacity = rehashCapacity;
     }
@@ -130,23 +148,40 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
             @Nullable PoolStream pool) throws StreamException {
         String problem = EndpointSyntax.problem(registration.endpoint());
         if (problem != null) {
-            throw new StreamException(problem);
+            throw new StreamException(problem, null, StreamException.Fault.BAD_ENDPOINT);
         }
         SubscriptionSpec spec;
         try {
             spec = SubscriptionSpec.of(streamKey(registration), publisher(registration), registration.endpoint(),
                     registration.replayEndpoint().isEmpty() ? null : registration.replayEndpoint());
         } catch (IllegalArgumentException e) {
-            throw new StreamException("initial connection failed: " + e.getMessage(), e);
+            throw new StreamException("initial connection failed: " + e.getMessage(), e,
+                    StreamException.Fault.BAD_ENDPOINT);
         }
-        IndexingSink sink = new IndexingSink(registration, index, rank, pool, rehashCapacity);
+        boolean rehash = rank != null && registration.profile() == null;
+        if (rehash && rehashTables.freeBytes() < TokenRehasher.fullTableBytes(rehashCapacity, REHASH_DIGEST_BYTES)) {
+            throw new StreamException("token-rehash tables already hold " + rehashTables.usedBytes() + " of their "
+                    + rehashTables.limitBytes() + "-byte budget (an eighth of the heap); register with a "
+                    + "hash_profile (no table needed), unregister unused streams, or raise -Xmx", null,
+                    StreamException.Fault.MEMORY_BUDGET);
+        }
+        IndexingSink sink;
+        try {
+            sink = new IndexingSink(registration, index, rank, pool, rehashCapacity, rehashTables);
+        } catch (IllegalStateException e) {
+            throw new StreamException(e.getMessage() == null ? "memory budget" : e.getMessage(), e,
+                    StreamException.Fault.MEMORY_BUDGET);
+        }
+        boolean started = false;
         try {
             subscriber.add(spec, pool != null ? poolSinkDecorator.apply(sink) : sink)
                     .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            started = true;
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new StreamException("initial connection failed: failed to connect to " + registration.endpoint()
-                    + ": " + cause.getMessage(), cause);
+                    + ": " + cause.getMessage(), cause,
+                    unresolvable(cause) ? StreamException.Fault.BAD_ENDPOINT : StreamException.Fault.INTERNAL);
         } catch (TimeoutException e) {
             subscriber.remove(spec.key());
             throw new StreamException("initial connection failed: timed out opening " + registration.endpoint(), e);
@@ -154,8 +189,22 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
             Thread.currentThread().interrupt();
             subscriber.remove(spec.key());
             throw new StreamException("interrupted while subscribing", e);
+        } finally {
+            if (!started) {
+                sink.releaseTables();
+            }
         }
         sinks.put(registration.key(), sink);
+    }
+
+    /** Whether a failed start was caused by a host name that does not resolve (the client's input). */
+    private static boolean unresolvable(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.net.UnknownHostException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -178,7 +227,10 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
             Thread.currentThread().interrupt();
             throw new StreamException("interrupted while unsubscribing", e);
         }
-        sinks.remove(registration.key());
+        IndexingSink sink = sinks.remove(registration.key());
+        if (sink != null) {
+            sink.releaseTables(); // the subscriber delivers nothing to it any more
+        }
     }
 
     @Override

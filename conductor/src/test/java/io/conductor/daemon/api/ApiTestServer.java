@@ -66,8 +66,30 @@ final class ApiTestServer implements AutoCloseable {
         this(limits, new EndpointOnlyStreams());
     }
 
+    /** A server with an endpoint policy (allowlist, wildcard binds). */
+    ApiTestServer(ApiLimits limits, EndpointPolicy endpoints) {
+        this(limits, new EndpointOnlyStreams(), MemoryBudget.forHeap(), endpoints);
+    }
+
+    /** A server with its own request memory budget. */
+    ApiTestServer(ApiLimits limits, MemoryBudget budget) {
+        this(limits, new EndpointOnlyStreams(), budget, EndpointPolicy.defaults());
+    }
+
     /** A server whose subscriptions are real ZMQ streams when {@code events} is {@link ZmqEventStreams}. */
     ApiTestServer(ApiLimits limits, EventStreams events) {
+        this(limits, events, MemoryBudget.forHeap(), EndpointPolicy.defaults());
+    }
+
+    private MemoryBudget budget;
+
+    /** The request memory budget the routes admit with. */
+    MemoryBudget budget() {
+        return budget;
+    }
+
+    ApiTestServer(ApiLimits limits, EventStreams events, MemoryBudget budget, EndpointPolicy endpoints) {
+        this.budget = budget;
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
         service = new LocalConductorService(registry, index, hashing, events);
@@ -78,7 +100,7 @@ final class ApiTestServer implements AutoCloseable {
         app = Javalin.create(config -> config.showJavalinBanner = false);
         apiMetrics = new ApiMetrics(prometheus);
         apiMetrics.follow(registry);
-        ApiRoutes.install(app, service, limits, apiMetrics);
+        ApiRoutes.install(app, service, limits, apiMetrics, budget, endpoints);
         app.get("/metrics", ctx -> {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());

@@ -256,12 +256,12 @@ class RegisterContractTest {
 
     @ParameterizedTest
     @EnumSource(WireFormat.class)
-    void shouldAnswer500WithoutRegisteringWhenTheEndpointIsMalformed(WireFormat format) throws Exception {
+    void shouldAnswer400WithoutRegisteringWhenTheEndpointIsMalformed(WireFormat format) throws Exception {
         ApiTestServer.Response r = server.post("/register", format, registration("x", 0, "not-an-endpoint"));
 
-        assertEquals(500, r.status());
-        assertEquals(map("error", "Failed to subscribe: failed to start ZMQ client: initial connection failed: "
-                + "failed to connect to not-an-endpoint: Invalid argument"), r.body());
+        // The reference answers 500 "Failed to subscribe" here; a malformed value is the client's fault (issue 15).
+        assertError(r, 400, "endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME, got \"not-an-endpoint\"",
+                "invalid_value", "endpoint");
         assertEquals(0, server.registry.snapshot().services().size());
     }
 

@@ -11,7 +11,9 @@ import java.util.Objects;
  * hash their prompts with a {@link BlockHashChain} under the same own profile and extras, and find the blocks.
  *
  * <p>Not thread-safe: one instance belongs to one stream and is used only by that stream's event thread. Nothing
- * is allocated per event or block; the map's memory is fixed at construction ({@code capacity} entries).
+ * is allocated per event or block. The table starts small ({@link #INITIAL_SLOTS} slots) and doubles as entries
+ * arrive, up to what {@code capacity} entries need; {@link #clear()} shrinks it back. So a registered stream costs
+ * a few KB until its engine stores blocks, not the table for its whole capacity.
  *
  * <p>Contract:
  * <ol>
@@ -48,6 +50,9 @@ public final class TokenRehasher {
     /** The largest capacity: 2^24 engine hashes (about 1.8 GiB of table with SHA-256 digests). */
     public static final int MAX_CAPACITY = 1 << 24;
 
+    /** Slots of a new or cleared table (16 KB of arrays with SHA-256 digests). */
+    public static final int INITIAL_SLOTS = 256;
+
     /** {@code find} result for an absent engine hash. */
     private static final int NOT_FOUND = -1;
     private static final long MIX_SEED_GOLDEN = 0x9E3779B97F4A7C15L;
@@ -58,11 +63,14 @@ public final class TokenRehasher {
     private final byte[] root;
     private final int digestLength;
     private final int capacity;
-    private final int mask;
+    private final int maxSlots;
+    private final MemoryGate gate;
+    private boolean released;
+    private int mask;
     private final long mixSeed;
-    private final long[] entries;          // [2 * slot] = engine hash, [2 * slot + 1] = own hash
-    private final int[] counts;            // 0 = empty
-    private final byte[] digests;          // [slot * digestLength ..] = own digest
+    private long[] entries;                // [2 * slot] = engine hash, [2 * slot + 1] = own hash
+    private int[] counts;                  // 0 = empty
+    private byte[] digests;                // [slot * digestLength ..] = own digest
     private final byte[] scratch;          // two digests: the running parent and the new block
     private int size;
 
@@ -71,10 +79,58 @@ public final class TokenRehasher {
      *
      * @param profile  the conductor's own profile for this stream (queries must hash with the same one)
      * @param capacity the most engine hashes kept at once, {@code 1..2^24}; size it to the stream's cache (GPU plus
-     *                 offloaded blocks). Memory is about {@code capacity * 2 * (20 + digest length)} bytes.
+     *                 offloaded blocks). The table grows up to about {@code capacity * 2 * (20 + digest length)}
+     *                 bytes.
      * @throws IllegalArgumentException if the capacity is out of range
      */
     public TokenRehasher(HashProfile profile, int capacity) {
+        this(profile, capacity, MemoryGate.UNLIMITED);
+    }
+
+    /**
+     * Where a table takes the memory it grows into, shared by the streams of one daemon. Implementations must be
+     * thread-safe (each stream grows on its own event thread).
+     */
+    public interface MemoryGate {
+        /** A gate that always admits. */
+        MemoryGate UNLIMITED = new MemoryGate() {
+            @Override
+            public boolean tryTake(long bytes) {
+                return true;
+            }
+
+            @Override
+            public void giveBack(long bytes) {
+            }
+        };
+
+        /**
+         * Takes bytes if the budget holds them.
+         *
+         * @param bytes the growth
+         * @return whether they were taken
+         */
+        boolean tryTake(long bytes);
+
+        /**
+         * Gives back bytes taken earlier.
+         *
+         * @param bytes the bytes
+         */
+        void giveBack(long bytes);
+    }
+
+    /**
+     * Creates an empty map for one stream whose growth is admitted by {@code gate}: a table that cannot grow
+     * answers {@link #TABLE_FULL}. The initial table is taken from the gate too.
+     *
+     * @param profile  the conductor's own profile for this stream
+     * @param capacity the most engine hashes kept at once, {@code 1..2^24}
+     * @param gate     admits the table's memory; call {@link #release()} when the stream is dropped
+     * @throws IllegalArgumentException if the capacity is out of range
+     * @throws IllegalStateException if the gate cannot hold even the initial table
+     */
+    public TokenRehasher(HashProfile profile, int capacity, MemoryGate gate) {
         if (capacity < 1 || capacity > MAX_CAPACITY) {
             throw new IllegalArgumentException("capacity must be in 1..2^24, was " + capacity);
         }
@@ -83,13 +139,81 @@ public final class TokenRehasher {
         this.root = profile.rootDigest();
         this.digestLength = profile.algorithm().digestLength();
         this.capacity = capacity;
-        final int slots = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;   // > 2 * capacity - 1
-        this.mask = slots - 1;
-        this.entries = new long[2 * slots];
-        this.counts = new int[slots];
-        this.digests = new byte[slots * digestLength];
+        this.maxSlots = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;   // > 2 * capacity - 1
+        this.gate = Objects.requireNonNull(gate, "gate");
+        int initial = Math.min(maxSlots, INITIAL_SLOTS);
+        if (!gate.tryTake(initial * (20L + digestLength))) {
+            throw new IllegalStateException("the token-rehash memory budget cannot hold another table");
+        }
+        allocate(initial);
         this.scratch = new byte[2 * digestLength];
         this.mixSeed = nextMixSeed();
+    }
+
+    private void allocate(int slots) {
+        mask = slots - 1;
+        entries = new long[2 * slots];
+        counts = new int[slots];
+        digests = new byte[slots * digestLength];
+    }
+
+    /**
+     * Returns the bytes the table of {@code capacity} entries takes when full grown (what a memory budget must be
+     * able to hold for one stream).
+     *
+     * @param capacity the capacity
+     * @param digestLength the profile's digest length
+     * @return bytes
+     */
+    public static long fullTableBytes(int capacity, int digestLength) {
+        long slots = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;
+        return slots * (20 + digestLength);
+    }
+
+    /**
+     * Returns the bytes the table takes now.
+     *
+     * @return bytes
+     */
+    public long tableBytes() {
+        return (long) counts.length * (20 + digestLength);
+    }
+
+    /**
+     * Doubles the table until {@code entries} fit at most half full (never past {@code maxSlots}).
+     *
+     * @return false if the gate refused the growth (nothing changed)
+     */
+    private boolean ensureSlots(int entriesNeeded) {
+        int slots = counts.length;
+        if (2L * entriesNeeded <= slots || slots >= maxSlots) {
+            return true;
+        }
+        while (2L * entriesNeeded > slots && slots < maxSlots) {
+            slots <<= 1;
+        }
+        if (!gate.tryTake((long) (slots - counts.length) * (20 + digestLength))) {
+            return false;
+        }
+        final long[] oldEntries = entries;
+        final int[] oldCounts = counts;
+        final byte[] oldDigests = digests;
+        allocate(slots);
+        final int length = digestLength;
+        for (int old = 0; old < oldCounts.length; old++) {
+            if (oldCounts[old] == 0) {
+                continue;
+            }
+            int slot = home(oldEntries[2 * old]);
+            while (counts[slot] != 0) {
+                slot = (slot + 1) & mask;
+            }
+            entries[2 * slot] = oldEntries[2 * old];
+            entries[2 * slot + 1] = oldEntries[2 * old + 1];
+            counts[slot] = oldCounts[old];
+            System.arraycopy(oldDigests, old * length, digests, slot * length, length);
+        }
+        return true;
     }
 
     private static synchronized long nextMixSeed() {
@@ -130,6 +254,9 @@ public final class TokenRehasher {
             return TOKEN_COUNT_MISMATCH;
         }
         if (size + hashCount > capacity) {
+            return TABLE_FULL;
+        }
+        if (!ensureSlots(size + hashCount)) {
             return TABLE_FULL;
         }
         final int length = digestLength;
@@ -233,9 +360,28 @@ public final class TokenRehasher {
         return profile;
     }
 
-    /** Forgets every mapping (AllBlocksCleared, a replay gap, unregistration). Allocates nothing. */
+    /** Forgets every mapping (AllBlocksCleared, a replay gap, unregistration) and shrinks the table back. */
     public void clear() {
-        Arrays.fill(counts, 0);
+        if (counts.length > INITIAL_SLOTS) {
+            gate.giveBack((long) (counts.length - INITIAL_SLOTS) * (20 + digestLength));
+            allocate(INITIAL_SLOTS);
+        } else {
+            Arrays.fill(counts, 0);
+        }
+        size = 0;
+    }
+
+    /**
+     * Gives the whole table's memory back to the gate; call once when the stream is dropped. The map is empty and
+     * must not be used afterwards.
+     */
+    public void release() {
+        if (released) {
+            return;
+        }
+        released = true;
+        gate.giveBack(tableBytes());
+        allocate(1);
         size = 0;
     }
 

@@ -160,4 +160,95 @@ class TokenRehasherTest {
         assertThrows(IllegalArgumentException.class, () -> new TokenRehasher(own, 0));
         assertThrows(IllegalArgumentException.class, () -> new TokenRehasher(own, TokenRehasher.MAX_CAPACITY + 1));
     }
+
+    @Test
+    void shouldStartSmallAndGrowOnDemandKeepingEveryMappingWhenBlocksArrive() {
+        final HashProfile own = HashProfile.of(HashAlgorithm.SHA256, "0");
+        final long[] taken = new long[1];
+        final TokenRehasher.MemoryGate gate = new TokenRehasher.MemoryGate() {
+            @Override
+            public boolean tryTake(long bytes) {
+                taken[0] += bytes;
+                return true;
+            }
+
+            @Override
+            public void giveBack(long bytes) {
+                taken[0] -= bytes;
+            }
+        };
+        final TokenRehasher rehasher = new TokenRehasher(own, 1 << 15, gate);
+        final long initial = rehasher.tableBytes();
+        assertTrue(initial < 16 * 1024, "a new stream's table is small: " + initial);
+        assertEquals(initial, taken[0]);
+        final long[] out = new long[1];
+        final int[] block = new int[2];
+        final Map<Long, Long> own64 = new HashMap<>();
+        for (long engine = 1; engine <= 10_000; engine++) {
+            block[0] = (int) engine;
+            assertEquals(1, rehasher.onBlockStored(false, 0, new long[] {engine}, 0, 1, block, 0, 2, 2,
+                    HashExtras.NONE, out, 0));
+            own64.put(engine, out[0]);
+        }
+        assertEquals(10_000, rehasher.size());
+        assertTrue(rehasher.tableBytes() > initial, "grew");
+        assertTrue(rehasher.tableBytes() < TokenRehasher.fullTableBytes(1 << 15, 32), "not to its full capacity");
+        assertEquals(rehasher.tableBytes(), taken[0]);
+        for (Map.Entry<Long, Long> e : own64.entrySet()) {
+            assertEquals(e.getValue(), rehasher.ownHashOrDefault(e.getKey(), -1));
+        }
+        rehasher.clear();
+        assertEquals(initial, rehasher.tableBytes(), "clear shrinks back");
+        assertEquals(initial, taken[0]);
+        rehasher.release();
+        assertEquals(0, taken[0]);
+    }
+
+    @Test
+    void shouldAnswerTableFullAndChangeNothingWhenTheGateRefusesGrowth() {
+        final long[] budget = {20_000};
+        final TokenRehasher.MemoryGate gate = new TokenRehasher.MemoryGate() {
+            @Override
+            public boolean tryTake(long bytes) {
+                if (bytes > budget[0]) {
+                    return false;
+                }
+                budget[0] -= bytes;
+                return true;
+            }
+
+            @Override
+            public void giveBack(long bytes) {
+                budget[0] += bytes;
+            }
+        };
+        final TokenRehasher rehasher = new TokenRehasher(HashProfile.of(HashAlgorithm.SHA256, "0"), 1 << 15, gate);
+        final long[] out = new long[1];
+        final int[] block = new int[2];
+        int stored = 0;
+        int full = 0;
+        for (long engine = 1; engine <= 1_000; engine++) {
+            final int r = rehasher.onBlockStored(false, 0, new long[] {engine}, 0, 1, block, 0, 2, 2,
+                    HashExtras.NONE, out, 0);
+            if (r == TokenRehasher.TABLE_FULL) {
+                full++;
+            } else {
+                stored++;
+            }
+        }
+        assertEquals(TokenRehasher.INITIAL_SLOTS / 2, stored, "kept to the initial table, half full");
+        assertEquals(1_000 - stored, full);
+        assertEquals(stored, rehasher.size());
+        assertThrows(IllegalStateException.class, () -> new TokenRehasher(HashProfile.of(HashAlgorithm.SHA256, "0"),
+                1 << 15, new TokenRehasher.MemoryGate() {
+                    @Override
+                    public boolean tryTake(long bytes) {
+                        return false;
+                    }
+
+                    @Override
+                    public void giveBack(long bytes) {
+                    }
+                }));
+    }
 }
