@@ -19,10 +19,13 @@ import java.util.HexFormat;
  * <pre>
  * mooncake_conductor hash --algorithm sha256|sha256_cbor|xxh3 --seed TEXT --block-size N
  *                         [--lora-name NAME] [--cache-salt SALT] TOKEN...
+ * mooncake_conductor hash --strategy sglang --block-size PAGE [--cache-salt SALT] TOKEN...
+ * mooncake_conductor hash --strategy lmcache --algorithm A --seed TEXT --block-size CHUNK TOKEN...
  * </pre>
  *
  * <p>Tokens come from the arguments or, when there are none, from standard input (whitespace separated). Output:
- * one line per complete block, {@code <block index>\t<digest hex>\t<published 64-bit value, unsigned decimal>}.
+ * one line per complete block, {@code <block index>\t<digest hex>\t<published 64-bit value>}: unsigned decimal,
+ * except for the {@code sglang} strategy, whose events carry it as a signed int64.
  * Exit codes: 0 success, 2 usage error (message on {@code err}), 1 input could not be read.
  */
 public final class HashCommand {
@@ -36,6 +39,8 @@ public final class HashCommand {
     private static final String USAGE = """
             Usage: mooncake_conductor hash --algorithm sha256|sha256_cbor|xxh3 --seed TEXT --block-size N
                                            [--lora-name NAME] [--cache-salt SALT] [TOKEN...]
+                   mooncake_conductor hash --strategy sglang --block-size PAGE [--cache-salt SALT] [TOKEN...]
+                   mooncake_conductor hash --strategy lmcache --algorithm A --seed TEXT --block-size CHUNK [TOKEN...]
 
             Prints the block hashes an engine publishes for a token sequence, one line per complete block:
               <block index> TAB <digest hex> TAB <published 64-bit value, unsigned decimal>
@@ -43,6 +48,9 @@ public final class HashCommand {
             when no token is given. An incomplete last block is not hashed, as in vLLM.
 
             Options:
+              --strategy S      vllm_v1 (default), sglang (SHA-256 over u32 LE tokens; the value printed is the
+                                first 8 digest bytes as a signed int64, as SGLang's events carry it; the salt
+                                seeds the chain) or lmcache (vLLM's chain over CHUNK-token chunks, no LoRA or salt)
               --algorithm A     sha256 (vLLM default, pickle), sha256_cbor, or xxh3 (Mooncake RFC #1527)
               --seed TEXT       the engine's PYTHONHASHSEED text, hashed verbatim ("0" and "00" differ).
                                 PYTHONHASHSEED unset: vLLM from PR #51875 (2026-08) on uses vllm-none-hash;
@@ -84,7 +92,12 @@ public final class HashCommand {
         int[] tokens = options.tokens;
         int tokenCount = options.tokenCount;
         try {
-            profile = HashProfile.forAnySeedText(options.algorithm, options.seed);
+            profile = switch (options.strategy) {
+                case SGLANG -> HashProfile.sglang(options.seed);
+                case LMCACHE -> HashProfile.forAnySeedText(options.algorithm, options.seed)
+                        .withStrategy(HashStrategy.LMCACHE);
+                case VLLM_V1 -> HashProfile.forAnySeedText(options.algorithm, options.seed);
+            };
             extras = HashExtras.of(options.loraName, options.cacheSalt);
             if (!options.tokensGiven) {
                 final TokenReader reader = new TokenReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
@@ -111,7 +124,8 @@ public final class HashCommand {
             line.setLength(0);
             line.append(i).append('\t');
             hex.formatHex(line, digest);
-            line.append('\t').append(Long.toUnsignedString(chain.blockHash(i)));
+            line.append('\t').append(options.strategy == HashStrategy.SGLANG ? Long.toString(chain.blockHash(i))
+                    : Long.toUnsignedString(chain.blockHash(i)));
             out.println(line);
         }
         if (chain.blockCount() == 0) {
@@ -133,6 +147,7 @@ public final class HashCommand {
 
     private static final class Options {
         boolean help;
+        HashStrategy strategy = HashStrategy.VLLM_V1;
         HashAlgorithm algorithm = HashAlgorithm.SHA256;
         String seed = "";
         int blockSize;
@@ -178,6 +193,13 @@ public final class HashCommand {
                     throw new UsageException("unknown option: " + name);
                 }
                 switch (name) {
+                    case "--strategy" -> {
+                        final HashStrategy st = HashStrategy.fromWireName(value);
+                        if (st == null) {
+                            throw new UsageException("--strategy must be vllm_v1, sglang or lmcache, was: " + value);
+                        }
+                        o.strategy = st;
+                    }
                     case "--algorithm" -> {
                         final HashAlgorithm a = HashAlgorithm.fromWireName(value);
                         if (a == null) {
@@ -199,6 +221,16 @@ public final class HashCommand {
                     default -> throw new UsageException("unknown option: " + name);
                 }
             }
+            if (o.strategy == HashStrategy.SGLANG) {
+                if (o.algorithm != HashAlgorithm.SHA256) {
+                    throw new UsageException("--strategy sglang hashes with sha256 only");
+                }
+                algorithmSet = true;
+                seedSet = true;
+                if (!o.loraName.isEmpty()) {
+                    throw new UsageException("--strategy sglang has no LoRA key");
+                }
+            }
             if (!algorithmSet) {
                 throw new UsageException("--algorithm is required (sha256, sha256_cbor or xxh3; vLLM's default is"
                         + " sha256)");
@@ -217,7 +249,7 @@ public final class HashCommand {
 
         private static boolean isValued(String name) {
             return switch (name) {
-                case "--algorithm", "--seed", "--block-size", "--lora-name", "--cache-salt" -> true;
+                case "--strategy", "--algorithm", "--seed", "--block-size", "--lora-name", "--cache-salt" -> true;
                 default -> false;
             };
         }
