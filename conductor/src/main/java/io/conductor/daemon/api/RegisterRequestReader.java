@@ -46,9 +46,12 @@ final class RegisterRequestReader {
         int dpRank = registerDpRank(f.get("dp_rank"));
         String additionalSalt = FieldRules.optionalString("additionalsalt", f.get("additionalsalt"), "", limits);
         long loraId = loraId(f.get("lora_id"));
-        // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
+        // SGLang hashes are not vLLM's: an SGLang stream keeps only an sglang profile (its native hashes index
+        // directly); with any other profile it is indexed in token-rehash mode.
+        HashProfileSpec kept = serviceType == ServiceType.SGLANG && (profile == null
+                || !"sglang".equals(profile.strategy())) ? null : profile;
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
-                dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId);
+                dpRank, cacheGroup, kept, additionalSalt, loraId);
     }
 
     static ServiceKey readUnregister(Value.MapValue body, ApiLimits limits) {
