@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
 final class IndexingSink implements KvEventSink {
     /*
      * Allocation: the batch, the rehash scratch and the rehasher are allocated once; an engine event allocates
-     * nothing except, in rehash mode, HashExtras when its LoRA name changes. A Mooncake event allocates its
+     * nothing except, in rehash mode, HashExtras when its LoRA name or salt changes; an unknown medium name or an
+     * LMCache object allocates its bookkeeping. A Mooncake event allocates its
      * context key and object key (the index keeps the key in its binding).
      */
     private static final int MEDIA = Medium.values().length;
@@ -58,6 +59,8 @@ final class IndexingSink implements KvEventSink {
     static final int MAX_UNKNOWN_MEDIA = 16;
     /** LMCache chunks (per tier, tenant and backend) whose worker objects are tracked at once per stream. */
     static final int MAX_TRACKED_CHUNKS = 1 << 16;
+    /** Objects (workers x layers) tracked per LMCache chunk; more are counted as {@code chunk_tracking_full}. */
+    static final int MAX_OBJECTS_PER_CHUNK = 1 << 14;
 
     private final ServiceRegistration registration;
     private final PrefixIndex<?> index;
@@ -262,6 +265,10 @@ final class IndexingSink implements KvEventSink {
                         }
                         c = new LmcacheChunk(event.lmcacheWorldSize(), event.lmcacheChunkKey(), tenant, backend, tier);
                         lmcacheChunks.put(chunk, c);
+                    }
+                    if (c.objects.size() >= MAX_OBJECTS_PER_CHUNK && !c.objects.contains(objectKey)) {
+                        skip(SkipReason.CHUNK_TRACKING_FULL);
+                        return;
                     }
                     if (!c.add(objectKey, event.lmcacheWorkerId())) {
                         return;                                     // a repeat of a present object

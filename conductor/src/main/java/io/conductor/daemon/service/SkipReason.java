@@ -27,7 +27,10 @@ public enum SkipReason {
     STATE_OBJECT,
     /** An LMCache chunk object whose other workers' objects are not all present yet: held until they are. */
     CHUNK_INCOMPLETE,
-    /** An LMCache chunk object that could not be tracked: the stream's bound on pending chunks was reached. */
+    /**
+     * An LMCache chunk object that could not be tracked: the stream's bound on tracked chunks (65536) or on
+     * objects per chunk (16384) was reached.
+     */
     CHUNK_TRACKING_FULL,
     /** An event kind that does not belong to the stream's publisher type. */
     WRONG_STREAM_KIND;

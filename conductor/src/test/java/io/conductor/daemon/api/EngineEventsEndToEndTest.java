@@ -194,6 +194,40 @@ class EngineEventsEndToEndTest {
 
     @Test
     void shouldIndexStorageAndMadeUpMediaOnTheOutermostTierAndCountThemByName() throws Exception {
+        // slf4j-simple looks System.err up on every log call: capture the warnings of this test's stream.
+        java.io.PrintStream originalErr = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(new java.io.OutputStream() {
+            @Override
+            public void write(int b) {
+                originalErr.write(b);
+                synchronized (captured) {
+                    captured.write(b);
+                }
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                originalErr.write(b, off, len);
+                synchronized (captured) {
+                    captured.write(b, off, len);
+                }
+            }
+        }, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            publishStorageAndMadeUpMedia();
+        } finally {
+            System.setErr(originalErr);
+        }
+        String log;
+        synchronized (captured) {
+            log = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        assertEquals(1, log.lines().filter(l -> l.contains("event=unknown_medium") && l.contains("instance_id=e1")
+                && l.contains("medium=\"NVME_TIER\"")).count(), log);
+    }
+
+    private void publishStorageAndMadeUpMedia() throws Exception {
         Pub pub = new Pub();
         int[] tokens = array(prompt(64, 3));
         assertEquals(200, server.post("/register", WireFormat.MSGPACK,
