@@ -2,6 +2,7 @@ package io.conductor.daemon;
 
 import io.conductor.index.hash.HashAlgorithm;
 import io.conductor.index.hash.HashCommand;
+import io.conductor.index.hash.HashStrategy;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
@@ -26,6 +27,13 @@ import picocli.CommandLine.Spec;
 final class HashSubcommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Option(names = "--strategy", paramLabel = "S", defaultValue = "vllm_v1",
+            description = {"vllm_v1 (default); sglang: SHA-256 over u32 LE tokens, the value printed is the first 8 "
+                + "digest bytes as a signed int64, as SGLang's events carry it, and --cache-salt seeds the chain "
+                + "(no --algorithm or --seed needed); lmcache: vLLM's chain over CHUNK-token chunks (--block-size), "
+                + "no LoRA or salt"})
+    String strategy = "vllm_v1";
 
     @Option(names = "--algorithm", paramLabel = "A",
             description = "sha256 (vLLM default, pickle), sha256_cbor, or xxh3 (Mooncake RFC #1527); required")
@@ -63,6 +71,14 @@ final class HashSubcommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        HashStrategy parsedStrategy = HashStrategy.fromWireName(strategy);
+        if (parsedStrategy == null) {
+            throw usage("--strategy must be vllm_v1, sglang or lmcache, was: " + strategy);
+        }
+        if (parsedStrategy == HashStrategy.SGLANG) {
+            algorithm = algorithm == null ? "sha256" : algorithm;
+            seed = seed == null ? "" : seed;
+        }
         if (algorithm == null) {
             throw usage("--algorithm is required (sha256, sha256_cbor or xxh3; vLLM's default is sha256)");
         }
@@ -90,8 +106,13 @@ final class HashSubcommand implements Callable<Integer> {
                 throw usage("token is not a decimal int32: " + words[i]);
             }
         }
-        return HashCommand.run(new HashCommand.Request(parsed, seed, blockSize, loraName, cacheSalt, values), in,
-                out, err);
+        HashCommand.Request request;
+        try {
+            request = new HashCommand.Request(parsedStrategy, parsed, seed, blockSize, loraName, cacheSalt, values);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+        return HashCommand.run(request, in, out, err);
     }
 
     private ParameterException usage(String message) {

@@ -51,6 +51,17 @@ public final class KvEvent {
     private int objectKeyOffset;
     private int objectKeyLength = ABSENT_INT;
     private @Nullable String objectKey;
+    private @Nullable String cacheSalt;
+    private @Nullable String sessionId;
+    private @Nullable String ownership;
+    private boolean bigramTokens;
+    private boolean cacheRoleKv = true;
+    private int lmcacheWorldSize = ABSENT_INT;
+    private int lmcacheWorkerId = ABSENT_INT;
+    private int workerSegmentStart;
+    private int workerSegmentEnd;
+    private int layerSegmentStart = -1;
+    private int layerSegmentEnd = -1;
 
     KvEvent(int initialHashes, int initialTokens) {
         hashes = new long[initialHashes];
@@ -94,14 +105,46 @@ public final class KvEvent {
         return parentHash;
     }
 
-    /** Number of valid entries in {@link #tokenIds()}. SGLang bigram pairs are flattened (both elements). */
+    /**
+     * Number of valid entries in {@link #tokenIds()}. For SGLang EAGLE pages ({@link #bigramTokens()}) this is the
+     * number of {@code [a, b]} pairs, and the array holds each pair's first element.
+     */
     public int tokenCount() {
         return tokenCount;
     }
 
-    /** The token ids of the stored blocks (needed for token-rehash mode). The array is reused. */
+    /**
+     * The token ids of the stored blocks (needed for token-rehash mode). The array is reused. For EAGLE bigram
+     * pages SGLang sends pair {@code j} as {@code (t[j], t[j+1])}, so the first elements are the page's own tokens,
+     * in order: that is what is kept here, one per position, so a page of {@code page_size} pairs has
+     * {@code page_size} tokens and is found by a plain-token query.
+     */
     public int[] tokenIds() {
         return tokens;
+    }
+
+    /** True when {@code token_ids} came as SGLang EAGLE {@code [a, b]} bigram pairs (see {@link #tokenIds()}). */
+    public boolean bigramTokens() {
+        return bigramTokens;
+    }
+
+    /**
+     * The cache salt of the stored blocks: SGLang's {@code cache_salt} (from the {@code metadata} map of the array
+     * form, or the top-level key of the tagged-map form), or {@code null}. It seeds the block chain, so salted and
+     * unsalted blocks with the same tokens are different blocks.
+     */
+    public @Nullable String cacheSalt() {
+        return cacheSalt;
+    }
+
+    /** The request's session ({@code session_id}: vLLM #51381, SGLang metadata), or {@code null}. */
+    public @Nullable String sessionId() {
+        return sessionId;
+    }
+
+    /** vLLM's {@code ownership} (#52067), as sent, or {@code null}. */
+    public @Nullable String ownership() {
+        return ownership;
     }
 
     /** Tokens per block, or {@link #ABSENT_INT}. */
@@ -212,7 +255,72 @@ public final class KvEvent {
         return objectKey;
     }
 
+    /**
+     * False when the object key names a {@code cache_role} other than {@code kv} (vLLM Ascend's {@code state}
+     * objects of hybrid models): such an object shares its chunk hash with the KV object of the same chunk but is
+     * a different object. True for engine events and keys without the label.
+     */
+    public boolean cacheRoleKv() {
+        return cacheRoleKv;
+    }
+
+    /** True when the object key is an LMCache key ({@link #lmcacheWorldSize()} and worker id are then set). */
+    public boolean isLmcacheKey() {
+        return lmcacheWorldSize != ABSENT_INT;
+    }
+
+    /** The LMCache key's {@code world_size}, or {@link #ABSENT_INT}. */
+    public int lmcacheWorldSize() {
+        return lmcacheWorldSize;
+    }
+
+    /** The LMCache key's {@code worker_id} ({@code 0 <= id < world size}), or {@link #ABSENT_INT}. */
+    public int lmcacheWorkerId() {
+        return lmcacheWorkerId;
+    }
+
+    /**
+     * The LMCache chunk this object belongs to: the object key without its worker id and layer id segments, so all
+     * workers' (and layers') objects of one chunk share it. Allocates; {@code null} unless {@link #isLmcacheKey()}.
+     */
+    public @Nullable String lmcacheChunkKey() {
+        if (!isLmcacheKey()) {
+            return null;
+        }
+        final StringBuilder sb = new StringBuilder(objectKeyLength);
+        final int end = objectKeyOffset + objectKeyLength;
+        int from = objectKeyOffset;
+        from = appendUntil(sb, from, workerSegmentStart);
+        sb.append('*');
+        from = workerSegmentEnd;
+        if (layerSegmentStart >= 0) {
+            from = appendUntil(sb, from, layerSegmentStart);
+            sb.append('*');
+            from = layerSegmentEnd;
+        }
+        appendUntil(sb, from, end);
+        return sb.toString();
+    }
+
+    private int appendUntil(StringBuilder sb, int from, int to) {
+        sb.append(new String(raw, from, to - from, StandardCharsets.UTF_8));
+        return to;
+    }
+
     // ---- decoder side (package-private) ----
+
+    void cacheRoleKv(boolean value) {
+        cacheRoleKv = value;
+    }
+
+    void lmcache(int worldSize, int workerId, int workerStart, int workerEnd, int layerStart, int layerEnd) {
+        lmcacheWorldSize = worldSize;
+        lmcacheWorkerId = workerId;
+        workerSegmentStart = workerStart;
+        workerSegmentEnd = workerEnd;
+        layerSegmentStart = layerStart;
+        layerSegmentEnd = layerEnd;
+    }
 
     void reset(EventKind newKind, byte[] source) {
         kind = newKind;
@@ -238,6 +346,31 @@ public final class KvEvent {
         groupId = null;
         objectKeyLength = ABSENT_INT;
         objectKey = null;
+        cacheSalt = null;
+        sessionId = null;
+        ownership = null;
+        bigramTokens = false;
+        cacheRoleKv = true;
+        lmcacheWorldSize = ABSENT_INT;
+        lmcacheWorkerId = ABSENT_INT;
+        layerSegmentStart = -1;
+        layerSegmentEnd = -1;
+    }
+
+    void cacheSalt(@Nullable String value) {
+        cacheSalt = value;
+    }
+
+    void sessionId(@Nullable String value) {
+        sessionId = value;
+    }
+
+    void ownership(@Nullable String value) {
+        ownership = value;
+    }
+
+    void bigramTokens(boolean value) {
+        bigramTokens = value;
     }
 
     void kind(EventKind value) {

@@ -23,6 +23,11 @@ public enum Medium {
     OBJ,
     /** SGLang {@code EXTERNAL}. */
     EXTERNAL,
-    /** Any other text. */
+    /** vLLM offloading connector storage tier {@code STORAGE} (vLLM #48123, 2026-07-27, replaced FS and OBJ). */
+    STORAGE,
+    /**
+     * Any other text: a medium this daemon does not know. Its raw text is {@link KvEvent#mediumName()}; the sink
+     * must still index it (on the outermost tier), count it by that name and warn once per stream.
+     */
     OTHER
 }

@@ -9,10 +9,10 @@ final class MediumNames {
     private static final byte[][] MEDIUM_TEXT = {
         BatchDecoder.ascii("GPU"), BatchDecoder.ascii("CPU"), BatchDecoder.ascii("CPU_PINNED"),
         BatchDecoder.ascii("DISK"), BatchDecoder.ascii("FS"), BatchDecoder.ascii("OBJ"),
-        BatchDecoder.ascii("EXTERNAL"),
+        BatchDecoder.ascii("EXTERNAL"), BatchDecoder.ascii("STORAGE"),
     };
     private static final Medium[] MEDIUM_VALUE = {
-        Medium.GPU, Medium.CPU, Medium.CPU_PINNED, Medium.DISK, Medium.FS, Medium.OBJ, Medium.EXTERNAL,
+        Medium.GPU, Medium.CPU, Medium.CPU_PINNED, Medium.DISK, Medium.FS, Medium.OBJ, Medium.EXTERNAL, Medium.STORAGE,
     };
 
     private static final SpecKind[] SPEC_KINDS = SpecKind.values();

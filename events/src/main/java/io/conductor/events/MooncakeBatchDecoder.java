@@ -150,12 +150,28 @@ final class MooncakeBatchDecoder extends BatchDecoder {
             key = keys.hexHash(raw, connectorOffset, connectorLength);
             derived = keys.lastOk();
         }
-        if (!derived && event.hasObjectKey()) {
-            key = keys.connectorKey(raw, event.objectKeyOffset(), event.objectKeyLength());
-            derived = keys.lastOk();
-            if (!derived) {
-                key = keys.bareKey(raw, event.objectKeyOffset(), event.objectKeyLength());
-                derived = keys.lastOk();
+        if (event.hasObjectKey()) {
+            // Parse the key even when a connector hash gave the key: its labels (cache_role) and its LMCache
+            // worker fields describe the object.
+            final long fromKey = keys.connectorKey(raw, event.objectKeyOffset(), event.objectKeyLength());
+            boolean parsed = keys.lastOk();
+            event.cacheRoleKv(keys.cacheRoleKv());
+            long value = fromKey;
+            if (!parsed) {
+                value = keys.lmcacheKey(raw, event.objectKeyOffset(), event.objectKeyLength());
+                parsed = keys.lastOk();
+                if (parsed) {
+                    event.lmcache(keys.lmcacheWorldSize(), keys.lmcacheWorkerId(), keys.workerSegmentStart(),
+                            keys.workerSegmentEnd(), keys.layerSegmentStart(), keys.layerSegmentEnd());
+                }
+            }
+            if (!parsed) {
+                value = keys.bareKey(raw, event.objectKeyOffset(), event.objectKeyLength());
+                parsed = keys.lastOk();
+            }
+            if (!derived && parsed) {
+                key = value;
+                derived = true;
             }
         }
         if (!derived) {

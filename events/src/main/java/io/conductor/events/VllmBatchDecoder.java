@@ -4,8 +4,10 @@ package io.conductor.events;
  * Decodes vLLM and SGLang batches (events.md 2 and 4): events as tagged arrays of every historical length or as
  * tagged maps (decoded by key, unknown keys ignored, omitted defaults), hashes in any integer form or as bin.
  *
- * <p>SGLang differs only in position 7 of the array form (a {@code metadata} map instead of {@code lora_name}) and
- * in the map key {@code metadata}; both are skipped. Hashes keep their 64-bit pattern either way.
+ * <p>SGLang differs in position 7 of the array form (a {@code metadata} map {@code {cache_salt, session_id}} instead
+ * of {@code lora_name}); its tagged-map form (sglang #37482) carries {@code cache_salt} and {@code session_id} as
+ * top-level keys (a nested {@code metadata} map is read too). vLLM's map-only {@code session_id} (#51381) and
+ * {@code ownership} (#52067) are read; any other key is skipped. Hashes keep their 64-bit pattern either way.
  *
  * <p>Not thread-safe: one instance per stream.
  */
@@ -28,6 +30,10 @@ final class VllmBatchDecoder extends BatchDecoder {
     private static final byte[] SPEC_KIND = ascii("kv_cache_spec_kind");
     private static final byte[] SLIDING_WINDOW = ascii("kv_cache_spec_sliding_window");
     private static final byte[] LOCALITY = ascii("locality");
+    private static final byte[] SESSION_ID = ascii("session_id");
+    private static final byte[] OWNERSHIP = ascii("ownership");
+    private static final byte[] CACHE_SALT = ascii("cache_salt");
+    private static final byte[] METADATA = ascii("metadata");
 
     /** Minimum array lengths, tag included (events.md 2.2). */
     private static final int MIN_STORED = 6;
@@ -82,8 +88,10 @@ final class VllmBatchDecoder extends BatchDecoder {
                     field = 7;
                 }
                 if (n > 7) {
-                    if (sglang) {
-                        r.skipValue(); // metadata {cache_salt, session_id}
+                    if (r.isMapNext()) {
+                        readMetadata(event, r); // SGLang: {cache_salt, session_id}
+                    } else if (sglang && !r.isStrNext()) {
+                        r.skipValue();
                     } else {
                         event.loraName(readOptionalString());
                     }
@@ -174,6 +182,8 @@ final class VllmBatchDecoder extends BatchDecoder {
                         event.loraName(readOptionalString());
                     } else if (r.lastRawEquals(k, GROUP_IDX)) {
                         readGroupIdx(event, r);
+                    } else if (r.lastRawEquals(k, OWNERSHIP)) {
+                        event.ownership(readOptionalText(r));
                     } else {
                         r.skipValue();
                     }
@@ -183,6 +193,10 @@ final class VllmBatchDecoder extends BatchDecoder {
                         readBlockSize(event, r);
                     } else if (r.lastRawEquals(k, EXTRA_KEYS)) {
                         readExtraKeys(event, r);
+                    } else if (r.lastRawEquals(k, SESSION_ID)) {
+                        event.sessionId(readOptionalText(r));
+                    } else if (r.lastRawEquals(k, CACHE_SALT)) {
+                        event.cacheSalt(readOptionalText(r));
                     } else {
                         r.skipValue();
                     }
@@ -218,8 +232,10 @@ final class VllmBatchDecoder extends BatchDecoder {
                 case 8 -> {
                     if (r.lastRawEquals(k, LOCALITY)) {
                         readLocality(event, r);
+                    } else if (r.lastRawEquals(k, METADATA) && r.isMapNext()) {
+                        readMetadata(event, r);
                     } else {
-                        r.skipValue(); // SGLang metadata, unknown keys
+                        r.skipValue(); // unknown keys
                     }
                 }
                 default -> r.skipValue();
@@ -264,15 +280,17 @@ final class VllmBatchDecoder extends BatchDecoder {
             throw DecodeException.of(DropReason.TOO_LARGE, "%d tokens in one event", n);
         }
         if (n > 0 && r.isArrayNext()) {
-            // SGLang EAGLE bigram keys: [a, b] pairs, flattened (both elements hash, events.md 4).
-            final int[] tokens = event.tokensFor(2 * n);
+            // SGLang EAGLE bigram keys: pair j is (t[j], t[j+1]); the first elements are the page's own tokens, one
+            // per position, so the page keeps page_size tokens (KvEvent#tokenIds).
+            final int[] tokens = event.tokensFor(n);
             for (int i = 0; i < n; i++) {
-                if (r.readArrayHeader() != 2) {
+                if (!r.isArrayNext() || r.readArrayHeader() != 2) {
                     throw DecodeException.of(DropReason.FIELD_TYPE, "token pair must have 2 elements");
                 }
-                tokens[2 * i] = readToken(r);
-                tokens[2 * i + 1] = readToken(r);
+                tokens[i] = readToken(r);
+                readToken(r);
             }
+            event.bigramTokens(true);
             return;
         }
         r.readUint32s(event.tokensFor(n), n, "token id");
@@ -281,6 +299,43 @@ final class VllmBatchDecoder extends BatchDecoder {
     /** Token ids are u32 on the hashing side; keep the low 32 bits of any value in [-2^31, 2^32). */
     private static int readToken(MsgpackReader r) {
         return (int) r.readLongInRange(Integer.MIN_VALUE, 0xFFFF_FFFFL, "token id");
+    }
+
+    /**
+     * Reads SGLang's {@code metadata} map: {@code cache_salt} and {@code session_id} (strings or nil); other keys
+     * are skipped.
+     */
+    private void readMetadata(KvEvent event, MsgpackReader r) {
+        final int n = r.readMapHeader();
+        for (int i = 0; i < n; i++) {
+            if (!r.isStrNext()) {
+                r.skipValue();
+                r.skipValue();
+                continue;
+            }
+            final int k = r.readStr();
+            if (r.lastRawEquals(k, CACHE_SALT)) {
+                event.cacheSalt(readOptionalText(r));
+            } else if (r.lastRawEquals(k, SESSION_ID)) {
+                event.sessionId(readOptionalText(r));
+            } else {
+                r.skipValue();
+            }
+        }
+    }
+
+    /**
+     * Reads an optional text field of a newer publisher (salt, session, ownership): a string is interned; nil, an
+     * empty string or a value of another type (a future encoding) gives {@code null} and is skipped, so such a
+     * field never fails its event.
+     */
+    private @org.jspecify.annotations.Nullable String readOptionalText(MsgpackReader r) {
+        if (!r.isStrNext()) {
+            r.skipValue();
+            return null;
+        }
+        final String value = readOptionalString();
+        return value == null || value.isEmpty() ? null : value;
     }
 
     private static void readBlockSize(KvEvent event, MsgpackReader r) {

@@ -46,7 +46,7 @@ class SglangAndMooncakeDecoderTest {
     }
 
     @Test
-    void shouldFlattenBigramPairsWhenSglangSendsEagleTokens() {
+    void shouldKeepEachPairsFirstTokenWhenSglangSendsEagleTokens() {
         final byte[] event = Payloads.pack(p -> {
             p.packMapHeader(4).packString("type").packString("BlockStored");
             p.packString("block_hashes").packArrayHeader(1).packLong(-1);
@@ -58,8 +58,9 @@ class SglangAndMooncakeDecoderTest {
         final DecodedEvent e = DecodedBatch.decode(PublisherType.SGLANG, Payloads.batch(1.0, 0, Payloads.raw(event)))
                 .event(0);
 
-        assertArrayEquals(new int[] {1, 2, 2, 3}, e.tokens());
+        assertArrayEquals(new int[] {1, 2}, e.tokens());
         assertArrayEquals(new long[] {-1}, e.hashes());
+        assertEquals(true, e.bigramTokens());
     }
 
     @ParameterizedTest

@@ -127,7 +127,8 @@ public final class ApiRoutes {
                     Map<ContextKey, Map<String, Long>> counts = service.prefixCounts();
                     return ResponseBodies.globalView(f, service.registry(), c -> counts.getOrDefault(c, Map.of()));
                 });
-        routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry(), service::streamState));
+        routes.get(app, "/services", f -> ResponseBodies.services(f, service.registry(), service::streamState,
+                service::skippedEvents));
     }
 
     // ---------------------------------------------------------------- routes

@@ -68,4 +68,15 @@ public interface ConductorService {
     default @Nullable String streamState(ServiceKey key) {
         return null;
     }
+
+    /**
+     * Returns the events of a subscription that did not reach the index, by reason ({@code SkippedEvents} in
+     * {@code /services}).
+     *
+     * @param key the service key
+     * @return reason to count (non-zero only); empty when none or unknown
+     */
+    default java.util.Map<String, Long> skippedEvents(ServiceKey key) {
+        return java.util.Map.of();
+    }
 }

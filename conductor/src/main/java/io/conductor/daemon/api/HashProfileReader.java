@@ -37,8 +37,22 @@ final class HashProfileReader {
         Value seedValue = fields.get(SEED);
         String seed = FieldRules.requiredString(SEED, seedValue, limits);
         String projection = FieldRules.requiredString(PROJECTION, fields.get(PROJECTION), limits);
-        if (!"vllm_v1".equals(strategy)) {
+        if (!"vllm_v1".equals(strategy) && !"lmcache".equals(strategy) && !"sglang".equals(strategy)) {
             throw invalid(STRATEGY, "unsupported hash strategy: " + strategy);
+        }
+        if ("sglang".equals(strategy)) {
+            // SGLang's own page hashes: SHA-256 over u32 tokens, first 8 digest bytes; no seed, no root.
+            if (!"sha256".equals(algorithm)) {
+                throw invalid(ALGORITHM, "unsupported hash algorithm: " + algorithm + " (sglang hashes with sha256)");
+            }
+            if (!"high64_be".equals(projection)) {
+                throw invalid(PROJECTION, "unsupported index projection: " + projection
+                        + " (sglang publishes high64_be)");
+            }
+            if (!FieldRules.validUtf8(seedValue)) {
+                throw invalid(SEED, "python_hash_seed must contain valid UTF-8");
+            }
+            return new HashProfileSpec(strategy, algorithm, seed, "", projection);
         }
         if (!"sha256".equals(algorithm) && !"sha256_cbor".equals(algorithm)) {
             throw invalid(ALGORITHM, "unsupported hash algorithm: " + algorithm);

@@ -65,10 +65,12 @@ final class RegisterRequestReader {
         if (!replay.isEmpty()) {
             endpoints.check("replay_endpoint", replay);
         }
-        // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
+        // SGLang hashes are not vLLM's: an SGLang stream keeps only an sglang profile (its native hashes index
+        // directly); with any other profile it is indexed in token-rehash mode.
+        HashProfileSpec kept = serviceType == ServiceType.SGLANG && (profile == null
+                || !"sglang".equals(profile.strategy())) ? null : profile;
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
-                dpRank, cacheGroup, serviceType == ServiceType.SGLANG ? null : profile, additionalSalt, loraId,
-                role);
+                dpRank, cacheGroup, kept, additionalSalt, loraId, role);
     }
 
     static ServiceKey readUnregister(Value.MapValue body, ApiLimits limits) {

@@ -164,13 +164,14 @@ final class ResponseBodies {
     }
 
     static byte[] services(WireFormat format, RegistrySnapshot snapshot,
-            java.util.function.Function<io.conductor.daemon.registry.ServiceKey, @Nullable String> streamState) {
+            java.util.function.Function<io.conductor.daemon.registry.ServiceKey, @Nullable String> streamState,
+            java.util.function.Function<io.conductor.daemon.registry.ServiceKey, Map<String, Long>> skipped) {
         List<RegistrySnapshot.Service> services = snapshot.services();
         ResponseWriter w = ResponseWriter.create(format).beginMap(2).field("count", services.size());
         w.key("services").beginArray(services.size());
         for (RegistrySnapshot.Service s : services) {
             ServiceRegistration r = s.registration();
-            w.beginMap(14)
+            w.beginMap(15)
                     .field("Endpoint", r.endpoint())
                     .field("ReplayEndpoint", r.replayEndpoint())
                     .field("Type", r.type().wireName())
@@ -197,6 +198,12 @@ final class ResponseBodies {
             } else {
                 w.string(stream);
             }
+            Map<String, Long> skips = skipped.apply(r.key());
+            w.key("SkippedEvents").beginMap(skips.size());
+            for (Map.Entry<String, Long> e : skips.entrySet()) {
+                w.field(e.getKey(), e.getValue());
+            }
+            w.endMap();
             w.endMap();
         }
         return w.endArray().endMap().toBytes();

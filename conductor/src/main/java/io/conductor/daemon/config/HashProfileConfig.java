@@ -85,7 +85,9 @@ public record HashProfileConfig(String strategy, String algorithm, String python
     }
 
     static @Nullable String strategyProblem(String strategy) {
-        return STRATEGY_VLLM_V1.equals(strategy) ? null : "unsupported hash strategy: " + strategy;
+        // lmcache: vLLM's chain over LMCache's chunks (same algorithm, seed and projection rules)
+        return STRATEGY_VLLM_V1.equals(strategy) || "lmcache".equals(strategy) ? null
+            : "unsupported hash strategy: " + strategy;
     }
 
     static @Nullable String algorithmProblem(String algorithm) {

@@ -214,7 +214,7 @@ public final class ConductorApiExtension implements DaemonExtension {
         }
         HashProfileConfig p = entry.hashProfile();
         HashProfileSpec spec = null;
-        if (p != null && type != ServiceType.SGLANG) {
+        if (p != null && (type != ServiceType.SGLANG || "sglang".equals(p.strategy()))) {
             HashProfile resolved = HashProfile.parse(p.strategy(), p.algorithm(), p.pythonHashSeed(),
                     p.indexProjection());
             spec = new HashProfileSpec(p.strategy(), p.algorithm(), p.pythonHashSeed(), resolved.rootDigestHex(),

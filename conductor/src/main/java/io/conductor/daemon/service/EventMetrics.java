@@ -57,6 +57,33 @@ public final class EventMetrics {
                         }
                     }
                 }).register(registry);
+        CounterWithCallback.builder().name("conductor_events_skipped_total")
+                .help("Well-formed events that did not (or not yet) reach the index, by stream and reason "
+                        + "(docs/metrics.md lists the reasons); malformed input is in "
+                        + "conductor_event_decode_errors_total")
+                .labelNames("instance_id", "tenant", "dp_rank", "reason")
+                .callback(cb -> {
+                    for (Map.Entry<ServiceKey, IndexingSink> e : streams.sinks().entrySet()) {
+                        ServiceKey k = e.getKey();
+                        for (SkipReason reason : SkipReason.values()) {
+                            cb.call(e.getValue().skipped(reason), k.instanceId(), k.tenantId(),
+                                    Integer.toString(k.dpRank()), reason.label());
+                        }
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("conductor_events_unknown_medium_total")
+                .help("Events whose medium the daemon does not know, by stream and raw medium name (lower case; at "
+                        + "most 16 names per stream, the rest as other); they are indexed on the outermost tier")
+                .labelNames("instance_id", "tenant", "dp_rank", "medium")
+                .callback(cb -> {
+                    for (Map.Entry<ServiceKey, IndexingSink> e : streams.sinks().entrySet()) {
+                        ServiceKey k = e.getKey();
+                        for (Map.Entry<String, Long> m : e.getValue().unknownMedia().entrySet()) {
+                            cb.call(m.getValue(), k.instanceId(), k.tenantId(), Integer.toString(k.dpRank()),
+                                    m.getKey());
+                        }
+                    }
+                }).register(registry);
         CounterWithCallback.builder().name("conductor_event_batches_total")
                 .help("Event batches applied, by stream")
                 .labelNames(INSTANCE, TENANT, DP_RANK)

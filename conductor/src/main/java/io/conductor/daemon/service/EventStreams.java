@@ -42,4 +42,15 @@ public interface EventStreams {
     default @Nullable String streamState(io.conductor.daemon.registry.ServiceKey key) {
         return null;
     }
+
+    /**
+     * Returns the events of a subscription that did not reach the index, by {@link SkipReason} label (non-zero
+     * counts only), for {@code /services}.
+     *
+     * @param key the service key
+     * @return label to count; empty when none or unknown
+     */
+    default java.util.Map<String, Long> skippedEvents(io.conductor.daemon.registry.ServiceKey key) {
+        return java.util.Map.of();
+    }
 }

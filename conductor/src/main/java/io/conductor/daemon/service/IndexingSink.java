@@ -16,11 +16,19 @@ import io.conductor.index.prefix.PoolStream;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.RankHandle;
 import io.conductor.index.prefix.Tier;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns one subscription's normalized events into index updates: each ZMQ batch becomes one {@link IndexBatch}
@@ -29,16 +37,30 @@ import org.jspecify.annotations.Nullable;
  * {@code token_ids} by a {@link TokenRehasher}, so queries hash with the conductor's own chain. Mooncake streams
  * update the shared pool tiers through their {@link PoolStream}.
  *
+ * <p>Nothing is dropped silently: an event that does not reach the index is counted by {@link SkipReason}
+ * ({@link #skipped}). A medium the daemon does not know is indexed on the outermost tier (disk), counted by its raw
+ * name ({@link #unknownMedia}, at most {@value #MAX_UNKNOWN_MEDIA} names, the rest under {@code other}) and warned
+ * about once per stream and name. LMCache objects on a Mooncake stream count only once every worker of their chunk
+ * has its object present ({@link #MAX_TRACKED_CHUNKS} chunks tracked at once).
+ *
  * <p>Thread-safety: one writer. Every sink call comes from the subscription's poller thread (the events module's
  * contract); the counters it exposes for metrics are atomics read by the scrape thread.
  */
 final class IndexingSink implements KvEventSink {
     /*
      * Allocation: the batch, the rehash scratch and the rehasher are allocated once; an engine event allocates
-     * nothing except, in rehash mode, HashExtras when its LoRA name changes. A Mooncake event allocates its
+     * nothing except, in rehash mode, HashExtras when its LoRA name or salt changes; an unknown medium name or an
+     * LMCache object allocates its bookkeeping. A Mooncake event allocates its
      * context key and object key (the index keeps the key in its binding).
      */
     private static final int MEDIA = Medium.values().length;
+    private static final Logger LOG = LoggerFactory.getLogger(IndexingSink.class);
+    /** Distinct unknown medium names counted per stream; more share the name {@code other}. */
+    static final int MAX_UNKNOWN_MEDIA = 16;
+    /** LMCache chunks (per tier, tenant and backend) whose worker objects are tracked at once per stream. */
+    static final int MAX_TRACKED_CHUNKS = 1 << 16;
+    /** Objects (workers x layers) tracked per LMCache chunk; more are counted as {@code chunk_tracking_full}. */
+    static final int MAX_OBJECTS_PER_CHUNK = 1 << 14;
 
     private final ServiceRegistration registration;
     private final PrefixIndex<?> index;
@@ -48,8 +70,12 @@ final class IndexingSink implements KvEventSink {
     private final IndexBatch batch = new IndexBatch();
     private final AtomicLongArray eventCounts = new AtomicLongArray(EventKind.values().length * MEDIA);
     private final Set<String> poolBackends = new HashSet<>();
+    private final AtomicLongArray skipped = new AtomicLongArray(SkipReason.values().length);
+    private final ConcurrentHashMap<String, AtomicLong> unknownMedia = new ConcurrentHashMap<>();
+    private final Map<String, LmcacheChunk> lmcacheChunks = new HashMap<>();
     private long[] ownHashes = new long[64];
     private String extrasLora = "";
+    private @Nullable String extrasSalt;
     private HashExtras extras = HashExtras.NONE;
 
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
@@ -91,6 +117,56 @@ final class IndexingSink implements KvEventSink {
         return eventCounts.getOpaque(kind.ordinal() * MEDIA + medium.ordinal());
     }
 
+    /**
+     * Returns how many events of this stream did not reach the index for a reason.
+     *
+     * @param reason the reason
+     * @return the count
+     */
+    long skipped(SkipReason reason) {
+        return skipped.getOpaque(reason.ordinal());
+    }
+
+    /**
+     * Returns the events per unknown medium name (lower case) seen on this stream; they were indexed on the
+     * outermost tier.
+     *
+     * @return a snapshot, name to count
+     */
+    Map<String, Long> unknownMedia() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        for (Map.Entry<String, AtomicLong> e : unknownMedia.entrySet()) {
+            out.put(e.getKey(), e.getValue().get());
+        }
+        return out;
+    }
+
+    private void skip(SkipReason reason) {
+        int i = reason.ordinal();
+        skipped.setOpaque(i, skipped.getPlain(i) + 1);
+    }
+
+    /** Counts an unknown medium by its raw name and warns once per name (the map is bounded). */
+    private void unknownMedium(KvEvent event) {
+        String raw = event.mediumName() == null ? "" : event.mediumName().toLowerCase(Locale.ROOT);
+        AtomicLong count = unknownMedia.get(raw);
+        if (count == null) {
+            if (unknownMedia.size() >= MAX_UNKNOWN_MEDIA) {
+                raw = "other";
+                count = unknownMedia.get(raw);
+            }
+            if (count == null) {
+                count = new AtomicLong();
+                unknownMedia.put(raw, count);
+                LOG.warn("event=unknown_medium instance_id={} tenant={} dp_rank={} medium=\"{}\" tier=disk "
+                        + "note=\"indexed on the outermost tier; counted in conductor_events_total\"",
+                        registration.instanceId(), registration.tenantId(), registration.dpRank(),
+                        event.mediumName());
+            }
+        }
+        count.incrementAndGet();
+    }
+
     @Override
     public void onBatchBegin(KvBatch kvBatch) {
         batch.clear();
@@ -111,8 +187,9 @@ final class IndexingSink implements KvEventSink {
     private void onEngineEvent(RankHandle r, KvEvent event) {
         switch (event.kind()) {
             case BLOCKS_STORED -> {
-                Tier tier = engineTier(event.medium());
-                if (tier == null || !event.isPrimaryGroup()) {
+                Tier tier = engineTier(event);
+                if (!event.isPrimaryGroup()) {
+                    skip(SkipReason.NON_PRIMARY_GROUP);
                     return;
                 }
                 String lora = event.loraName() == null ? "" : event.loraName();
@@ -126,15 +203,22 @@ final class IndexingSink implements KvEventSink {
                 long parentOwn = event.hasParentHash()
                         ? rh.ownHashOrDefault(event.parentHash(), 0) : 0;
                 int done = rh.onBlockStored(event.hasParentHash(), event.parentHash(), event.blockHashes(), 0, n,
-                        event.tokenIds(), 0, event.tokenCount(), (int) registration.blockSize(), extrasFor(lora),
-                        ownHashes, 0);
+                        event.tokenIds(), 0, event.tokenCount(), (int) registration.blockSize(),
+                        extrasFor(lora, event.cacheSalt()), ownHashes, 0);
                 if (done > 0) {
                     batch.store(r, lora, tier, parentOwn, event.hasParentHash(), ownHashes, 0, done);
+                } else if (done == TokenRehasher.UNKNOWN_PARENT) {
+                    skip(SkipReason.UNKNOWN_PARENT);
+                } else if (done == TokenRehasher.TOKEN_COUNT_MISMATCH) {
+                    skip(SkipReason.TOKEN_COUNT_MISMATCH);
+                } else if (done == TokenRehasher.TABLE_FULL) {
+                    skip(SkipReason.REHASH_TABLE_FULL);
                 }
             }
             case BLOCKS_REMOVED -> {
-                Tier tier = engineTier(event.medium());
-                if (tier == null || !event.isPrimaryGroup()) {
+                Tier tier = engineTier(event);
+                if (!event.isPrimaryGroup()) {
+                    skip(SkipReason.NON_PRIMARY_GROUP);
                     return;
                 }
                 int n = event.blockCount();
@@ -145,6 +229,9 @@ final class IndexingSink implements KvEventSink {
                 }
                 ensureScratch(n);
                 int mapped = rh.onBlockRemoved(event.blockHashes(), 0, n, ownHashes, 0);
+                if (mapped == 0 && n > 0) {
+                    skip(SkipReason.UNKNOWN_HASH_REMOVED);
+                }
                 batch.remove(r, tier, ownHashes, 0, mapped);
             }
             case ALL_BLOCKS_CLEARED -> {
@@ -153,24 +240,32 @@ final class IndexingSink implements KvEventSink {
                     rehasher.clear();
                 }
             }
-            default -> {
-                // Mooncake kinds on an engine stream cannot happen (the decoder follows the registered type).
-            }
+            default -> skip(SkipReason.WRONG_STREAM_KIND);   // the decoder follows the registered type
         }
     }
 
     private void onPoolEvent(PoolStream p, KvEvent event) {
         String backend = event.backendId();
         if (backend == null || backend.isEmpty()) {
+            skip(SkipReason.NO_OBJECT_KEY);    // the decoder rejects these; kept so no path is uncounted
             return;
         }
         String tenant = event.tenantId() == null || event.tenantId().isEmpty()
                 ? registration.tenantId() : event.tenantId();
         switch (event.kind()) {
             case OBJECT_STORED -> {
-                Tier tier = poolTier(event.medium());
+                Tier tier = poolTier(event);
                 String objectKey = event.objectKey();
-                if (tier == null || objectKey == null || event.blockCount() == 0) {
+                if (objectKey == null) {
+                    skip(SkipReason.NO_OBJECT_KEY);
+                    return;
+                }
+                if (event.blockCount() == 0) {
+                    skip(SkipReason.NO_HASH);
+                    return;
+                }
+                if (!event.cacheRoleKv()) {
+                    skip(SkipReason.STATE_OBJECT);
                     return;
                 }
                 String model = event.modelName() == null || event.modelName().isEmpty()
@@ -178,20 +273,130 @@ final class IndexingSink implements KvEventSink {
                 long blockSize = event.blockSize() > 0 ? event.blockSize() : registration.blockSize();
                 String lora = event.loraName() == null ? registration.loraName() : event.loraName();
                 poolBackends.add(backend);
+                if (event.isLmcacheKey()) {
+                    String chunk = lmcacheChunkKey(event, tenant, backend, tier);
+                    LmcacheChunk c = lmcacheChunks.get(chunk);
+                    if (c == null) {
+                        if (lmcacheChunks.size() >= MAX_TRACKED_CHUNKS) {
+                            skip(SkipReason.CHUNK_TRACKING_FULL);
+                            return;
+                        }
+                        c = new LmcacheChunk(event.lmcacheWorldSize(), event.lmcacheChunkKey(), tenant, backend, tier);
+                        lmcacheChunks.put(chunk, c);
+                    }
+                    if (c.objects.size() >= MAX_OBJECTS_PER_CHUNK && !c.objects.contains(objectKey)) {
+                        skip(SkipReason.CHUNK_TRACKING_FULL);
+                        return;
+                    }
+                    if (!c.add(objectKey, event.lmcacheWorkerId())) {
+                        return;                                     // a repeat of a present object
+                    }
+                    if (!c.complete()) {
+                        skip(SkipReason.CHUNK_INCOMPLETE);
+                        return;
+                    }
+                    if (c.indexed) {
+                        return;
+                    }
+                    c.indexed = true;
+                    objectKey = c.bindingKey;
+                }
                 batch.poolStore(p, new ContextKey(tenant, model, blockSize), lora, backend, objectKey, tier,
                         event.blockHash(0));
             }
             case OBJECT_REMOVED -> {
-                Tier tier = poolTier(event.medium());
+                Tier tier = poolTier(event);
                 String objectKey = event.objectKey();
-                if (tier != null && objectKey != null) {
-                    batch.poolRemove(p, tenant, backend, objectKey, tier);
+                if (objectKey == null) {
+                    skip(SkipReason.NO_OBJECT_KEY);
+                    return;
+                }
+                if (event.isLmcacheKey()) {
+                    String chunk = lmcacheChunkKey(event, tenant, backend, tier);
+                    LmcacheChunk c = lmcacheChunks.get(chunk);
+                    if (c == null || !c.remove(objectKey, event.lmcacheWorkerId())) {
+                        skip(SkipReason.UNKNOWN_HASH_REMOVED);
+                        return;
+                    }
+                    if (c.isEmpty()) {
+                        lmcacheChunks.remove(chunk);
+                    }
+                    if (!c.indexed || c.complete()) {
+                        return;
+                    }
+                    c.indexed = false;
+                    objectKey = c.bindingKey;
+                }
+                batch.poolRemove(p, tenant, backend, objectKey, tier);
+            }
+            case OBJECTS_CLEARED -> {
+                batch.poolClear(p, tenant, backend);
+                Iterator<LmcacheChunk> it = lmcacheChunks.values().iterator();
+                while (it.hasNext()) {
+                    LmcacheChunk c = it.next();
+                    if (c.tenant.equals(tenant) && c.backend.equals(backend)) {
+                        it.remove();
+                    }
                 }
             }
-            case OBJECTS_CLEARED -> batch.poolClear(p, tenant, backend);
-            default -> {
-                // Engine kinds on a Mooncake stream cannot happen.
+            default -> skip(SkipReason.WRONG_STREAM_KIND);
+        }
+    }
+
+    private static String lmcacheChunkKey(KvEvent event, String tenant, String backend, Tier tier) {
+        return tier.ordinal() + "|" + tenant + "|" + backend + "|" + event.lmcacheChunkKey();
+    }
+
+    /**
+     * The objects present of one LMCache chunk on one tier: LMCache writes one object per worker (tensor-parallel
+     * rank), and with layerwise keys one per layer too. The chunk is usable only when every worker has at least
+     * one object there. Bound to the index under {@link #bindingKey} (the object key with the worker and layer ids
+     * replaced by {@code *}) while complete.
+     */
+    private static final class LmcacheChunk {
+        final int[] perWorker;
+        final Set<String> objects = new HashSet<>();
+        final String bindingKey;
+        final String tenant;
+        final String backend;
+        final Tier tier;
+        int workersPresent;
+        boolean indexed;
+
+        LmcacheChunk(int worldSize, @Nullable String bindingKey, String tenant, String backend, Tier tier) {
+            this.perWorker = new int[worldSize];
+            this.bindingKey = Objects.requireNonNull(bindingKey, "bindingKey");
+            this.tenant = tenant;
+            this.backend = backend;
+            this.tier = tier;
+        }
+
+        boolean add(String objectKey, int worker) {
+            if (worker < 0 || worker >= perWorker.length || !objects.add(objectKey)) {
+                return false;
             }
+            if (perWorker[worker]++ == 0) {
+                workersPresent++;
+            }
+            return true;
+        }
+
+        boolean remove(String objectKey, int worker) {
+            if (worker < 0 || worker >= perWorker.length || !objects.remove(objectKey)) {
+                return false;
+            }
+            if (--perWorker[worker] == 0) {
+                workersPresent--;
+            }
+            return true;
+        }
+
+        boolean complete() {
+            return workersPresent == perWorker.length;
+        }
+
+        boolean isEmpty() {
+            return objects.isEmpty();
         }
     }
 
@@ -215,6 +420,7 @@ final class IndexingSink implements KvEventSink {
             for (String backend : poolBackends) {
                 batch.poolClear(pool, registration.tenantId(), backend);
             }
+            lmcacheChunks.clear();
         }
         index.apply(batch);
         batch.clear();
@@ -226,29 +432,41 @@ final class IndexingSink implements KvEventSink {
         }
     }
 
-    private HashExtras extrasFor(String lora) {
-        if (!lora.equals(extrasLora)) {
-            extras = HashExtras.of(lora, null);
+    private HashExtras extrasFor(String lora, @Nullable String salt) {
+        if (!lora.equals(extrasLora) || !Objects.equals(salt, extrasSalt)) {
+            extras = HashExtras.of(lora, salt);
             extrasLora = lora;
+            extrasSalt = salt;
         }
         return extras;
     }
 
-    /** vLLM block pool (or no medium) = GPU; the offloading connector's CPU and FS/OBJ tiers are instance-local. */
-    private static @Nullable Tier engineTier(Medium medium) {
-        return switch (medium) {
+    /**
+     * vLLM's block pool (or no medium) is the GPU; the offloading connector's CPU tier and SGLang's pinned host
+     * memory are CPU; vLLM's storage tiers (STORAGE, and FS / OBJ before 2026-07-27), SGLang's disk and external
+     * tiers are the instance's outermost tier, disk. A medium the daemon does not know is indexed there too.
+     */
+    private Tier engineTier(KvEvent event) {
+        return switch (event.medium()) {
             case ABSENT, GPU -> Tier.GPU;
             case CPU, CPU_PINNED -> Tier.CPU;
-            case FS, OBJ, DISK -> Tier.DISK;
-            default -> null;
+            case FS, OBJ, DISK, STORAGE, EXTERNAL -> Tier.DISK;
+            case OTHER -> {
+                unknownMedium(event);
+                yield Tier.DISK;
+            }
         };
     }
 
-    private static @Nullable Tier poolTier(Medium medium) {
-        return switch (medium) {
+    /** The store's {@code cpu} and {@code disk}; no medium, or any other, on the outermost tier, disk. */
+    private Tier poolTier(KvEvent event) {
+        return switch (event.medium()) {
             case CPU -> Tier.CPU;
-            case DISK -> Tier.DISK;
-            default -> null;
+            case DISK, ABSENT -> Tier.DISK;
+            default -> {
+                unknownMedium(event);
+                yield Tier.DISK;
+            }
         };
     }
 }

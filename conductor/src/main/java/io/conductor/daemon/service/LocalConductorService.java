@@ -87,6 +87,12 @@ public final class LocalConductorService implements ConductorService {
     }
 
     @Override
+    public Map<String, Long> skippedEvents(ServiceKey key) {
+        EventStreams e = events;
+        return e == null ? Map.of() : e.skippedEvents(key);
+    }
+
+    @Override
     public ServiceRegistry.Outcome register(ServiceRegistration registration) throws RegistrationException {
         return registry.register(registration);
     }

@@ -239,6 +239,22 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         return s == null ? null : s.state().name().toLowerCase(java.util.Locale.ROOT);
     }
 
+    @Override
+    public Map<String, Long> skippedEvents(ServiceKey key) {
+        IndexingSink sink = sinks.get(key);
+        if (sink == null) {
+            return Map.of();
+        }
+        Map<String, Long> out = new java.util.TreeMap<>();
+        for (SkipReason reason : SkipReason.values()) {
+            long n = sink.skipped(reason);
+            if (n > 0) {
+                out.put(reason.label(), n);
+            }
+        }
+        return out;
+    }
+
     /**
      * Returns one subscription's stats.
      *

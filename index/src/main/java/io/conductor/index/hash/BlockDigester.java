@@ -20,10 +20,16 @@ final class BlockDigester {
     private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class,
             ByteOrder.LITTLE_ENDIAN);
 
+    /** SGLang's salted event chain seed: {@code SHA-256("sglang-cache-salt-v1" || 0x00 || salt)}. */
+    private static final byte[] SGLANG_SALT_PREFIX = "sglang-cache-salt-v1\0".getBytes(
+            java.nio.charset.StandardCharsets.US_ASCII);
+
     private final MessageDigest sha256 = RootDigests.newSha256();
     private final PickleBlockEncoder pickle = new PickleBlockEncoder();
     private final CborBlockEncoder cbor = new CborBlockEncoder();
     private HashAlgorithm algorithm = HashAlgorithm.SHA256;
+    private HashStrategy strategy = HashStrategy.VLLM_V1;
+    private final byte[] sglangSaltSeed = new byte[32];
     private @Nullable Hasher64 xxh3;
     private long xxh3Seed;
     private byte[] xxh3Buffer = new byte[256];
@@ -35,6 +41,7 @@ final class BlockDigester {
      */
     void use(HashProfile profile) {
         algorithm = profile.algorithm();
+        strategy = profile.strategy();
         if (algorithm == HashAlgorithm.XXH3) {
             final long seed = RootDigests.parseUnsignedDecimal64(profile.pythonHashSeed());
             if (xxh3 == null || seed != xxh3Seed) {
@@ -64,6 +71,13 @@ final class BlockDigester {
     void digest(byte[] parent, int parentOffset, boolean firstBlock, int[] tokens, int from, int count,
                 HashExtras extras, byte[] out, int outOffset) {
         final HashAlgorithm a = algorithm;
+        if (strategy == HashStrategy.SGLANG) {
+            digestSglang(parent, parentOffset, firstBlock, tokens, from, count, extras, out, outOffset);
+            return;
+        }
+        if (strategy == HashStrategy.LMCACHE) {
+            extras = HashExtras.NONE;                   // LMCache hashes (prefix, tokens, None)
+        }
         if (a == HashAlgorithm.XXH3) {
             digestXxh3(parent, parentOffset, firstBlock, tokens, from, count, out, outOffset);
             return;
@@ -106,6 +120,42 @@ final class BlockDigester {
         final long local = hasher.hashBytesToLong(b, 0, length);
         final long seq = firstBlock ? local : hasher.hashLongLongToLong(readLongBe(parent, parentOffset), local);
         LONG_BE.set(out, outOffset, seq);
+    }
+
+    /**
+     * SGLang: SHA-256 over the parent digest (none for the first page, or the salt seed when salted) followed by
+     * the tokens as u32 little-endian.
+     */
+    private void digestSglang(byte[] parent, int parentOffset, boolean firstBlock, int[] tokens, int from, int count,
+                              HashExtras extras, byte[] out, int outOffset) {
+        final MessageDigest md = sha256;
+        md.reset();
+        if (!firstBlock) {
+            md.update(parent, parentOffset, 32);
+        } else if (extras.cacheSaltUtf8().length > 0) {
+            md.update(SGLANG_SALT_PREFIX);
+            md.update(extras.cacheSaltUtf8());
+            try {
+                md.digest(sglangSaltSeed, 0, 32);
+            } catch (DigestException e) {
+                throw new IllegalStateException(e);
+            }
+            md.update(sglangSaltSeed, 0, 32);
+        }
+        final int length = 4 * count;
+        if (xxh3Buffer.length < length) {
+            xxh3Buffer = new byte[Math.max(length, 2 * xxh3Buffer.length)];
+        }
+        final byte[] b = xxh3Buffer;
+        for (int i = 0; i < count; i++) {
+            INT_LE.set(b, 4 * i, tokens[from + i]);
+        }
+        md.update(b, 0, length);
+        try {
+            md.digest(out, outOffset, 32);
+        } catch (DigestException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**

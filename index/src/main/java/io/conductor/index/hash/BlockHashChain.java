@@ -36,6 +36,8 @@ public final class BlockHashChain implements BlockHashSequence {
     private int blockSize = 1;
     private int blockCount;
     private int digestLength = 32;
+    /** Where the 8 published key bytes start inside a digest (the profile's projection). */
+    private int keyOffset = 24;
     /** Blocks 0 .. hashed-1 are in {@link #digests} and {@link #keys}. */
     private int hashed;
     private long[] keys = new long[64];
@@ -74,6 +76,7 @@ public final class BlockHashChain implements BlockHashSequence {
             profile.copyRootDigest(root, 0);
             this.profile = profile;
             digestLength = profile.algorithm().digestLength();
+            keyOffset = profile.indexProjection().keyOffset(digestLength);
         }
         this.tokens = tokens;
         this.tokenOffset = offset;
@@ -111,7 +114,8 @@ public final class BlockHashChain implements BlockHashSequence {
     }
 
     /**
-     * Returns block {@code index}'s published 64-bit hash ({@code low64_be} of its digest), hashing it and any
+     * Returns block {@code index}'s published 64-bit hash (its digest's {@code low64_be}, or {@code high64_be} for
+     * the sglang strategy), hashing it and any
      * earlier unhashed block first.
      *
      * @param index block index, {@code 0 <= index < blockCount()}
@@ -183,7 +187,7 @@ public final class BlockHashChain implements BlockHashSequence {
             } else {
                 d.digest(out, (i - 1) * length, false, t, tokenOffset + i * size, size, x, out, i * length);
             }
-            k[i] = BlockDigester.readLongBe(out, i * length + length - 8);
+            k[i] = BlockDigester.readLongBe(out, i * length + keyOffset);
             hashed = i + 1;
         }
     }

@@ -18,7 +18,8 @@ import java.util.HexFormat;
  * thread-safe (each {@link #run} call has its own state).
  *
  * <p>Tokens come from the request or, when it has none, from standard input (whitespace separated). Output: one
- * line per complete block, {@code <block index>\t<digest hex>\t<published 64-bit value, unsigned decimal>}.
+ * line per complete block, {@code <block index>\t<digest hex>\t<published 64-bit value>}: unsigned decimal, except
+ * for the {@code sglang} strategy, whose events carry it as a signed int64.
  * Exit codes: 0 success, 2 usage error (message on {@code err}), 1 input could not be read.
  */
 public final class HashCommand {
@@ -35,6 +36,8 @@ public final class HashCommand {
     /**
      * What to hash: the command line, parsed.
      *
+     * @param strategy  vllm_v1, sglang (SHA-256 over u32 LE tokens, signed first 8 bytes) or lmcache (vLLM's chain
+     *                  over chunks, no extra keys)
      * @param algorithm the engine's hash algorithm
      * @param seed the engine's {@code PYTHONHASHSEED} text (for xxh3: the decimal seed)
      * @param blockSize tokens per block, at least 1
@@ -42,14 +45,35 @@ public final class HashCommand {
      * @param cacheSalt cache salt, or {@code null}
      * @param tokens the tokens; empty = read them from standard input
      */
-    public record Request(HashAlgorithm algorithm, String seed, int blockSize, String loraName,
-            @Nullable String cacheSalt, int[] tokens) {
-        /** Checks the block size and copies the tokens. */
+    public record Request(HashStrategy strategy, HashAlgorithm algorithm, String seed, int blockSize,
+            String loraName, @Nullable String cacheSalt, int[] tokens) {
+        /** Checks the block size and the strategy's constraints, and copies the tokens. */
         public Request {
             if (blockSize < 1) {
                 throw new IllegalArgumentException("--block-size must be a positive integer, was: " + blockSize);
             }
+            if (strategy == HashStrategy.SGLANG && algorithm != HashAlgorithm.SHA256) {
+                throw new IllegalArgumentException("--strategy sglang hashes with sha256 only");
+            }
+            if (strategy == HashStrategy.SGLANG && !loraName.isEmpty()) {
+                throw new IllegalArgumentException("--strategy sglang has no LoRA key");
+            }
             tokens = tokens.clone();
+        }
+
+        /**
+         * A vLLM v1 request.
+         *
+         * @param algorithm serializer and digest
+         * @param seed      the engine's {@code PYTHONHASHSEED} text
+         * @param blockSize tokens per block, at least 1
+         * @param loraName  LoRA adapter name, or {@code ""}
+         * @param cacheSalt cache salt, or {@code null}
+         * @param tokens    the tokens; empty = read them from standard input
+         */
+        public Request(HashAlgorithm algorithm, String seed, int blockSize, String loraName,
+                @Nullable String cacheSalt, int[] tokens) {
+            this(HashStrategy.VLLM_V1, algorithm, seed, blockSize, loraName, cacheSalt, tokens);
         }
     }
 
@@ -68,7 +92,12 @@ public final class HashCommand {
         int[] tokens = request.tokens();
         int tokenCount = tokens.length;
         try {
-            profile = HashProfile.forAnySeedText(request.algorithm(), request.seed());
+            profile = switch (request.strategy()) {
+                case SGLANG -> HashProfile.sglang(request.seed());
+                case LMCACHE -> HashProfile.forAnySeedText(request.algorithm(), request.seed())
+                        .withStrategy(HashStrategy.LMCACHE);
+                case VLLM_V1 -> HashProfile.forAnySeedText(request.algorithm(), request.seed());
+            };
             extras = HashExtras.of(request.loraName(), request.cacheSalt());
             if (tokenCount == 0) {
                 final TokenReader reader = new TokenReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
@@ -95,7 +124,8 @@ public final class HashCommand {
             line.setLength(0);
             line.append(i).append('\t');
             hex.formatHex(line, digest);
-            line.append('\t').append(Long.toUnsignedString(chain.blockHash(i)));
+            line.append('\t').append(request.strategy() == HashStrategy.SGLANG ? Long.toString(chain.blockHash(i))
+                    : Long.toUnsignedString(chain.blockHash(i)));
             out.println(line);
         }
         if (chain.blockCount() == 0) {

@@ -16,11 +16,12 @@ import java.util.Objects;
  * <p>For {@link HashAlgorithm#XXH3} (RFC #1527) the "root" is the 8-byte big-endian XXH3 seed {@code S}, parsed
  * from the seed text as an unsigned decimal: the RFC has no root digest.
  *
- * @param strategy        the hashing scheme ({@code vllm_v1})
+ * @param strategy        the hashing scheme ({@code vllm_v1}, {@code sglang}, {@code lmcache})
  * @param algorithm       serializer and digest
  * @param pythonHashSeed  the seed text exactly as configured ({@code "0"} and {@code "00"} differ)
- * @param indexProjection how digests become 64-bit index keys ({@code low64_be})
- * @param rootDigestHex   lowercase hex of the root: 64 digits for the SHA-256 algorithms, 16 for XXH3
+ * @param indexProjection how digests become 64-bit index keys ({@code low64_be}; {@code high64_be} for sglang)
+ * @param rootDigestHex   lowercase hex of the root: 64 digits for the SHA-256 algorithms, 16 for XXH3, empty for
+ *                        sglang (its first page has no parent)
  */
 public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String pythonHashSeed,
                           IndexProjection indexProjection, String rootDigestHex) {
@@ -43,17 +44,34 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
         Objects.requireNonNull(pythonHashSeed, "pythonHashSeed");
         Objects.requireNonNull(indexProjection, "indexProjection");
         Objects.requireNonNull(rootDigestHex, "rootDigestHex");
-        final String expected = RootDigests.rootHex(algorithm, pythonHashSeed);
+        final String expected = expectedRoot(strategy, algorithm, pythonHashSeed, indexProjection);
         if (!expected.equals(rootDigestHex)) {
             throw new IllegalArgumentException("root digest " + rootDigestHex + " is not the " + algorithm.wireName()
                     + " root of python_hash_seed \"" + pythonHashSeed + "\" (expected " + expected + ")");
         }
     }
 
+    private static String expectedRoot(HashStrategy strategy, HashAlgorithm algorithm, String seed,
+                                       IndexProjection projection) {
+        if (strategy == HashStrategy.SGLANG) {
+            if (algorithm != HashAlgorithm.SHA256 || projection != IndexProjection.HIGH64_BE) {
+                throw new IllegalArgumentException("the sglang strategy is sha256 / high64_be, was "
+                        + algorithm.wireName() + " / " + projection.wireName());
+            }
+            return "";
+        }
+        if (projection != IndexProjection.LOW64_BE) {
+            throw new IllegalArgumentException(strategy.wireName() + " publishes low64_be, not "
+                    + projection.wireName());
+        }
+        return RootDigests.rootHex(algorithm, seed);
+    }
+
     /**
      * Resolves a profile from its four raw strings, with the reference conductor's rules and error texts
      * ({@code mooncake-api.md} section 2.4), checked in the order strategy, algorithm, index projection, seed.
-     * Accepted: strategy {@code vllm_v1}; algorithm {@code sha256}, {@code sha256_cbor} or (our extension)
+     * Accepted: strategy {@code vllm_v1} or {@code lmcache} (same rules below) or {@code sglang} (algorithm
+     * {@code sha256}, projection {@code high64_be}, any seed text); algorithm {@code sha256}, {@code sha256_cbor} or (our extension)
      * {@code xxh3}; projection {@code low64_be}; seed {@code random}, {@code vllm-none-hash} (vLLM's default when
      * {@code PYTHONHASHSEED} is unset; the reference rejects it, a defect we fix) or 1+ ASCII digits with value at
      * most 4294967295, leading zeros kept. For {@code xxh3} the seed must be decimal.
@@ -67,8 +85,20 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
      */
     public static HashProfile parse(String strategy, String algorithm, String pythonHashSeed,
                                     String indexProjection) {
-        if (!HashStrategy.VLLM_V1.wireName().equals(strategy)) {
+        final HashStrategy resolvedStrategy = HashStrategy.fromWireName(strategy);
+        if (resolvedStrategy == null) {
             throw new HashProfileException(HashProfileException.STRATEGY, "unsupported hash strategy: " + strategy);
+        }
+        if (resolvedStrategy == HashStrategy.SGLANG) {
+            if (!HashAlgorithm.SHA256.wireName().equals(algorithm)) {
+                throw new HashProfileException(HashProfileException.ALGORITHM,
+                        "unsupported hash algorithm: " + algorithm + " (the sglang strategy is sha256)");
+            }
+            if (!IndexProjection.HIGH64_BE.wireName().equals(indexProjection)) {
+                throw new HashProfileException(HashProfileException.INDEX_PROJECTION,
+                        "unsupported index projection: " + indexProjection + " (the sglang strategy is high64_be)");
+            }
+            return sglang(pythonHashSeed);
         }
         final HashAlgorithm resolved = HashAlgorithm.fromWireName(algorithm);
         if (resolved == null) {
@@ -79,7 +109,40 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
             throw new HashProfileException(HashProfileException.INDEX_PROJECTION,
                     "unsupported index projection: " + indexProjection);
         }
-        return of(resolved, pythonHashSeed);
+        final HashProfile vllm = of(resolved, pythonHashSeed);
+        return resolvedStrategy == HashStrategy.LMCACHE ? vllm.withStrategy(HashStrategy.LMCACHE) : vllm;
+    }
+
+    /**
+     * The {@code sglang} profile (SHA-256, {@code high64_be}, no root). SGLang has no seed; the text is kept only
+     * so that the profile's fields round-trip.
+     *
+     * @param seedText any well-formed text (usually {@code ""} or {@code "0"})
+     * @return the profile
+     * @throws HashProfileException ({@code python_hash_seed}) if the text has an unpaired surrogate
+     */
+    public static HashProfile sglang(String seedText) {
+        if (!StrictUtf8.isWellFormed(seedText)) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
+                    "python_hash_seed must contain valid UTF-8");
+        }
+        return new HashProfile(HashStrategy.SGLANG, HashAlgorithm.SHA256, seedText, IndexProjection.HIGH64_BE, "");
+    }
+
+    /**
+     * The same chain under another vLLM-rooted strategy ({@link HashStrategy#VLLM_V1} or
+     * {@link HashStrategy#LMCACHE}).
+     *
+     * @param other the strategy
+     * @return the profile with that strategy
+     * @throws IllegalArgumentException for {@link HashStrategy#SGLANG} (use {@link #sglang})
+     */
+    public HashProfile withStrategy(HashStrategy other) {
+        if (other == HashStrategy.SGLANG) {
+            throw new IllegalArgumentException("use HashProfile.sglang for the sglang strategy");
+        }
+        return other == strategy ? this
+                : new HashProfile(other, algorithm, pythonHashSeed, indexProjection, rootDigestHex);
     }
 
     /**

@@ -62,6 +62,7 @@ public final class TokenRehasher {
     private final BlockDigester digester = new BlockDigester();
     private final byte[] root;
     private final int digestLength;
+    private final int keyOffset;
     private final int capacity;
     private final int maxSlots;
     private final MemoryGate gate;
@@ -136,8 +137,9 @@ public final class TokenRehasher {
         }
         this.profile = Objects.requireNonNull(profile, "profile");
         this.digester.use(profile);
-        this.root = profile.rootDigest();
+        this.root = Arrays.copyOf(profile.rootDigest(), profile.algorithm().digestLength());   // sglang: none
         this.digestLength = profile.algorithm().digestLength();
+        this.keyOffset = profile.indexProjection().keyOffset(digestLength);
         this.capacity = capacity;
         this.maxSlots = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;   // > 2 * capacity - 1
         this.gate = Objects.requireNonNull(gate, "gate");
@@ -275,7 +277,7 @@ public final class TokenRehasher {
             final int outAt = length - parentAt;            // alternate between the two scratch digests
             digester.digest(s, parentAt, !hasParent && i == 0, tokens, tokenOffset + i * blockSize, blockSize,
                     extras, s, outAt);
-            final long own = BlockDigester.readLongBe(s, outAt + length - 8);
+            final long own = BlockDigester.readLongBe(s, outAt + keyOffset);
             ownHashesOut[outOffset + i] = own;
             insert(engineHashes[hashOffset + i], own, s, outAt);
             parentAt = outAt;
