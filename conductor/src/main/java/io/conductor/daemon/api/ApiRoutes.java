@@ -9,6 +9,7 @@ import io.conductor.index.prefix.ContextKey;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
@@ -61,11 +62,13 @@ public final class ApiRoutes {
     private final ApiLimits limits;
     private final ApiMetrics metrics;
     private final RoutePolicy routePolicy = new RoutePolicy();
+    private final RoutingModel routing;
 
-    private ApiRoutes(ConductorService service, ApiLimits limits, ApiMetrics metrics) {
+    private ApiRoutes(ConductorService service, ApiLimits limits, ApiMetrics metrics, RoutingModel routing) {
         this.service = Objects.requireNonNull(service, "service");
         this.limits = Objects.requireNonNull(limits, "limits");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.routing = Objects.requireNonNull(routing, "routing");
     }
 
     /**
@@ -79,7 +82,23 @@ public final class ApiRoutes {
      * @param metrics the API meters
      */
     public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics) {
-        ApiRoutes routes = new ApiRoutes(service, limits, metrics);
+        install(app, service, limits, metrics,
+                new RoutingModel(RoutingSettings.defaults(), new PrometheusRegistry()));
+    }
+
+    /**
+     * Installs the routes as {@link #install(Javalin, ConductorService, ApiLimits, ApiMetrics)} does, with the cost
+     * policy's state (its settings and meters).
+     *
+     * @param app the app
+     * @param service the domain
+     * @param limits limits and the optional admin key
+     * @param metrics the API meters
+     * @param routing the cost policy's state
+     */
+    public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics,
+            RoutingModel routing) {
+        ApiRoutes routes = new ApiRoutes(service, limits, metrics, routing);
         routes.post(app, "/register", true, routes::register);
         routes.post(app, "/unregister", true, routes::unregister);
         routes.post(app, "/query", false, (b, f) -> routes.query(b, f, QueryRequestReader.Kind.QUERY, "query"));
@@ -127,6 +146,10 @@ public final class ApiRoutes {
     private Reply route(Value.MapValue body, WireFormat format) {
         long start = System.nanoTime();
         QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits);
+        String policy = request.policy() != null ? request.policy() : routing.settings().defaultPolicy();
+        if (policy.equals(RoutingSettings.POLICY_COST)) {
+            return costRoute(request, format, start);
+        }
         QueryResult result = answer(request.query());
         RoutePolicy.Decision decision = routePolicy.choose(result, request.candidates(), request.loads());
         if (decision == null) {
@@ -135,6 +158,23 @@ public final class ApiRoutes {
         byte[] bytes = ResponseBodies.route(format, decision);
         metrics.route(decision.reason());
         metrics.query("route", request.query().context().modelName(), request.query().promptTokens(), result,
+                System.nanoTime() - start);
+        return Reply.ok(bytes);
+    }
+
+    private Reply costRoute(QueryRequestReader.RouteRequest request, WireFormat format, long start) {
+        PromptQuery query = request.query();
+        ConductorService.RouteLookup lookup = query.hashable() ? service.queryForRoute(query)
+                : new ConductorService.RouteLookup(QueryResult.EMPTY, null);
+        CostRoutePolicy.Decision decision = routing.policy().choose(lookup.result(), request.candidates(),
+                request.loads(), request.loadTokens(), query.promptTokens(), query.context().blockSize(),
+                lookup.chain());
+        if (decision == null) {
+            throw ApiException.plain(404, "no candidate instance for context: " + describe(query.context()));
+        }
+        byte[] bytes = ResponseBodies.costRoute(format, decision);
+        metrics.route(decision.reason());
+        metrics.query("route", query.context().modelName(), query.promptTokens(), lookup.result(),
                 System.nanoTime() - start);
         return Reply.ok(bytes);
     }
@@ -178,6 +218,9 @@ public final class ApiRoutes {
             known |= s.registration().instanceId().equals(f.instanceId());
         }
         metrics.feedback(known ? f.instanceId() : ApiMetrics.UNKNOWN, f.predictedTokens(), f.cachedTokens());
+        if (known) {
+            routing.feedback(f);
+        }
         return Reply.ok(ResponseBodies.status(format, "ok"));
     }
 

@@ -7,6 +7,8 @@ import io.conductor.daemon.ReadinessCheck;
 import io.conductor.daemon.api.ApiLimits;
 import io.conductor.daemon.api.ApiMetrics;
 import io.conductor.daemon.api.ApiRoutes;
+import io.conductor.daemon.api.RoutingModel;
+import io.conductor.daemon.api.RoutingSettings;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
@@ -93,11 +95,13 @@ public final class ConductorApiExtension implements DaemonExtension {
         ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
-        ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
+        RoutingModel routing = new RoutingModel(RoutingSettings.parse(context.config().routing()), context.metrics());
+        ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()), routing);
         IndexMetrics.register(context.metrics(), index);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
             zmq.decoratePoolSinks(store::tapPoolEvents);
+            zmq.onStoredBlocks(routing.storedBlocksListener());
             // Out of memory (or another VM error) on the event path: some stream lost updates and the heap is no
             // longer trustworthy, so stop in order and let a supervisor restart us (replay rebuilds the index),
             // rather than serve a silently stale index. Readiness turns false at once, before the stop completes.

@@ -1,5 +1,6 @@
 package io.conductor.daemon.service;
 
+import io.conductor.daemon.api.StoredBlocksListener;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.events.EventKind;
 import io.conductor.events.KvBatch;
@@ -46,6 +47,7 @@ final class IndexingSink implements KvEventSink {
     private final @Nullable PoolStream pool;
     private final @Nullable TokenRehasher rehasher;
     private final IndexBatch batch = new IndexBatch();
+    private final StoredBlocksListener stored;
     private final AtomicLongArray eventCounts = new AtomicLongArray(EventKind.values().length * MEDIA);
     private final Set<String> poolBackends = new HashSet<>();
     private long[] ownHashes = new long[64];
@@ -54,6 +56,13 @@ final class IndexingSink implements KvEventSink {
 
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool, int rehashCapacity) {
+        this(registration, index, rank, pool, rehashCapacity, StoredBlocksListener.NONE);
+    }
+
+    /** As above, telling {@code stored} of every GPU block this engine stream stores (route reservations). */
+    IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool, int rehashCapacity, StoredBlocksListener stored) {
+        this.stored = Objects.requireNonNull(stored, "stored");
         this.registration = Objects.requireNonNull(registration, "registration");
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
@@ -102,6 +111,9 @@ final class IndexingSink implements KvEventSink {
                 TokenRehasher rh = rehasher;
                 if (rh == null) {
                     batch.store(r, lora, tier, event.parentHash(), event.hasParentHash(), event.blockHashes(), 0, n);
+                    if (tier == Tier.GPU) {
+                        stored.onGpuBlocksStored(registration.instanceId(), event.blockHashes(), 0, n);
+                    }
                     return;
                 }
                 ensureScratch(n);
@@ -112,6 +124,9 @@ final class IndexingSink implements KvEventSink {
                         ownHashes, 0);
                 if (done > 0) {
                     batch.store(r, lora, tier, parentOwn, event.hasParentHash(), ownHashes, 0, done);
+                    if (tier == Tier.GPU) {
+                        stored.onGpuBlocksStored(registration.instanceId(), ownHashes, 0, done);
+                    }
                 }
             }
             case BLOCKS_REMOVED -> {

@@ -56,6 +56,7 @@ final class ApiTestServer implements AutoCloseable {
     final Javalin app;
     final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    final RoutingModel routing;
 
     ApiTestServer() {
         this(ApiLimits.defaults());
@@ -67,15 +68,22 @@ final class ApiTestServer implements AutoCloseable {
 
     /** A server whose subscriptions are real ZMQ streams when {@code events} is {@link ZmqEventStreams}. */
     ApiTestServer(ApiLimits limits, EventStreams events) {
+        this(limits, events, RoutingSettings.defaults());
+    }
+
+    /** The same with the given {@code routing} settings (cost policy); its meters are on {@link #prometheus}. */
+    ApiTestServer(ApiLimits limits, EventStreams events, RoutingSettings routingSettings) {
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
         service = new LocalConductorService(registry, index, hashing, events);
         IndexMetrics.register(prometheus, index);
+        routing = new RoutingModel(routingSettings, prometheus);
         if (events instanceof ZmqEventStreams zmq) {
             EventMetrics.register(prometheus, zmq);
+            zmq.onStoredBlocks(routing.storedBlocksListener());
         }
         app = Javalin.create(config -> config.showJavalinBanner = false);
-        ApiRoutes.install(app, service, limits, new ApiMetrics(prometheus));
+        ApiRoutes.install(app, service, limits, new ApiMetrics(prometheus), routing);
         app.get("/metrics", ctx -> {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());

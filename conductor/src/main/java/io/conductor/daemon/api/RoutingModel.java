@@ -1,0 +1,94 @@
+package io.conductor.daemon.api;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Objects;
+
+/**
+ * The cost policy's state, shared by the {@code /route} and {@code /feedback} handlers and the event side: the
+ * settings, the reservations ({@link LoadLedger}), the learned prefill costs ({@link PrefillCosts}) and their
+ * meters. The daemon creates one at startup and hands {@link #storedBlocksListener()} to the event streams.
+ * Thread-safe (every part is).
+ */
+public final class RoutingModel {
+    private final RoutingSettings settings;
+    private final LoadLedger ledger;
+    private final PrefillCosts costs;
+    private final CostRoutePolicy policy;
+    private final RoutingMetrics metrics;
+
+    /**
+     * Creates the state and registers its meters.
+     *
+     * @param settings the {@code routing} configuration
+     * @param registry where the meters go
+     */
+    public RoutingModel(RoutingSettings settings, PrometheusRegistry registry) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.ledger = new LoadLedger(settings.reservationTtlMillis() * 1_000_000);
+        this.costs = new PrefillCosts(settings);
+        this.policy = new CostRoutePolicy(settings, ledger, costs);
+        this.metrics = new RoutingMetrics(Objects.requireNonNull(registry, "registry"), ledger);
+    }
+
+    /**
+     * Returns what the event streams call on every stored GPU block, to end the reservations it completes.
+     *
+     * @return the listener
+     */
+    public StoredBlocksListener storedBlocksListener() {
+        return ledger;
+    }
+
+    RoutingSettings settings() {
+        return settings;
+    }
+
+    CostRoutePolicy policy() {
+        return policy;
+    }
+
+    LoadLedger ledger() {
+        return ledger;
+    }
+
+    PrefillCosts costs() {
+        return costs;
+    }
+
+    /**
+     * Takes a {@code /feedback} report of a registered instance: ends its reservation, records the prediction
+     * error, and refines the instance's prefill cost from the observed duration (the prefill duration, or the
+     * TTFT of a request that was predicted to wait for nothing).
+     */
+    void feedback(OtherRequestReaders.Feedback f) {
+        long now = System.nanoTime();
+        LoadLedger.Reservation r = ledger.releaseByFeedback(f.instanceId(), f.routeId(), now);
+        if (r != null) {
+            if (f.prefillMillis() >= 0) {
+                metrics.predictionError(f.instanceId(), "prefill", r.predictedPrefillNanos() / 1e9,
+                        f.prefillMillis() / 1000);
+            }
+            if (f.ttftMillis() >= 0) {
+                metrics.predictionError(f.instanceId(), "ttft", r.predictedTtftNanos() / 1e9, f.ttftMillis() / 1000);
+            }
+        }
+        if (!settings.learn()) {
+            return;
+        }
+        long prompt = f.promptTokens() >= 0 ? f.promptTokens() : r != null ? r.promptTokens : -1;
+        if (prompt < 0) {
+            return;
+        }
+        long uncached = Math.max(0, prompt - f.cachedTokens());
+        double seconds;
+        if (f.prefillMillis() >= 0) {
+            seconds = f.prefillMillis() / 1000;
+        } else if (f.ttftMillis() >= 0 && r != null && r.predictedQueueNanos == 0) {
+            seconds = f.ttftMillis() / 1000;
+        } else {
+            return;
+        }
+        PrefillCosts.Line line = costs.observe(f.instanceId(), uncached, seconds);
+        metrics.learned(f.instanceId(), line.tokensPerSecond());
+    }
+}
