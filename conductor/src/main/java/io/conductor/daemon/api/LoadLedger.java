@@ -16,7 +16,8 @@ import org.jspecify.annotations.Nullable;
  * <p>A reservation ends early when (a) the instance's engine stores the prompt's first block that no instance held
  * at decision time (its prefill has produced new blocks: {@link #onGpuBlocksStored}), (b) the proxy reports the
  * request through {@code /feedback}, or (c) its TTL passes. Ending early removes what was left of it from the
- * queue, and the reservations behind it move up.
+ * queue, and the reservations behind it move up. A reservation still in the queue when its TTL passes was
+ * underestimated or lost (a request the engine never ran, a prompt fully cached so no block is stored).
  *
  * <p>Bounded: at most {@value #MAX_PER_INSTANCE} reservations per instance (the oldest is dropped, counted as
  * {@code evicted}) and {@value #MAX_INSTANCES} instances with state (an instance whose queue is empty is dropped
@@ -140,6 +141,7 @@ final class LoadLedger implements StoredBlocksListener {
         if (q.fifo.size() >= MAX_PER_INSTANCE) {
             Reservation oldest = q.fifo.pollFirst();
             if (oldest != null) {
+                shiftAfterRemoval(q, oldest, now);
                 byRouteId.remove(oldest.routeId);
                 outstanding--;
                 ended.incrementAndGet(End.EVICTED.ordinal());
@@ -259,10 +261,11 @@ final class LoadLedger implements StoredBlocksListener {
         }
     }
 
-    /** Drops reservations past their TTL; their work stays in the schedule (it was the best estimate). */
+    /** Ends reservations past their TTL (the oldest first: every reservation has the same TTL). */
     private void expire(Queue q, long now) {
         while (!q.fifo.isEmpty() && q.fifo.peekFirst().expiresAt - now <= 0) {
             Reservation r = q.fifo.pollFirst();
+            shiftAfterRemoval(q, r, now);
             byRouteId.remove(r.routeId);
             outstanding--;
             ended.incrementAndGet(End.TTL.ordinal());

@@ -8,10 +8,10 @@ import java.util.Map;
  * Each instance's prefill cost, {@code seconds = overhead + uncached tokens × secondsPerToken}, starting from the
  * configured values and refined by observed prefill durations.
  *
- * <p>The fit is an exponentially weighted least-squares line through the observations plus two fixed prior points
- * on the configured line (at 1,024 and 8,192 tokens, weight 1 each), so a handful of reports moves the estimate
- * and a long run of them dominates it, while reports that all have the same length cannot tilt the line into a
- * negative slope or overhead: such a fit falls back to keeping the overhead and rescaling the slope.
+ * <p>The fit is an exponentially weighted least-squares line through the observations (a memory of about 50). With
+ * fewer than {@value #MIN_WEIGHT_FOR_LINE} observations, token counts too alike to separate overhead from slope,
+ * or a line with a negative part, the configured overhead is kept (capped at the mean observation) and only the
+ * slope is fitted through it; so one report already moves the estimate and none can make it negative.
  *
  * <p>Bounded: at most {@value #MAX_INSTANCES} learned instances, the least recently updated dropped first (it then
  * starts over from its configuration). Thread-safe: every method holds this object's monitor; calls are short.
@@ -21,8 +21,10 @@ final class PrefillCosts {
     static final int MAX_INSTANCES = 4096;
     /** Weight kept by past observations at each new one (a memory of about 50 reports). */
     static final double DECAY = 0.98;
-    private static final double PRIOR_LOW = 1024;
-    private static final double PRIOR_HIGH = 8192;
+    /** Decayed observations needed before overhead and slope are both fitted. */
+    static final double MIN_WEIGHT_FOR_LINE = 4;
+    /** ... and their token counts must vary by at least this much (variance over squared mean). */
+    static final double MIN_RELATIVE_SPREAD = 0.01;
 
     /**
      * An instance's current cost line.
@@ -107,22 +109,20 @@ final class PrefillCosts {
     }
 
     private static Line refit(Fit f, Line prior) {
-        double yl = prior.seconds(PRIOR_LOW);
-        double yh = prior.seconds(PRIOR_HIGH);
-        double w = f.w + 2;
-        double sx = f.sx + PRIOR_LOW + PRIOR_HIGH;
-        double sy = f.sy + yl + yh;
-        double sxx = f.sxx + PRIOR_LOW * PRIOR_LOW + PRIOR_HIGH * PRIOR_HIGH;
-        double sxy = f.sxy + PRIOR_LOW * yl + PRIOR_HIGH * yh;
-        double den = w * sxx - sx * sx;
-        double slope = den > 0 ? (w * sxy - sx * sy) / den : 0;
-        double intercept = (sy - slope * sx) / w;
-        if (slope > 0 && intercept >= 0) {
-            return new Line(intercept, slope);
+        double meanX = f.sx / f.w;
+        double meanY = f.sy / f.w;
+        double varX = f.sxx / f.w - meanX * meanX;
+        if (f.w >= MIN_WEIGHT_FOR_LINE && meanX > 0 && varX >= MIN_RELATIVE_SPREAD * meanX * meanX) {
+            double slope = (f.sxy / f.w - meanX * meanY) / varX;
+            double intercept = meanY - slope * meanX;
+            if (slope > 0 && intercept >= 0) {
+                return new Line(intercept, slope);
+            }
         }
-        // Degenerate (all observations alike, or noise): keep the prior overhead and fit the slope alone.
-        double overhead = prior.overheadSeconds();
-        double rescaled = sx > 0 ? (sy - overhead * w) / sx : prior.secondsPerToken();
-        return new Line(overhead, Math.max(rescaled, prior.secondsPerToken() / 100));
+        // Too few or too alike observations for a line: keep the configured overhead (no more than the mean
+        // observation) and fit the slope through it.
+        double overhead = Math.min(prior.overheadSeconds(), meanY);
+        double slope = f.sxx > 0 ? (f.sxy - overhead * f.sx) / f.sxx : prior.secondsPerToken();
+        return new Line(overhead, Math.max(slope, prior.secondsPerToken() / 1000));
     }
 }
