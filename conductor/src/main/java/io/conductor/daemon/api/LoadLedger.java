@@ -13,17 +13,18 @@ import org.jspecify.annotations.Nullable;
  * through its reservations in order: a reservation is placed at the queue's end ({@code busyUntil}), so the queue
  * an instance shows is {@code busyUntil - now}, which drains with time on its own.
  *
- * <p>A reservation ends early when (a) the instance's engine stores the prompt's first block that no instance held
- * at decision time (its prefill has produced new blocks: {@link #onGpuBlocksStored}), (b) the proxy reports the
- * request through {@code /feedback}, or (c) its TTL passes. Ending early removes what was left of it from the
- * queue, and the reservations behind it move up. A reservation still in the queue when its TTL passes was
- * underestimated or lost (a request the engine never ran, a prompt fully cached so no block is stored).
+ * <p>A reservation's life: (1) queued; (2) when the instance's engine stores the prompt's first block that no
+ * instance held at decision time ({@link #onGpuBlocksStored}: vLLM stores a chunk's blocks when it schedules the
+ * chunk, so the prefill has begun), it is re-anchored to start now, and it and everything behind it move earlier
+ * or later by how far the prediction was off; (3) it ends when the proxy reports the request through
+ * {@code /feedback} or when its TTL passes, and whatever was left of it leaves the queue (the reservations behind
+ * it move up). A prompt fully cached on the instance stores no block and goes from (1) to (3).
  *
  * <p>Bounded: at most {@value #MAX_PER_INSTANCE} reservations per instance (the oldest is dropped, counted as
  * {@code evicted}) and {@value #MAX_INSTANCES} instances with state (an instance whose queue is empty is dropped
- * when room is needed; without room nothing is reserved, counted as {@code no_room}). Thread-safety: one monitor
- * guards everything; the decision path holds it while it reads queues and reserves, so concurrent decisions see
- * each other's reservations. Poller threads take it only while some reservation is outstanding.
+ * when room is needed; without room nothing is reserved, counted). Thread-safety: one monitor guards everything;
+ * the decision path holds it while it reads queues and reserves, so concurrent decisions see each other's
+ * reservations. Poller threads take it only while some reservation waits for its block.
  */
 final class LoadLedger implements StoredBlocksListener {
     static final int MAX_PER_INSTANCE = 1024;
@@ -31,7 +32,7 @@ final class LoadLedger implements StoredBlocksListener {
 
     /** Why reservations ended: indexes into {@link #ended}. */
     enum End {
-        EVENT, FEEDBACK, TTL, EVICTED;
+        FEEDBACK, TTL, EVICTED;
 
         String label() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -51,6 +52,7 @@ final class LoadLedger implements StoredBlocksListener {
         final long predictedQueueNanos;
         long start;
         long finish;
+        boolean started;
 
         Reservation(long routeId, String instanceId, long releaseHash, boolean hasReleaseHash, long workNanos,
                 long expiresAt, long promptTokens, long uncachedTokens, long predictedQueueNanos) {
@@ -86,8 +88,9 @@ final class LoadLedger implements StoredBlocksListener {
     private final AtomicLongArray ended = new AtomicLongArray(End.values().length);
     private long nextRouteId = 1;
     private long noRoom;
-    /** Reservations outstanding; read without the monitor by poller threads to skip the lock when zero. */
-    private volatile int outstanding;
+    private final java.util.concurrent.atomic.AtomicLong started = new java.util.concurrent.atomic.AtomicLong();
+    /** Reservations whose BlockStored has not come; read without the monitor by poller threads (zero: skip). */
+    private volatile int waiting;
 
     LoadLedger(long ttlNanos) {
         this.ttlNanos = ttlNanos;
@@ -143,7 +146,7 @@ final class LoadLedger implements StoredBlocksListener {
             if (oldest != null) {
                 shiftAfterRemoval(q, oldest, now);
                 byRouteId.remove(oldest.routeId);
-                outstanding--;
+                waiting -= oldest.started || !oldest.hasReleaseHash ? 0 : 1;
                 ended.incrementAndGet(End.EVICTED.ordinal());
             }
         }
@@ -155,7 +158,7 @@ final class LoadLedger implements StoredBlocksListener {
         q.busyUntil = r.finish;
         q.fifo.addLast(r);
         byRouteId.put(r.routeId, r);
-        outstanding++;
+        waiting += hasReleaseHash ? 1 : 0;
         return r;
     }
 
@@ -182,7 +185,7 @@ final class LoadLedger implements StoredBlocksListener {
 
     @Override
     public void onGpuBlocksStored(String instanceId, long[] hashes, int from, int count) {
-        if (outstanding == 0) {
+        if (waiting == 0) {
             return;
         }
         synchronized (this) {
@@ -191,23 +194,56 @@ final class LoadLedger implements StoredBlocksListener {
                 return;
             }
             long now = System.nanoTime();
-            for (Iterator<Reservation> it = q.fifo.iterator(); it.hasNext(); ) {
-                Reservation r = it.next();
-                if (!r.hasReleaseHash) {
-                    continue;
-                }
-                for (int i = from; i < from + count; i++) {
-                    if (hashes[i] == r.releaseHash) {
-                        it.remove();
-                        shiftAfterRemoval(q, r, now);
-                        byRouteId.remove(r.routeId);
-                        outstanding--;
-                        ended.incrementAndGet(End.EVENT.ordinal());
-                        break;
-                    }
+            for (int i = from; i < from + count; i++) {
+                Reservation r = firstWaiting(q, hashes[i]);
+                if (r != null) {
+                    start(q, r, now);
                 }
             }
         }
+    }
+
+    private static @Nullable Reservation firstWaiting(Queue q, long hash) {
+        for (Reservation r : q.fifo) {
+            if (!r.started && r.hasReleaseHash && r.releaseHash == hash) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Its prefill has begun now: it and everything behind it move to where that puts them (earlier when the
+     * queue ahead went faster than predicted, later when slower). It stays in the queue until it ends.
+     */
+    private void start(Queue q, Reservation r, long now) {
+        r.started = true;
+        waiting--;
+        started.incrementAndGet();
+        long delta = r.start - now;
+        if (delta == 0) {
+            return;
+        }
+        boolean behind = false;
+        for (Reservation other : q.fifo) {
+            if (other == r) {
+                behind = true;
+            }
+            if (behind) {
+                other.start -= delta;
+                other.finish -= delta;
+            }
+        }
+        q.busyUntil = Math.max(q.busyUntil - delta, r.finish);
+    }
+
+    /**
+     * Returns how many reservations saw their prompt's {@code BlockStored} (their prefill began).
+     *
+     * @return the count since start
+     */
+    long started() {
+        return started.get();
     }
 
     /**
@@ -242,7 +278,7 @@ final class LoadLedger implements StoredBlocksListener {
         q.fifo.remove(r);
         shiftAfterRemoval(q, r, now);
         byRouteId.remove(r.routeId);
-        outstanding--;
+        waiting -= r.started || !r.hasReleaseHash ? 0 : 1;
         ended.incrementAndGet(why.ordinal());
     }
 
@@ -267,7 +303,7 @@ final class LoadLedger implements StoredBlocksListener {
             Reservation r = q.fifo.pollFirst();
             shiftAfterRemoval(q, r, now);
             byRouteId.remove(r.routeId);
-            outstanding--;
+            waiting -= r.started || !r.hasReleaseHash ? 0 : 1;
             ended.incrementAndGet(End.TTL.ordinal());
         }
     }

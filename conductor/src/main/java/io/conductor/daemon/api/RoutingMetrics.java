@@ -23,8 +23,11 @@ final class RoutingMetrics {
         learnedSpeed = Gauge.builder().name("conductor_route_prefill_tokens_per_second")
                 .help("Prefill throughput the cost model uses for an instance after learning from /feedback")
                 .labelNames("instance_id").register(registry);
+        CounterWithCallback.builder().name("conductor_route_reservations_started_total")
+                .help("Route reservations whose prompt's BlockStored arrived (the prefill began)")
+                .callback(cb -> cb.call(ledger.started())).register(registry);
         CounterWithCallback.builder().name("conductor_route_reservations_ended_total")
-                .help("Route reservations ended: event (BlockStored), feedback, ttl, evicted (per-instance cap)")
+                .help("Route reservations ended: feedback, ttl, evicted (per-instance cap)")
                 .labelNames("reason")
                 .callback(cb -> {
                     for (LoadLedger.End e : LoadLedger.End.values()) {

@@ -114,32 +114,38 @@ class RouteReservationsTest {
             byte[] msg = pub.recv();
             return msg != null && msg.length >= 1 && msg[0] == 1;
         });
+        Map<String, Object> first = route("e2e");
+        List<Integer> firstPrompt = new ArrayList<>(prompt);
+        prompt.replaceAll(t -> t + 100_000);
         int[] tokens = prompt.stream().mapToInt(Integer::intValue).toArray();
         long[] hashes = server.hashes(CONTEXT, tokens);
-
-        Map<String, Object> first = route("e2e");
         Map<String, Object> second = route("e2e");
         assertEquals(74L * SECOND_US, (Long) ((Map<?, ?>) second.get("estimate")).get("queue_us"), 2 * SECOND_US);
         assertEquals(148L, queueSeconds("e2e"), 2);
-        assertTrue((Long) second.get("route_id") > (Long) first.get("route_id"));
 
-        // An unrelated block on the instance ends nothing; the prompt's first new block ends both (neither
-        // instance held anything when they were routed, so both wait for block 0).
+        // An unrelated block starts nothing. The second prompt's first new block says its prefill began now, 74 s
+        // earlier than queued behind the first: the queue is what is left of it.
         publish(pub, storedBatch(new long[] {12345L}, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
             16}));
         publish(pub, storedBatch(hashes, tokens));
-        await("both reservations released by the event", () -> {
+        await("the second reservation started by its BlockStored", () -> {
             try {
-                return metric("conductor_route_reservations_ended_total{reason=\"event\"}") == 2;
+                return metric("conductor_route_reservations_started_total") == 1;
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
         });
-        assertEquals(0L, queueSeconds("e2e"));
-        assertEquals(0L, metric("conductor_route_reservations_ended_total{reason=\"ttl\"}"));
-        // Now the prompt is cached: the next answer costs the overhead alone and has nothing to wait for.
+        assertEquals(74L, queueSeconds("e2e"), 2);
+        assertEquals(2, server.routing.ledger().pending("e2e"));
+        // The engine finished it: feedback ends it and takes what was left of it out of the queue.
+        feedback("instance_id", "e2e", "predicted_tokens", 0, "cached_tokens", 0, "route_id", second.get("route_id"));
+        assertEquals(0L, queueSeconds("e2e"), 2);
+        assertEquals(1, server.routing.ledger().pending("e2e"));
+        // Now the second prompt is cached: the next answer costs the overhead alone.
         Map<String, Object> third = route("e2e");
-        assertEquals(10L * SECOND_US, (Long) ((Map<?, ?>) third.get("estimate")).get("ttft_us"), SECOND_US);
+        assertEquals(10L * SECOND_US, (Long) ((Map<?, ?>) third.get("estimate")).get("prefill_us"), SECOND_US);
+        assertTrue((Long) first.get("route_id") < (Long) second.get("route_id"));
+        assertEquals(64, firstPrompt.size());
     }
 
     @Test
