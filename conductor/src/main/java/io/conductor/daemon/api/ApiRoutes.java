@@ -146,6 +146,7 @@ public final class ApiRoutes {
     private Reply route(Value.MapValue body, WireFormat format) {
         long start = System.nanoTime();
         QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits);
+        routing.clock(request.clockMillis());
         String policy = request.policy() != null ? request.policy() : routing.settings().defaultPolicy();
         if (policy.equals(RoutingSettings.POLICY_COST)) {
             return costRoute(request, format, start);
@@ -213,6 +214,7 @@ public final class ApiRoutes {
 
     private Reply feedback(Value.MapValue body, WireFormat format) {
         OtherRequestReaders.Feedback f = OtherRequestReaders.readFeedback(body, limits);
+        routing.clock(f.clockMillis());
         boolean known = false;
         for (RegistrySnapshot.Service s : service.registry().services()) {
             known |= s.registration().instanceId().equals(f.instanceId());

@@ -112,7 +112,7 @@ final class CostRoutePolicy {
             lines[i] = costs.line(candidates.get(i).instanceId());
         }
         synchronized (ledger) {
-            long now = System.nanoTime();
+            long now = ledger.now();
             List<Estimate> estimates = new ArrayList<>(n);
             long least = Long.MAX_VALUE;
             for (int i = 0; i < n; i++) {

@@ -83,6 +83,8 @@ final class LoadLedger implements StoredBlocksListener {
     }
 
     private final long ttlNanos;
+    private final boolean requestClock;
+    private long clock;
     private final HashMap<String, Queue> queues = new HashMap<>();
     private final HashMap<Long, Reservation> byRouteId = new HashMap<>();
     private final AtomicLongArray ended = new AtomicLongArray(End.values().length);
@@ -93,7 +95,41 @@ final class LoadLedger implements StoredBlocksListener {
     private volatile int waiting;
 
     LoadLedger(long ttlNanos) {
+        this(ttlNanos, false);
+    }
+
+    /**
+     * Creates a ledger.
+     *
+     * @param ttlNanos reservation TTL
+     * @param requestClock true: time is what {@link #advanceClock} was last given (a replay's simulated clock);
+     *     false: {@link System#nanoTime()}
+     */
+    LoadLedger(long ttlNanos, boolean requestClock) {
         this.ttlNanos = ttlNanos;
+        this.requestClock = requestClock;
+    }
+
+    /**
+     * Returns the ledger's time.
+     *
+     * @return nanoseconds on the ledger's clock
+     */
+    synchronized long now() {
+        return requestClock ? clock : System.nanoTime();
+    }
+
+    /**
+     * Moves the request clock forward (never back); ignored on the wall clock.
+     *
+     * @param nanos the caller's time
+     */
+    synchronized void advanceClock(long nanos) {
+        clock = Math.max(clock, nanos);
+    }
+
+    boolean requestClock() {
+        return requestClock;
     }
 
     /**
@@ -193,7 +229,7 @@ final class LoadLedger implements StoredBlocksListener {
             if (q == null || q.fifo.isEmpty()) {
                 return;
             }
-            long now = System.nanoTime();
+            long now = now();
             for (int i = from; i < from + count; i++) {
                 Reservation r = firstWaiting(q, hashes[i]);
                 if (r != null) {

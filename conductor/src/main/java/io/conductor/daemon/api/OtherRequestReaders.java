@@ -37,9 +37,10 @@ final class OtherRequestReaders {
      * @param promptTokens the prompt's length in tokens, or {@code -1} when not given
      * @param ttftMillis the observed time to first token, or {@code -1} when not given
      * @param prefillMillis the engine's prefill duration, or {@code -1} when not given
+     * @param clockMillis the report's {@code clock_ms} (replays on a simulated clock), or {@code -1}
      */
     record Feedback(String instanceId, long predictedTokens, long cachedTokens, long routeId, long promptTokens,
-            double ttftMillis, double prefillMillis) {
+            double ttftMillis, double prefillMillis, long clockMillis) {
     }
 
     private OtherRequestReaders() {
@@ -73,7 +74,7 @@ final class OtherRequestReaders {
     static Feedback readFeedback(Value.MapValue body, ApiLimits limits) {
         Map<String, Value> f = FieldRules.firstOccurrences(body,
                 java.util.Set.of("instance_id", "predicted_tokens", "cached_tokens", "route_id", "prompt_tokens",
-                        "ttft_ms", "prefill_ms"));
+                        "ttft_ms", "prefill_ms", "clock_ms"));
         String instance = FieldRules.requiredString("instance_id", f.get("instance_id"), limits);
         long predicted = nonNegative("predicted_tokens", f.get("predicted_tokens"));
         long cached = nonNegative("cached_tokens", f.get("cached_tokens"));
@@ -81,7 +82,8 @@ final class OtherRequestReaders {
         long prompt = f.get("prompt_tokens") == null ? -1 : nonNegative("prompt_tokens", f.get("prompt_tokens"));
         double ttft = millis("ttft_ms", f.get("ttft_ms"));
         double prefill = millis("prefill_ms", f.get("prefill_ms"));
-        return new Feedback(instance, predicted, cached, routeId, prompt, ttft, prefill);
+        long clock = f.get("clock_ms") == null ? -1 : nonNegative("clock_ms", f.get("clock_ms"));
+        return new Feedback(instance, predicted, cached, routeId, prompt, ttft, prefill, clock);
     }
 
     /** An optional duration in milliseconds: a finite non-negative number up to one day; absent is -1. */

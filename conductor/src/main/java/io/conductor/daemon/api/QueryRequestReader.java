@@ -35,9 +35,10 @@ final class QueryRequestReader {
      * @param loads in-flight requests per instance as the proxy reports them, or {@code null}
      * @param loadTokens in-flight (not yet prefilled) tokens per instance as the proxy reports them, or {@code null}
      * @param policy the policy the request names ({@code cost} or {@code longest_prefix}), or {@code null}
+     * @param clockMillis the request's {@code clock_ms} (replays on a simulated clock), or {@code -1}
      */
     record RouteRequest(PromptQuery query, @Nullable List<String> candidates, @Nullable Map<String, Long> loads,
-            @Nullable Map<String, Long> loadTokens, @Nullable String policy) {
+            @Nullable Map<String, Long> loadTokens, @Nullable String policy, long clockMillis) {
     }
 
     private final Kind kind;
@@ -54,6 +55,7 @@ final class QueryRequestReader {
     private @Nullable Map<String, Long> loads;
     private @Nullable Map<String, Long> loadTokens;
     private @Nullable String policy;
+    private long clockMillis = -1;
     private boolean hashable = true;
 
     private QueryRequestReader(Kind kind, ApiLimits limits) {
@@ -70,7 +72,8 @@ final class QueryRequestReader {
     static RouteRequest readRoute(Value.MapValue body, ApiLimits limits) {
         QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits);
         reader.scan(body);
-        return new RouteRequest(reader.query(), reader.candidates, reader.loads, reader.loadTokens, reader.policy);
+        return new RouteRequest(reader.query(), reader.candidates, reader.loads, reader.loadTokens, reader.policy,
+                reader.clockMillis);
     }
 
     private void scan(Value.MapValue body) {
@@ -113,6 +116,7 @@ final class QueryRequestReader {
                     case "candidates" -> candidates = candidates(value);
                     case "loads" -> loads = loads(value);
                     case "policy" -> policy = policy(value);
+                    case "clock_ms" -> clockMillis = clockMillis(value);
                     default -> throw FieldRules.unknownField(key);
                 }
             }
@@ -308,6 +312,16 @@ final class QueryRequestReader {
             out.put(id, i.value());
         }
         return out;
+    }
+
+    private static long clockMillis(Value value) {
+        if (!(value instanceof Value.Int i)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "clock_ms", "clock_ms must be an integer");
+        }
+        if (i.value() < 0 || i.value() > Long.MAX_VALUE / 1_000_000) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "clock_ms", "clock_ms must be a non-negative integer");
+        }
+        return i.value();
     }
 
     private static String policy(Value value) {

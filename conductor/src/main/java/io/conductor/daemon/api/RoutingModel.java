@@ -24,7 +24,7 @@ public final class RoutingModel {
      */
     public RoutingModel(RoutingSettings settings, PrometheusRegistry registry) {
         this.settings = Objects.requireNonNull(settings, "settings");
-        this.ledger = new LoadLedger(settings.reservationTtlMillis() * 1_000_000);
+        this.ledger = new LoadLedger(settings.reservationTtlMillis() * 1_000_000, settings.requestClock());
         this.costs = new PrefillCosts(settings);
         this.policy = new CostRoutePolicy(settings, ledger, costs);
         this.metrics = new RoutingMetrics(Objects.requireNonNull(registry, "registry"), ledger);
@@ -37,6 +37,22 @@ public final class RoutingModel {
      */
     public StoredBlocksListener storedBlocksListener() {
         return ledger;
+    }
+
+    /**
+     * Applies a request's {@code clock_ms}: moves the request clock, or refuses it on the wall clock.
+     *
+     * @param clockMillis the field's value, or {@code -1} when absent
+     */
+    void clock(long clockMillis) {
+        if (clockMillis < 0) {
+            return;
+        }
+        if (!ledger.requestClock()) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "clock_ms",
+                    "clock_ms is only accepted with routing.clock = request");
+        }
+        ledger.advanceClock(clockMillis * 1_000_000);
     }
 
     RoutingSettings settings() {
@@ -61,7 +77,7 @@ public final class RoutingModel {
      * TTFT of a request that was predicted to wait for nothing).
      */
     void feedback(OtherRequestReaders.Feedback f) {
-        long now = System.nanoTime();
+        long now = ledger.now();
         LoadLedger.Reservation r = ledger.releaseByFeedback(f.instanceId(), f.routeId(), now);
         if (r != null) {
             if (f.prefillMillis() >= 0) {

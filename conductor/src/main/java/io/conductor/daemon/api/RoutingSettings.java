@@ -20,10 +20,12 @@ import org.jspecify.annotations.Nullable;
  * @param storeTokensPerSecond the same for a Mooncake Store hit
  * @param reservationTtlMillis how long a reservation counts when neither its BlockStored nor feedback arrives
  * @param learn whether {@code /feedback} durations refine each instance's prefill cost
+ * @param requestClock whether the reservations' clock is the {@code clock_ms} that {@code /route} and
+ *     {@code /feedback} carry (trace replays on a simulated clock) instead of the wall clock
  */
 public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<String, PrefillProfile> instances,
         double cpuTokensPerSecond, double diskTokensPerSecond, double storeTokensPerSecond,
-        long reservationTtlMillis, boolean learn) {
+        long reservationTtlMillis, boolean learn, boolean requestClock) {
     /** The cost model: least estimated time to first token. */
     public static final String POLICY_COST = "cost";
     /** The previous behaviour: longest usable prefix, ties rotate, round robin without hits, a load guard. */
@@ -32,7 +34,7 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
     public static final int MAX_INSTANCE_OVERRIDES = 4096;
 
     private static final Set<String> KEYS = Set.of("policy", "prefill", "instances", "transfer_tokens_per_second",
-            "reservation_ttl_ms", "learn");
+            "reservation_ttl_ms", "learn", "clock");
 
     /**
      * A prefill cost: {@code overhead + uncached tokens / tokensPerSecond}.
@@ -76,6 +78,25 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
     }
 
     /**
+     * Settings on the wall clock.
+     *
+     * @param defaultPolicy the default policy
+     * @param prefill the default prefill cost
+     * @param instances per-instance prefill costs
+     * @param cpuTokensPerSecond CPU-tier load speed
+     * @param diskTokensPerSecond disk-tier load speed
+     * @param storeTokensPerSecond Mooncake Store load speed
+     * @param reservationTtlMillis reservation TTL
+     * @param learn whether feedback refines the prefill cost
+     */
+    public RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<String, PrefillProfile> instances,
+            double cpuTokensPerSecond, double diskTokensPerSecond, double storeTokensPerSecond,
+            long reservationTtlMillis, boolean learn) {
+        this(defaultPolicy, prefill, instances, cpuTokensPerSecond, diskTokensPerSecond, storeTokensPerSecond,
+                reservationTtlMillis, learn, false);
+    }
+
+    /**
      * Returns the defaults: the cost policy, {@link PrefillProfile#DEFAULT}, CPU 200k, disk 25k and store 50k
      * tokens/s, a 30 s TTL, learning on.
      *
@@ -94,7 +115,7 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
      */
     public RoutingSettings withDefaultPolicy(String policy) {
         return new RoutingSettings(policy, prefill, instances, cpuTokensPerSecond, diskTokensPerSecond,
-                storeTokensPerSecond, reservationTtlMillis, learn);
+                storeTokensPerSecond, reservationTtlMillis, learn, requestClock);
     }
 
     /**
@@ -188,7 +209,15 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
             }
             learn = learnNode.asBoolean();
         }
-        return new RoutingSettings(policy, prefill, instances, cpu, disk, store, ttl, learn);
+        boolean requestClock = false;
+        JsonNode clock = node.get("clock");
+        if (clock != null) {
+            if (!clock.isTextual() || !(clock.asText().equals("wall") || clock.asText().equals("request"))) {
+                throw new IllegalArgumentException("routing.clock: expected \"wall\" or \"request\", got " + clock);
+            }
+            requestClock = clock.asText().equals("request");
+        }
+        return new RoutingSettings(policy, prefill, instances, cpu, disk, store, ttl, learn, requestClock);
     }
 
     private static PrefillProfile profile(String name, @Nullable JsonNode node, PrefillProfile base) {

@@ -79,7 +79,7 @@ class RouteReservationsTest {
     }
 
     private long queueSeconds(String instance) {
-        return Math.round(server.routing.ledger().queueNanos(instance, System.nanoTime()) / 1e9);
+        return Math.round(server.routing.ledger().queueNanos(instance, server.routing.ledger().now()) / 1e9);
     }
 
     private long metric(String line) throws Exception {
@@ -244,6 +244,31 @@ class RouteReservationsTest {
         feedback("instance_id", "a", "predicted_tokens", 0, "cached_tokens", 0, "prompt_tokens", 1000,
                 "prefill_ms", 10);
         assertEquals(1.0, server.routing.costs().line("a").secondsPerToken(), 1e-9);
+    }
+
+    @Test
+    void shouldRunTheQueuesOnTheRequestsClockWhenConfiguredForReplays() throws Exception {
+        start(new RoutingSettings("cost", new RoutingSettings.PrefillProfile(1, 10_000), Map.of(), 4, 2, 1,
+                3_600_000, true, true), new EndpointOnlyStreams());
+        register("a", 7407);
+        ApiTestServer.Response first = server.post("/route", WireFormat.JSON, map("model", "qwen", "block_size", 16,
+                "token_ids", prompt, "candidates", List.of("a"), "clock_ms", 1000));
+        ApiTestServer.Response later = server.post("/route", WireFormat.JSON, map("model", "qwen", "block_size", 16,
+                "token_ids", prompt, "candidates", List.of("a"), "clock_ms", 38_000));
+
+        // 74 s reserved at t = 1 s; at t = 38 s, 37 s of it are left, whatever the wall clock did.
+        assertEquals(37L * SECOND_US, (Long) ((Map<?, ?>) later.map().get("estimate")).get("queue_us"));
+        assertEquals(0L, (Long) ((Map<?, ?>) first.map().get("estimate")).get("queue_us"));
+        feedback("instance_id", "a", "predicted_tokens", 0, "cached_tokens", 0, "route_id",
+                first.map().get("route_id"), "clock_ms", 39_000);
+        assertEquals(74L, queueSeconds("a"));
+
+        server.close();
+        start(settings(3_600_000), new EndpointOnlyStreams());
+        register("a", 7408);
+        assertError(server.post("/route", WireFormat.JSON, map("model", "qwen", "block_size", 16, "token_ids", prompt,
+                "clock_ms", 5)), 400, "clock_ms is only accepted with routing.clock = request", "invalid_value",
+                "clock_ms");
     }
 
     @Test

@@ -60,9 +60,10 @@ final class ConductorHttp {
         post("/register", b.toString());
     }
 
-    Routed route(int[] tokens, String policy) throws IOException, InterruptedException {
+    Routed route(int[] tokens, String policy, long clockMillis) throws IOException, InterruptedException {
         StringBuilder sb = new StringBuilder(tokens.length * 6 + 100);
         sb.append("{\"model\":\"").append(model).append("\",\"block_size\":").append(blockSize)
+                .append(",\"clock_ms\":").append(clockMillis)
                 .append(",\"policy\":\"").append(policy).append("\",\"token_ids\":[");
         for (int i = 0; i < tokens.length; i++) {
             if (i > 0) {
@@ -78,9 +79,9 @@ final class ConductorHttp {
     }
 
     void feedback(String instanceId, long predicted, long cached, long routeId, long promptTokens, double ttftSeconds,
-            double prefillSeconds) throws IOException, InterruptedException {
+            double prefillSeconds, long clockMillis) throws IOException, InterruptedException {
         ObjectNode b = JSON.createObjectNode();
-        b.put("instance_id", instanceId).put("predicted_tokens", predicted).put("cached_tokens", cached)
+        b.put("clock_ms", clockMillis).put("instance_id", instanceId).put("predicted_tokens", predicted).put("cached_tokens", cached)
                 .put("prompt_tokens", promptTokens).put("ttft_ms", ttftSeconds * 1000)
                 .put("prefill_ms", prefillSeconds * 1000);
         if (routeId > 0) {

@@ -123,7 +123,8 @@ public final class TraceBench {
         int port = FreePorts.one();
         Path config = dir.resolve("conductor_config.json");
         Files.writeString(config, String.format(Locale.ROOT, "{\"http_server_port\": %d, \"kvevent_instance\": {}, "
-                + "\"routing\": {\"prefill\": {\"tokens_per_second\": %s, \"overhead_ms\": %s}}}%n", port,
+                + "\"routing\": {\"clock\": \"request\", \"prefill\": {\"tokens_per_second\": %s, \"overhead_ms\": %s}}}%n",
+                port,
                 1 / fleet.secondsPerToken(), fleet.overheadSeconds() * 1000));
         try (ChildJvm conductor = ChildJvm.start("conductor", "io.conductor.daemon.Main",
                 List.of("--config", config.toString(), "--port", Integer.toString(port), "--host", "127.0.0.1"),

@@ -20,8 +20,9 @@ import org.jspecify.annotations.Nullable;
  * token is its end minus the arrival (decode is not simulated). When a conductor is attached, the engines publish
  * the cache's real vLLM events over ZeroMQ when a prefill starts (as vLLM does when it schedules a chunk), and the
  * replay waits until the conductor has applied them before the simulated clock moves on, so the conductor sees the
- * state a real deployment's would at each decision. Not thread-safe; deterministic for a seed except for the
- * conductor's wall-clock queue drain (negligible at replay speed).
+ * state a real deployment's would at each decision. The conductor runs on the same simulated clock
+ * ({@code routing.clock = request}: every {@code /route} and {@code /feedback} carries it). Not thread-safe;
+ * deterministic for a seed.
  */
 final class TraceReplay {
     /** The policies. */
@@ -276,7 +277,8 @@ final class TraceReplay {
                 if (c == null) {
                     throw new IllegalStateException(policy.label + " needs a conductor");
                 }
-                ConductorHttp.Routed r = c.route(job.tokens, policy == Policy.OURS ? "cost" : "longest_prefix");
+                ConductorHttp.Routed r = c.route(job.tokens, policy == Policy.OURS ? "cost" : "longest_prefix",
+                        clockMillis(now));
                 job.routed = r;
                 Engine chosen = null;
                 for (Engine e : engines) {
@@ -295,6 +297,11 @@ final class TraceReplay {
                 yield chosen;
             }
         };
+    }
+
+    /** The simulated time as the conductor's request clock (milliseconds, from 1 s so that it is never 0). */
+    private static long clockMillis(double now) {
+        return 1000 + Math.round(now * 1000);
     }
 
     /** Most tokens a prompt can hit: complete blocks, never the last token (as vLLM). */
@@ -377,7 +384,8 @@ final class TraceReplay {
         }
         ConductorHttp c = conductor;
         if (policy == Policy.OURS && c != null && r != null) {
-            c.feedback(e.id, r.longestMatched(), job.hit, r.routeId(), job.tokens.length, ttft, job.prefill);
+            c.feedback(e.id, r.longestMatched(), job.hit, r.routeId(), job.tokens.length, ttft, job.prefill,
+                    clockMillis(now));
         }
     }
 
