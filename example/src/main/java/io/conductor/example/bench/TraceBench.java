@@ -1,6 +1,5 @@
 package io.conductor.example.bench;
 
-import io.conductor.example.demo.ChildJvm;
 import io.conductor.example.demo.FreePorts;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -126,11 +125,18 @@ public final class TraceBench {
                 + "\"routing\": {\"clock\": \"request\", \"prefill\": {\"tokens_per_second\": %s, \"overhead_ms\": %s}}}%n",
                 port,
                 1 / fleet.secondsPerToken(), fleet.overheadSeconds() * 1000));
-        try (ChildJvm conductor = ChildJvm.start("conductor", "io.conductor.daemon.Main",
-                List.of("--config", config.toString(), "--port", Integer.toString(port), "--host", "127.0.0.1"),
-                Map.of("CONDUCTOR_CONFIG_PATH", config.toString(), "CONDUCTOR_LOG_LEVEL", "WARN"), dir, false)) {
+        // A plain child JVM with the default JIT (the demo's children run C1 only, which makes hashing slow).
+        List<String> cmd = List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx1g",
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-cp",
+                System.getProperty("java.class.path"), "io.conductor.daemon.Main", "--config", config.toString(),
+                "--port", Integer.toString(port), "--host", "127.0.0.1");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("conductor.log").toFile());
+        pb.environment().put("CONDUCTOR_LOG_LEVEL", "WARN");
+        Process conductor = pb.start();
+        try {
             URI base = URI.create("http://127.0.0.1:" + port);
-            awaitHealth(conductor, base);
+            awaitHealth(conductor, base, dir.resolve("conductor.log"));
             TraceReplay replay = new TraceReplay(fleet, policy, new ConductorHttp(base, "trace",
                     TraceRequest.TRACE_BLOCK));
             try {
@@ -138,15 +144,20 @@ public final class TraceBench {
             } finally {
                 replay.close();
             }
+        } finally {
+            conductor.destroy();
+            if (!conductor.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                conductor.destroyForcibly();
+            }
         }
     }
 
-    private static void awaitHealth(ChildJvm conductor, URI base) throws InterruptedException {
+    private static void awaitHealth(Process conductor, URI base, Path log) throws InterruptedException, IOException {
         HttpClient http = HttpClient.newHttpClient();
         long deadline = System.nanoTime() + 120_000_000_000L;
         while (System.nanoTime() < deadline) {
             if (!conductor.isAlive()) {
-                throw new IllegalStateException("the conductor exited:\n" + conductor.logTail(30));
+                throw new IllegalStateException("the conductor exited:\n" + Files.readString(log));
             }
             try {
                 if (http.send(HttpRequest.newBuilder(base.resolve("/health")).timeout(Duration.ofSeconds(2)).build(),
@@ -158,7 +169,7 @@ public final class TraceBench {
             }
             Thread.sleep(100);
         }
-        throw new IllegalStateException("the conductor did not answer /health:\n" + conductor.logTail(30));
+        throw new IllegalStateException("the conductor did not answer /health:\n" + Files.readString(log));
     }
 
     private static String fmt(double v) {
