@@ -12,9 +12,10 @@ import org.jspecify.annotations.Nullable;
  * {@code queue + overhead + uncached tokens × seconds per token + Σ lower-tier hits × transfer seconds per token}.
  *
  * <p>Tiers: GPU hits cost nothing; CPU, disk and Mooncake Store hits cost their transfer (never more than
- * recomputing them); the rest is computed at the instance's prefill speed ({@link PrefillCosts}). Queue: the larger
- * of the conductor's own reservations ({@link LoadLedger}) and what the proxy reports in {@code loads} (in-flight
- * tokens at the instance's speed, else in-flight requests × the instance's mean reserved prefill). Estimates within
+ * recomputing them); the rest is computed at the instance's prefill speed ({@link PrefillCosts}). Queue: the largest
+ * of the conductor's own reservations ({@link LoadLedger}), what the proxy reports in {@code loads} (in-flight
+ * tokens at the instance's speed, else in-flight requests × the cost of a 2,048-token prefill) and, when scraping
+ * is on, the engine's waiting requests × that same cost ({@link EngineMetricsScraper}). Estimates within
  * {@link #TIE_NANOS} of the best tie; ties go to the least-loaded candidate, and equal loads take turns.
  *
  * <p>Thread-safe: a decision reads the queues and reserves its own work while holding the ledger's monitor, so
@@ -76,11 +77,18 @@ final class CostRoutePolicy {
     private final LoadLedger ledger;
     private final PrefillCosts costs;
     private final AtomicLong turn = new AtomicLong();
+    private final @Nullable EngineMetricsScraper scraper;
 
     CostRoutePolicy(RoutingSettings settings, LoadLedger ledger, PrefillCosts costs) {
+        this(settings, ledger, costs, null);
+    }
+
+    CostRoutePolicy(RoutingSettings settings, LoadLedger ledger, PrefillCosts costs,
+            @Nullable EngineMetricsScraper scraper) {
         this.settings = settings;
         this.ledger = ledger;
         this.costs = costs;
+        this.scraper = scraper;
     }
 
     /**
@@ -188,7 +196,10 @@ final class CostRoutePolicy {
         } else if (requests != null) {
             reported = (long) (requests * line.seconds(DEFAULT_MEAN_TOKENS) * 1e9);
         }
-        return Math.max(own, reported);
+        EngineMetricsScraper s = scraper;
+        EngineMetricsScraper.Reading reading = s == null ? null : s.fresh(instanceId, System.nanoTime());
+        long scraped = reading == null ? 0 : (long) (reading.waiting() * line.seconds(DEFAULT_MEAN_TOKENS) * 1e9);
+        return Math.max(own, Math.max(reported, scraped));
     }
 
     private Estimate estimate(QueryResult.InstanceMatch c, PrefillCosts.Line line, long promptTokens, long queue) {

@@ -2,6 +2,7 @@ package io.conductor.daemon.api;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The cost policy's state, shared by the {@code /route} and {@code /feedback} handlers and the event side: the
@@ -9,12 +10,13 @@ import java.util.Objects;
  * meters. The daemon creates one at startup and hands {@link #storedBlocksListener()} to the event streams.
  * Thread-safe (every part is).
  */
-public final class RoutingModel {
+public final class RoutingModel implements AutoCloseable {
     private final RoutingSettings settings;
     private final LoadLedger ledger;
     private final PrefillCosts costs;
     private final CostRoutePolicy policy;
     private final RoutingMetrics metrics;
+    private final @Nullable EngineMetricsScraper scraper;
 
     /**
      * Creates the state and registers its meters.
@@ -26,8 +28,19 @@ public final class RoutingModel {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.ledger = new LoadLedger(settings.reservationTtlMillis() * 1_000_000, settings.requestClock());
         this.costs = new PrefillCosts(settings);
-        this.policy = new CostRoutePolicy(settings, ledger, costs);
+        this.scraper = settings.scrapeEndpoints().isEmpty() ? null
+                : new EngineMetricsScraper(settings.scrapeEndpoints(), settings.scrapeIntervalMillis());
+        this.policy = new CostRoutePolicy(settings, ledger, costs, scraper);
         this.metrics = new RoutingMetrics(Objects.requireNonNull(registry, "registry"), ledger);
+    }
+
+    /** Stops the engine-metrics scraper, if one runs. Idempotent. */
+    @Override
+    public void close() {
+        EngineMetricsScraper s = scraper;
+        if (s != null) {
+            s.close();
+        }
     }
 
     /**

@@ -1,6 +1,8 @@
 package io.conductor.daemon.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
@@ -22,19 +24,24 @@ import org.jspecify.annotations.Nullable;
  * @param learn whether {@code /feedback} durations refine each instance's prefill cost
  * @param requestClock whether the reservations' clock is the {@code clock_ms} that {@code /route} and
  *     {@code /feedback} carry (trace replays on a simulated clock) instead of the wall clock
+ * @param scrapeEndpoints vLLM {@code /metrics} URLs to scrape, by instance id; empty = scraping off
+ * @param scrapeIntervalMillis how often they are scraped
  */
 public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<String, PrefillProfile> instances,
         double cpuTokensPerSecond, double diskTokensPerSecond, double storeTokensPerSecond,
-        long reservationTtlMillis, boolean learn, boolean requestClock) {
+        long reservationTtlMillis, boolean learn, boolean requestClock, Map<String, URI> scrapeEndpoints,
+        long scrapeIntervalMillis) {
     /** The cost model: least estimated time to first token. */
     public static final String POLICY_COST = "cost";
     /** The previous behaviour: longest usable prefix, ties rotate, round robin without hits, a load guard. */
     public static final String POLICY_LONGEST_PREFIX = "longest_prefix";
+    /** Scrape interval when {@code routing.scrape} gives none. */
+    public static final long DEFAULT_SCRAPE_INTERVAL_MILLIS = 1000;
     /** At most this many per-instance overrides (the map is read on every decision). */
     public static final int MAX_INSTANCE_OVERRIDES = 4096;
 
     private static final Set<String> KEYS = Set.of("policy", "prefill", "instances", "transfer_tokens_per_second",
-            "reservation_ttl_ms", "learn", "clock");
+            "reservation_ttl_ms", "learn", "clock", "scrape");
 
     /**
      * A prefill cost: {@code overhead + uncached tokens / tokensPerSecond}.
@@ -69,6 +76,10 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
             throw new IllegalArgumentException("routing.policy must be \"cost\" or \"longest_prefix\"");
         }
         instances = Map.copyOf(instances);
+        scrapeEndpoints = Map.copyOf(scrapeEndpoints);
+        if (scrapeIntervalMillis < 50 || scrapeIntervalMillis > 600_000) {
+            throw new IllegalArgumentException("routing.scrape.interval_ms must be in 50..600000");
+        }
         if (!(cpuTokensPerSecond > 0) || !(diskTokensPerSecond > 0) || !(storeTokensPerSecond > 0)) {
             throw new IllegalArgumentException("routing.transfer_tokens_per_second values must be > 0");
         }
@@ -97,6 +108,26 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
     }
 
     /**
+     * Settings without scraping.
+     *
+     * @param defaultPolicy the default policy
+     * @param prefill the default prefill cost
+     * @param instances per-instance prefill costs
+     * @param cpuTokensPerSecond CPU-tier load speed
+     * @param diskTokensPerSecond disk-tier load speed
+     * @param storeTokensPerSecond Mooncake Store load speed
+     * @param reservationTtlMillis reservation TTL
+     * @param learn whether feedback refines the prefill cost
+     * @param requestClock whether reservations run on the requests' {@code clock_ms}
+     */
+    public RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<String, PrefillProfile> instances,
+            double cpuTokensPerSecond, double diskTokensPerSecond, double storeTokensPerSecond,
+            long reservationTtlMillis, boolean learn, boolean requestClock) {
+        this(defaultPolicy, prefill, instances, cpuTokensPerSecond, diskTokensPerSecond, storeTokensPerSecond,
+                reservationTtlMillis, learn, requestClock, Map.of(), DEFAULT_SCRAPE_INTERVAL_MILLIS);
+    }
+
+    /**
      * Returns the defaults: the cost policy, {@link PrefillProfile#DEFAULT}, CPU 200k, disk 25k and store 50k
      * tokens/s, a 30 s TTL, learning on.
      *
@@ -115,7 +146,7 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
      */
     public RoutingSettings withDefaultPolicy(String policy) {
         return new RoutingSettings(policy, prefill, instances, cpuTokensPerSecond, diskTokensPerSecond,
-                storeTokensPerSecond, reservationTtlMillis, learn, requestClock);
+                storeTokensPerSecond, reservationTtlMillis, learn, requestClock, scrapeEndpoints, scrapeIntervalMillis);
     }
 
     /**
@@ -217,7 +248,43 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
             }
             requestClock = clock.asText().equals("request");
         }
-        return new RoutingSettings(policy, prefill, instances, cpu, disk, store, ttl, learn, requestClock);
+        Map<String, URI> scrape = new HashMap<>();
+        long interval = DEFAULT_SCRAPE_INTERVAL_MILLIS;
+        JsonNode sc = node.get("scrape");
+        if (sc != null && !sc.isNull()) {
+            if (!sc.isObject()) {
+                throw new IllegalArgumentException("routing.scrape: expected an object {\"interval_ms\", "
+                        + "\"endpoints\"}, got " + abbreviate(sc));
+            }
+            for (Iterator<String> it = sc.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!k.equals("interval_ms") && !k.equals("endpoints")) {
+                    throw new IllegalArgumentException("routing.scrape: unknown key \"" + k
+                            + "\" (known: interval_ms, endpoints)");
+                }
+            }
+            JsonNode iv = sc.get("interval_ms");
+            if (iv != null) {
+                if (!iv.isIntegralNumber() || !iv.canConvertToLong() || iv.asLong() < 50 || iv.asLong() > 600_000) {
+                    throw new IllegalArgumentException("routing.scrape.interval_ms: expected an integer in 50..600000, "
+                            + "got " + iv);
+                }
+                interval = iv.asLong();
+            }
+            JsonNode eps = sc.get("endpoints");
+            if (eps != null && !eps.isNull()) {
+                if (!eps.isObject() || eps.size() > MAX_INSTANCE_OVERRIDES) {
+                    throw new IllegalArgumentException("routing.scrape.endpoints: expected an object of at most "
+                            + MAX_INSTANCE_OVERRIDES + " instance ids to http(s) URLs, got " + abbreviate(eps));
+                }
+                for (Iterator<Map.Entry<String, JsonNode>> it = eps.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    scrape.put(e.getKey(), url("routing.scrape.endpoints." + e.getKey(), e.getValue()));
+                }
+            }
+        }
+        return new RoutingSettings(policy, prefill, instances, cpu, disk, store, ttl, learn, requestClock, scrape,
+                interval);
     }
 
     private static PrefillProfile profile(String name, @Nullable JsonNode node, PrefillProfile base) {
@@ -245,6 +312,21 @@ public record RoutingSettings(String defaultPolicy, PrefillProfile prefill, Map<
             overhead = o.asDouble();
         }
         return new PrefillProfile(tps, overhead);
+    }
+
+    private static URI url(String name, JsonNode node) {
+        if (node.isTextual()) {
+            try {
+                URI u = new URI(node.asText());
+                if (("http".equals(u.getScheme()) || "https".equals(u.getScheme())) && u.getHost() != null) {
+                    return u;
+                }
+            } catch (URISyntaxException e) {
+                // reported below
+            }
+        }
+        throw new IllegalArgumentException(name + ": expected an http(s) URL such as \"http://10.0.0.5:8000/metrics\", "
+                + "got " + abbreviate(node));
     }
 
     private static double positive(String name, @Nullable JsonNode node, double fallback) {

@@ -97,6 +97,7 @@ public final class ConductorApiExtension implements DaemonExtension {
                 store);
         RoutingModel routing = new RoutingModel(RoutingSettings.parse(context.config().routing()), context.metrics());
         ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()), routing);
+        context.addShutdownStep("conductor-routing", routing::close);
         IndexMetrics.register(context.metrics(), index);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);

@@ -7,9 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpServer;
 import io.conductor.daemon.service.EndpointOnlyStreams;
 import io.conductor.index.prefix.ContextKey;
 import io.conductor.index.prefix.Tier;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -263,6 +267,46 @@ class CostRoutingTest {
         assertEquals(List.of("a", "a", "a", "a", "a", "a", "a"), chosen.subList(0, 7));
         assertNotEquals("a", chosen.get(7));
         assertEquals(Set.of("a", "b", "c"), new HashSet<>(chosen));
+    }
+
+    @Test
+    void shouldCountTheWaitingRequestsScrapedFromTheEnginesMetrics() throws Exception {
+        HttpServer vllm = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        byte[] text = ("# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
+                + "# TYPE vllm:num_requests_waiting gauge\n"
+                + "vllm:num_requests_waiting{engine=\"0\",model_name=\"qwen\"} 3.0\n"
+                + "vllm:num_requests_waiting{engine=\"1\",model_name=\"qwen\"} 2.0\n"
+                + "vllm:num_requests_running{engine=\"0\",model_name=\"qwen\"} 4.0\n"
+                + "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"qwen\"} 0.25\n"
+                + "vllm:num_requests_waiting_total 99\n").getBytes(StandardCharsets.UTF_8);
+        vllm.createContext("/metrics", ex -> {
+            ex.sendResponseHeaders(200, text.length);
+            ex.getResponseBody().write(text);
+            ex.close();
+        });
+        vllm.start();
+        try {
+            start(new RoutingSettings("cost", new RoutingSettings.PrefillProfile(1, 10_000), Map.of(), 4, 2, 1,
+                    3_600_000, true, false, Map.of("a", URI.create("http://127.0.0.1:" + vllm.getAddress().getPort()
+                            + "/metrics")), 100));
+            gpu("a", 4);
+            long deadline = System.currentTimeMillis() + 60_000;
+            Map<String, Object> r;
+            do {
+                r = route(WireFormat.JSON, "candidates", List.of("a", "b"), "policy", "cost");
+                assertTrue(System.currentTimeMillis() < deadline, "no scrape reached the queue in time");
+            } while ((Long) sub(r, "candidates", "a").get("queue_us") < 5L * 2058 * 1_000_000 - 1_000_000);
+
+            // 5 waiting requests × (10 s + 2048 tokens × 1 s) on a: its cache hit is not worth that queue.
+            assertEquals("b", r.get("instance_id"));
+            assertEquals("load_spread", r.get("reason"));
+        } finally {
+            vllm.stop(0);
+        }
+        EngineMetricsScraper.Reading reading = EngineMetricsScraper.parse(new String(text, StandardCharsets.UTF_8), 7);
+        assertEquals(5.0, reading.waiting());
+        assertEquals(4.0, reading.running());
+        assertEquals(0.25, reading.kvUsage());
     }
 
     @Test
