@@ -10,6 +10,7 @@ import io.conductor.index.prefix.ContextKey;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
@@ -76,14 +77,16 @@ public final class ApiRoutes {
     private final MemoryBudget budget;
     private final EndpointPolicy endpoints;
     private final RoutePolicy routePolicy = new RoutePolicy();
+    private final RoutingModel routing;
 
     private ApiRoutes(ConductorService service, ApiLimits limits, ApiMetrics metrics, MemoryBudget budget,
-            EndpointPolicy endpoints) {
+            EndpointPolicy endpoints, RoutingModel routing) {
         this.service = Objects.requireNonNull(service, "service");
         this.limits = Objects.requireNonNull(limits, "limits");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.budget = Objects.requireNonNull(budget, "budget");
         this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
+        this.routing = Objects.requireNonNull(routing, "routing");
     }
 
     /**
@@ -101,7 +104,23 @@ public final class ApiRoutes {
     }
 
     /**
-     * As {@link #install(Javalin, ConductorService, ApiLimits, ApiMetrics)}, with an explicit request memory budget.
+     * Installs the routes as {@link #install(Javalin, ConductorService, ApiLimits, ApiMetrics)} does, with the cost
+     * policy's state (its settings and meters).
+     *
+     * @param app the app
+     * @param service the domain
+     * @param limits limits and the optional admin key
+     * @param metrics the API meters
+     * @param routing the cost policy's state
+     */
+    public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics,
+            RoutingModel routing) {
+        install(app, service, limits, metrics, MemoryBudget.forHeap(), EndpointPolicy.defaults(), routing);
+    }
+
+    /**
+     * As {@link #install(Javalin, ConductorService, ApiLimits, ApiMetrics)}, with an explicit request memory budget
+     * and endpoint policy, and the default cost-policy settings.
      *
      * @param app the app
      * @param service the domain
@@ -112,7 +131,24 @@ public final class ApiRoutes {
      */
     public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics,
             MemoryBudget budget, EndpointPolicy endpoints) {
-        ApiRoutes routes = new ApiRoutes(service, limits, metrics, budget, endpoints);
+        install(app, service, limits, metrics, budget, endpoints,
+                new RoutingModel(RoutingSettings.defaults(), new PrometheusRegistry()));
+    }
+
+    /**
+     * Installs every route with all of its collaborators explicit.
+     *
+     * @param app the app
+     * @param service the domain
+     * @param limits limits and the optional admin key
+     * @param metrics the API meters
+     * @param budget the request memory budget (413 / 503 past it)
+     * @param endpoints which endpoints registrations may name
+     * @param routing the cost policy's state
+     */
+    public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics,
+            MemoryBudget budget, EndpointPolicy endpoints, RoutingModel routing) {
+        ApiRoutes routes = new ApiRoutes(service, limits, metrics, budget, endpoints, routing);
         routes.post(app, "/register", true, (b, f, c) -> routes.register(b, f));
         routes.post(app, "/unregister", true, (b, f, c) -> routes.unregister(b, f));
         routes.post(app, "/query", false,
@@ -172,6 +208,11 @@ public final class ApiRoutes {
         long start = System.nanoTime();
         QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits, charge);
         chargeHashing(request.query(), charge);
+        routing.clock(request.clockMillis());
+        String policy = request.policy() != null ? request.policy() : routing.settings().defaultPolicy();
+        if (policy.equals(RoutingSettings.POLICY_COST)) {
+            return costRoute(request, format, start);
+        }
         QueryResult result = answer(request.query());
         List<String> candidates = request.candidates();
         if (candidates == null) {
@@ -218,6 +259,27 @@ public final class ApiRoutes {
         return out;
     }
 
+    private Reply costRoute(QueryRequestReader.RouteRequest request, WireFormat format, long start) {
+        PromptQuery query = request.query();
+        ConductorService.RouteLookup lookup = query.hashable() ? service.queryForRoute(query)
+                : new ConductorService.RouteLookup(QueryResult.EMPTY, null);
+        List<String> candidates = request.candidates();
+        if (candidates == null) {
+            candidates = withoutDecodeOnly(lookup.result());
+        }
+        CostRoutePolicy.Decision decision = routing.policy().choose(lookup.result(), candidates,
+                request.loads(), request.loadTokens(), query.promptTokens(), query.context().blockSize(),
+                lookup.chain());
+        if (decision == null) {
+            throw ApiException.plain(404, "no candidate instance for context: " + describe(query.context()));
+        }
+        byte[] bytes = ResponseBodies.costRoute(format, decision);
+        metrics.route(decision.reason());
+        metrics.query("route", query.context().modelName(), query.promptTokens(), lookup.result(),
+                System.nanoTime() - start);
+        return Reply.ok(bytes);
+    }
+
     /** Legacy G1–G3 {@code /cache}: percent of the prompt's blocks each candidate holds as a prefix. */
     private Reply cache(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge) {
         long start = System.nanoTime();
@@ -258,11 +320,15 @@ public final class ApiRoutes {
 
     private Reply feedback(Value.MapValue body, WireFormat format) {
         OtherRequestReaders.Feedback f = OtherRequestReaders.readFeedback(body, limits);
+        routing.clock(f.clockMillis());
         boolean known = false;
         for (RegistrySnapshot.Service s : service.registry().services()) {
             known |= s.registration().instanceId().equals(f.instanceId());
         }
         metrics.feedback(known ? f.instanceId() : ApiMetrics.UNKNOWN, f.predictedTokens(), f.cachedTokens());
+        if (known) {
+            routing.feedback(f);
+        }
         return Reply.ok(ResponseBodies.status(format, "ok"));
     }
 

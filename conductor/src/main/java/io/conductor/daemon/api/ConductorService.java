@@ -6,6 +6,7 @@ import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.index.BlockHashSequence;
 import io.conductor.index.prefix.ContextKey;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -42,6 +43,26 @@ public interface ConductorService {
      * @return the matches per instance; {@link QueryResult#EMPTY} when the context is unknown
      */
     QueryResult query(PromptQuery query);
+
+    /**
+     * A query's answer together with the prompt's block hashes, for {@code /route}'s reservation.
+     *
+     * @param result the answer
+     * @param chain the prompt's block hashes (lazy; valid on the calling thread until its next query), or
+     *     {@code null} when there are none
+     */
+    record RouteLookup(QueryResult result, @Nullable BlockHashSequence chain) {
+    }
+
+    /**
+     * Answers a prefix query as {@link #query} does and also hands back the prompt's block hashes.
+     *
+     * @param query the validated query
+     * @return the answer and the hashes
+     */
+    default RouteLookup queryForRoute(PromptQuery query) {
+        return new RouteLookup(query(query), null);
+    }
 
     /**
      * Returns the registry's current view.

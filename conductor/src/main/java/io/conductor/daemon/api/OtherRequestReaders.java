@@ -33,8 +33,14 @@ final class OtherRequestReaders {
      * @param instanceId the instance that served the request
      * @param predictedTokens the tokens we predicted cached ({@code longest_matched} of the chosen instance)
      * @param cachedTokens the tokens the engine reported cached ({@code usage.prompt_tokens_details.cached_tokens})
+     * @param routeId the {@code route_id} of the {@code /route} answer, or {@code 0} when not given
+     * @param promptTokens the prompt's length in tokens, or {@code -1} when not given
+     * @param ttftMillis the observed time to first token, or {@code -1} when not given
+     * @param prefillMillis the engine's prefill duration, or {@code -1} when not given
+     * @param clockMillis the report's {@code clock_ms} (replays on a simulated clock), or {@code -1}
      */
-    record Feedback(String instanceId, long predictedTokens, long cachedTokens) {
+    record Feedback(String instanceId, long predictedTokens, long cachedTokens, long routeId, long promptTokens,
+            double ttftMillis, double prefillMillis, long clockMillis) {
     }
 
     private OtherRequestReaders() {
@@ -67,11 +73,33 @@ final class OtherRequestReaders {
 
     static Feedback readFeedback(Value.MapValue body, ApiLimits limits) {
         Map<String, Value> f = FieldRules.firstOccurrences(body,
-                java.util.Set.of("instance_id", "predicted_tokens", "cached_tokens"));
+                java.util.Set.of("instance_id", "predicted_tokens", "cached_tokens", "route_id", "prompt_tokens",
+                        "ttft_ms", "prefill_ms", "clock_ms"));
         String instance = FieldRules.requiredString("instance_id", f.get("instance_id"), limits);
         long predicted = nonNegative("predicted_tokens", f.get("predicted_tokens"));
         long cached = nonNegative("cached_tokens", f.get("cached_tokens"));
-        return new Feedback(instance, predicted, cached);
+        long routeId = f.get("route_id") == null ? 0 : nonNegative("route_id", f.get("route_id"));
+        long prompt = f.get("prompt_tokens") == null ? -1 : nonNegative("prompt_tokens", f.get("prompt_tokens"));
+        double ttft = millis("ttft_ms", f.get("ttft_ms"));
+        double prefill = millis("prefill_ms", f.get("prefill_ms"));
+        long clock = f.get("clock_ms") == null ? -1 : nonNegative("clock_ms", f.get("clock_ms"));
+        return new Feedback(instance, predicted, cached, routeId, prompt, ttft, prefill, clock);
+    }
+
+    /** An optional duration in milliseconds: a finite non-negative number up to one day; absent is -1. */
+    private static double millis(String name, @Nullable Value value) {
+        if (value == null) {
+            return -1;
+        }
+        double v = switch (value) {
+            case Value.Int i -> i.value();
+            case Value.Float fl -> fl.value();
+            default -> throw ApiException.badRequest(Reason.INVALID_TYPE, name, name + " must be a number");
+        };
+        if (!(v >= 0) || v > 86_400_000) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, name, name + " must be between 0 and 86400000");
+        }
+        return v;
     }
 
     private static Value require(Map<String, Value> fields, String key) {

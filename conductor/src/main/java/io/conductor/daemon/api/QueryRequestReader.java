@@ -33,8 +33,12 @@ final class QueryRequestReader {
      * @param query the prompt query
      * @param candidates the candidate instances, or {@code null} for every registered instance
      * @param loads in-flight requests per instance as the proxy reports them, or {@code null}
+     * @param loadTokens in-flight (not yet prefilled) tokens per instance as the proxy reports them, or {@code null}
+     * @param policy the policy the request names ({@code cost} or {@code longest_prefix}), or {@code null}
+     * @param clockMillis the request's {@code clock_ms} (replays on a simulated clock), or {@code -1}
      */
-    record RouteRequest(PromptQuery query, @Nullable List<String> candidates, @Nullable Map<String, Long> loads) {
+    record RouteRequest(PromptQuery query, @Nullable List<String> candidates, @Nullable Map<String, Long> loads,
+            @Nullable Map<String, Long> loadTokens, @Nullable String policy, long clockMillis) {
     }
 
     /** Most candidates one {@code /route} may name. */
@@ -53,6 +57,9 @@ final class QueryRequestReader {
     private @Nullable String instance;
     private @Nullable List<String> candidates;
     private @Nullable Map<String, Long> loads;
+    private @Nullable Map<String, Long> loadTokens;
+    private @Nullable String policy;
+    private long clockMillis = -1;
     private boolean hashable = true;
 
     private QueryRequestReader(Kind kind, ApiLimits limits, MemoryBudget.Charge charge) {
@@ -84,7 +91,8 @@ final class QueryRequestReader {
     static RouteRequest readRoute(Value.MapValue body, ApiLimits limits, MemoryBudget.Charge charge) {
         QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits, charge);
         reader.scan(body);
-        return new RouteRequest(reader.query(), reader.candidates, reader.loads);
+        return new RouteRequest(reader.query(), reader.candidates, reader.loads, reader.loadTokens, reader.policy,
+                reader.clockMillis);
     }
 
     private void scan(Value.MapValue body) {
@@ -126,6 +134,8 @@ final class QueryRequestReader {
                     case "token_ids" -> tokens = tokenIds(value);
                     case "candidates" -> candidates = candidates(value);
                     case "loads" -> loads = loads(value);
+                    case "policy" -> policy = policy(value);
+                    case "clock_ms" -> clockMillis = clockMillis(value);
                     default -> throw FieldRules.unknownField(key);
                 }
             }
@@ -290,7 +300,10 @@ final class QueryRequestReader {
         return out;
     }
 
-    /** {@code loads}: a map of instance id to a non-negative integer (the proxy's in-flight requests). */
+    /**
+     * {@code loads}: a map of instance id to either a non-negative integer (the proxy's in-flight requests) or a
+     * map {@code {"queue": requests, "tokens": in-flight prompt tokens not yet prefilled}} (both optional).
+     */
     private Map<String, Long> loads(Value value) {
         if (!(value instanceof Value.MapValue map)) {
             throw ApiException.badRequest(Reason.INVALID_TYPE, "loads", "loads must be a map");
@@ -298,14 +311,57 @@ final class QueryRequestReader {
         charge.charge(RequestDecoder.NODE_BYTES * 2 * map.entries().size());
         Map<String, Long> out = new HashMap<>();
         for (Value.Entry e : map.entries()) {
-            String id = FieldRules.keyName(e);
+            String id = FieldRules.checkLength("loads", FieldRules.keyName(e), limits);
+            if (e.value() instanceof Value.MapValue detail) {
+                for (Value.Entry d : detail.entries()) {
+                    String k = FieldRules.keyName(d);
+                    if (!(d.value() instanceof Value.Int i) || i.value() < 0) {
+                        throw ApiException.badRequest(Reason.INVALID_VALUE, "loads",
+                                "loads values must be non-negative integers");
+                    }
+                    switch (k) {
+                        case "queue" -> out.put(id, i.value());
+                        case "tokens" -> {
+                            Map<String, Long> t = loadTokens;
+                            if (t == null) {
+                                t = new HashMap<>();
+                                loadTokens = t;
+                            }
+                            t.put(id, i.value());
+                        }
+                        default -> throw ApiException.badRequest(Reason.UNKNOWN_FIELD, "loads",
+                                "loads entries may only have the keys queue and tokens");
+                    }
+                }
+                continue;
+            }
             if (!(e.value() instanceof Value.Int i) || i.value() < 0) {
                 throw ApiException.badRequest(Reason.INVALID_VALUE, "loads",
                         "loads values must be non-negative integers");
             }
-            out.put(FieldRules.checkLength("loads", id, limits), i.value());
+            out.put(id, i.value());
         }
         return out;
+    }
+
+    private static long clockMillis(Value value) {
+        if (!(value instanceof Value.Int i)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "clock_ms", "clock_ms must be an integer");
+        }
+        if (i.value() < 0 || i.value() > Long.MAX_VALUE / 1_000_000) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "clock_ms", "clock_ms must be a non-negative integer");
+        }
+        return i.value();
+    }
+
+    private static String policy(Value value) {
+        if (!(value instanceof Value.Str s)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "policy", "policy must be a string");
+        }
+        if (!s.text().equals(RoutingSettings.POLICY_COST) && !s.text().equals(RoutingSettings.POLICY_LONGEST_PREFIX)) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "policy", "policy must be cost or longest_prefix");
+        }
+        return s.text();
     }
 
     private void checkTokenCount(String field, int count) {

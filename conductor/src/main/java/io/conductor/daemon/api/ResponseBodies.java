@@ -107,6 +107,43 @@ final class ResponseBodies {
         return w.endMap().endMap().toBytes();
     }
 
+    /**
+     * The cost policy's answer: the chosen instance's matches, {@code reason}, {@code policy}, {@code route_id}
+     * (for {@code /feedback}), {@code estimate} (its parts, microseconds and tokens), and per candidate its matches
+     * with {@code ttft_us} and {@code queue_us}.
+     */
+    static byte[] costRoute(WireFormat format, CostRoutePolicy.Decision d) {
+        QueryResult.InstanceMatch best = d.chosen();
+        CostRoutePolicy.Estimate e = d.estimate();
+        ResponseWriter w = ResponseWriter.create(format).beginMap(best.hasStore() ? 11 : 10)
+                .field("instance_id", best.instanceId())
+                .field("longest_matched", best.longestMatched())
+                .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
+                .field("reason", d.reason())
+                .field("policy", RoutingSettings.POLICY_COST)
+                .field("route_id", d.routeId());
+        writeStore(w, best);
+        w.key("estimate").beginMap(6)
+                .field("ttft_us", e.ttftNanos() / 1000)
+                .field("queue_us", e.queueNanos() / 1000)
+                .field("prefill_us", e.prefillNanos() / 1000)
+                .field("transfer_us", e.transferNanos() / 1000)
+                .field("compute_tokens", e.computeTokens())
+                .field("transfer_tokens", e.transferTokens())
+                .endMap();
+        w.key("candidates").beginMap(d.candidates().size());
+        for (int i = 0; i < d.candidates().size(); i++) {
+            QueryResult.InstanceMatch c = d.candidates().get(i);
+            CostRoutePolicy.Estimate ce = d.estimates().get(i);
+            w.key(c.instanceId()).beginMap(c.hasStore() ? 7 : 6).field("longest_matched", c.longestMatched())
+                    .field("gpu", c.gpu()).field("cpu", c.cpu()).field("disk", c.disk())
+                    .field("ttft_us", ce.ttftNanos() / 1000).field("queue_us", ce.queueNanos() / 1000);
+            writeStore(w, c);
+            w.endMap();
+        }
+        return w.endMap().endMap().toBytes();
+    }
+
     static byte[] cache(WireFormat format, Map<String, Long> percents) {
         ResponseWriter w = ResponseWriter.create(format).beginMap(2).key("HitStatus").beginMap(percents.size());
         for (Map.Entry<String, Long> e : percents.entrySet()) {

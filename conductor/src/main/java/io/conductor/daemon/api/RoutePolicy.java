@@ -158,7 +158,7 @@ final class RoutePolicy {
         return c == null ? 0 : c.valueAt(now);
     }
 
-    private static List<QueryResult.InstanceMatch> candidates(QueryResult result, @Nullable List<String> requested) {
+    static List<QueryResult.InstanceMatch> candidates(QueryResult result, @Nullable List<String> requested) {
         if (requested == null) {
             return result.instances();
         }

@@ -20,6 +20,7 @@ import org.jspecify.annotations.Nullable;
  * @param index         the raw {@code index} block (e.g. {@code max_bytes}), or {@code null} when absent
  * @param api           the raw {@code api} block (request limits, memory budgets, endpoint policy), or {@code null}
  *                      when absent
+ * @param routing       the raw {@code routing} block (cost policy settings), or {@code null} when absent
  */
 public record ConductorConfig(
     String source,
@@ -28,7 +29,8 @@ public record ConductorConfig(
     List<SubscriptionConfig> subscriptions,
     @Nullable JsonNode nativeStore,
     @Nullable JsonNode index,
-    @Nullable JsonNode api) {
+    @Nullable JsonNode api,
+    @Nullable JsonNode routing) {
 
     /** The reference's default HTTP port, used when {@code http_server_port} is absent. */
     public static final int DEFAULT_HTTP_PORT = 13333;
@@ -68,7 +70,7 @@ public record ConductorConfig(
      * @return an empty configuration marked as not found
      */
     public static ConductorConfig empty(String source) {
-        return new ConductorConfig(source, false, DEFAULT_HTTP_PORT, List.of(), null, null);
+        return new ConductorConfig(source, false, DEFAULT_HTTP_PORT, List.of(), null, null, null, null);
     }
 
     /**
@@ -78,6 +80,6 @@ public record ConductorConfig(
      * @return the new configuration
      */
     public ConductorConfig withHttpPort(int port) {
-        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index, api);
+        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index, api, routing);
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.conductor.daemon.api.RoutingSettings;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -46,7 +47,7 @@ public final class ConfigLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
     private static final Set<String> TOP_LEVEL_KEYS =
-        Set.of("http_server_port", "kvevent_instance", "native_store", "index", "api");
+        Set.of("http_server_port", "kvevent_instance", "native_store", "index", "api", "routing");
 
     private static final JsonMapper MAPPER = JsonMapper.builder()
         .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -151,6 +152,12 @@ public final class ConfigLoader {
             }
         }
 
+        try {
+            RoutingSettings.parse(root.get("routing"));
+        } catch (IllegalArgumentException e) {
+            fatal.add(e.getMessage());
+        }
+
         if (!fatal.isEmpty()) {
             for (String warning : warnings) {
                 LOG.warn("config {}: {}", source, warning);
@@ -161,7 +168,8 @@ public final class ConfigLoader {
             LOG.warn("config {}: {}", source, warning);
         }
         ConductorConfig config = new ConductorConfig(source, true, port, subscriptions,
-            copyOrNull(root.get("native_store")), copyOrNull(root.get("index")), copyOrNull(root.get("api")));
+            copyOrNull(root.get("native_store")), copyOrNull(root.get("index")), copyOrNull(root.get("api")),
+            copyOrNull(root.get("routing")));
         return new LoadedConfig(config, warnings);
     }
 

@@ -9,6 +9,8 @@ import io.conductor.daemon.api.ApiMetrics;
 import io.conductor.daemon.api.ApiRoutes;
 import io.conductor.daemon.api.ApiSettings;
 import io.conductor.daemon.api.LogText;
+import io.conductor.daemon.api.RoutingModel;
+import io.conductor.daemon.api.RoutingSettings;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
@@ -103,7 +105,9 @@ public final class ConductorApiExtension implements DaemonExtension {
         ApiSettings api = ApiSettings.parse(context.config().api(), limits, Runtime.getRuntime().maxMemory());
         ApiMetrics apiMetrics = new ApiMetrics(context.metrics());
         apiMetrics.follow(registry);
-        ApiRoutes.install(context.http(), service, api.limits(), apiMetrics, api.budget(), api.endpoints());
+        RoutingModel routing = new RoutingModel(RoutingSettings.parse(context.config().routing()), context.metrics());
+        ApiRoutes.install(context.http(), service, api.limits(), apiMetrics, api.budget(), api.endpoints(), routing);
+        context.addShutdownStep("conductor-routing", routing::close);
         LOG.info("event=api_limits max_body_bytes={} memory_budget_bytes={} request_memory_bytes={} "
                 + "allow_wildcard_bind={} endpoint_allowlist={}", api.limits().maxBodyBytes(),
                 api.budget().globalBytes(), api.budget().perRequestBytes(), api.endpoints().allowWildcardBind(),
@@ -116,6 +120,7 @@ public final class ConductorApiExtension implements DaemonExtension {
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
             zmq.decoratePoolSinks(store::tapPoolEvents);
+            zmq.onStoredBlocks(routing.storedBlocksListener());
             // Out of memory (or another VM error) on the event path: some stream lost updates and the heap is no
             // longer trustworthy, so stop in order and let a supervisor restart us (replay rebuilds the index),
             // rather than serve a silently stale index. Readiness turns false at once, before the stop completes.

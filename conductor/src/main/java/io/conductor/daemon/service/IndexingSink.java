@@ -1,5 +1,6 @@
 package io.conductor.daemon.service;
 
+import io.conductor.daemon.api.StoredBlocksListener;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.events.EventKind;
 import io.conductor.events.KvBatch;
@@ -68,6 +69,7 @@ final class IndexingSink implements KvEventSink {
     private final @Nullable PoolStream pool;
     private final @Nullable TokenRehasher rehasher;
     private final IndexBatch batch = new IndexBatch();
+    private final StoredBlocksListener stored;
     private final AtomicLongArray eventCounts = new AtomicLongArray(EventKind.values().length * MEDIA);
     private final Set<String> poolBackends = new HashSet<>();
     private final AtomicLongArray skipped = new AtomicLongArray(SkipReason.values().length);
@@ -80,16 +82,20 @@ final class IndexingSink implements KvEventSink {
 
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool, int rehashCapacity) {
-        this(registration, index, rank, pool, rehashCapacity, TokenRehasher.MemoryGate.UNLIMITED);
+        this(registration, index, rank, pool, rehashCapacity, TokenRehasher.MemoryGate.UNLIMITED,
+                StoredBlocksListener.NONE);
     }
 
     /**
-     * Creates the sink; in token-rehash mode its table grows on demand, admitted by {@code rehashTables}.
+     * Creates the sink; in token-rehash mode its table grows on demand, admitted by {@code rehashTables}, and
+     * {@code stored} hears of every GPU block this engine stream stores (route reservations).
      *
      * @throws IllegalStateException if {@code rehashTables} cannot hold even the initial table
      */
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
-            @Nullable PoolStream pool, int rehashCapacity, TokenRehasher.MemoryGate rehashTables) {
+            @Nullable PoolStream pool, int rehashCapacity, TokenRehasher.MemoryGate rehashTables,
+            StoredBlocksListener stored) {
+        this.stored = Objects.requireNonNull(stored, "stored");
         this.registration = Objects.requireNonNull(registration, "registration");
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
@@ -197,6 +203,9 @@ final class IndexingSink implements KvEventSink {
                 TokenRehasher rh = rehasher;
                 if (rh == null) {
                     batch.store(r, lora, tier, event.parentHash(), event.hasParentHash(), event.blockHashes(), 0, n);
+                    if (tier == Tier.GPU) {
+                        stored.onGpuBlocksStored(registration.instanceId(), event.blockHashes(), 0, n);
+                    }
                     return;
                 }
                 ensureScratch(n);
@@ -207,6 +216,9 @@ final class IndexingSink implements KvEventSink {
                         extrasFor(lora, event.cacheSalt()), ownHashes, 0);
                 if (done > 0) {
                     batch.store(r, lora, tier, parentOwn, event.hasParentHash(), ownHashes, 0, done);
+                    if (tier == Tier.GPU) {
+                        stored.onGpuBlocksStored(registration.instanceId(), ownHashes, 0, done);
+                    }
                 } else if (done == TokenRehasher.UNKNOWN_PARENT) {
                     skip(SkipReason.UNKNOWN_PARENT);
                 } else if (done == TokenRehasher.TOKEN_COUNT_MISMATCH) {

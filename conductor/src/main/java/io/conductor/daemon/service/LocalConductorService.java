@@ -31,6 +31,8 @@ import org.jspecify.annotations.Nullable;
  * index is safe for concurrent readers, and the per-thread {@link PrefixMatch} and chain stay on their thread.
  */
 public final class LocalConductorService implements ConductorService {
+    private static final RouteLookup NO_ANSWER = new RouteLookup(QueryResult.EMPTY, null);
+
     private final ServiceRegistry registry;
     private final PrefixIndex<HashProfileSpec> index;
     private final QueryHashing hashing;
@@ -104,9 +106,14 @@ public final class LocalConductorService implements ConductorService {
 
     @Override
     public QueryResult query(PromptQuery query) {
+        return queryForRoute(query).result();
+    }
+
+    @Override
+    public RouteLookup queryForRoute(PromptQuery query) {
         RegistrySnapshot.Context context = registry.snapshot().contexts().get(query.context());
         if (context == null) {
-            return QueryResult.EMPTY;
+            return NO_ANSWER;
         }
         long[] hashes = query.hashes();
         int[] tokens = query.tokens();
@@ -118,17 +125,17 @@ public final class LocalConductorService implements ConductorService {
                 chain = hashing.chain(context.profile(), query.context().blockSize(), tokens, query.loraName(),
                         query.cacheSalt());
             } else {
-                return QueryResult.EMPTY;
+                return NO_ANSWER;
             }
         } catch (IllegalArgumentException e) {
             // A name the hash cannot encode: the reference answers an empty result (§5.3 step 5).
-            return QueryResult.EMPTY;
+            return NO_ANSWER;
         }
         PrefixMatch match = matches.get();
         if (!index.query(query.context(), chain, query.loraName(), query.instanceFilter(), match)) {
-            return QueryResult.EMPTY;
+            return NO_ANSWER;
         }
-        return toResult(match, store.storeEnds(context, chain, match));
+        return new RouteLookup(toResult(match, store.storeEnds(context, chain, match)), chain);
     }
 
     /** Copies the reusable match into the HTTP layer's value (a few small objects per instance). */

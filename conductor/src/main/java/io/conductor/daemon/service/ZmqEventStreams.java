@@ -1,5 +1,6 @@
 package io.conductor.daemon.service;
 
+import io.conductor.daemon.api.StoredBlocksListener;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.StreamLifecycle.StreamException;
@@ -46,6 +47,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     private final ConcurrentHashMap<ServiceKey, IndexingSink> sinks = new ConcurrentHashMap<>();
     private volatile UnaryOperator<KvEventSink> poolSinkDecorator = UnaryOperator.identity();
     private volatile Consumer<Throwable> fatalListener = t -> { };
+    private volatile StoredBlocksListener storedBlocks = StoredBlocksListener.NONE;
 
     /**
      * Starts the subscriber's poller threads.
@@ -81,6 +83,16 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
      */
     public static ZmqEventStreams withDefaults() {
         return new ZmqEventStreams(configFrom(System.getenv()), DEFAULT_REHASH_CAPACITY);
+    }
+
+    /**
+     * Sets who is told of the GPU blocks each engine stream started from now on stores (the route reservations).
+     * Called on poller threads; see {@link StoredBlocksListener}.
+     *
+     * @param listener the listener
+     */
+    public void onStoredBlocks(StoredBlocksListener listener) {
+        storedBlocks = java.util.Objects.requireNonNull(listener, "listener");
     }
 
     /**
@@ -167,7 +179,8 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         }
         IndexingSink sink;
         try {
-            sink = new IndexingSink(registration, index, rank, pool, rehashCapacity, rehashTables);
+            sink = new IndexingSink(registration, index, rank, pool, rehashCapacity, rehashTables,
+                    storedBlocks);
         } catch (IllegalStateException e) {
             throw new StreamException(e.getMessage() == null ? "memory budget" : e.getMessage(), e,
                     StreamException.Fault.MEMORY_BUDGET);

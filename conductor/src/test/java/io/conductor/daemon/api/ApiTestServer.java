@@ -57,6 +57,7 @@ final class ApiTestServer implements AutoCloseable {
     final ApiMetrics apiMetrics;
     final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    final RoutingModel routing;
 
     ApiTestServer() {
         this(ApiLimits.defaults());
@@ -78,7 +79,12 @@ final class ApiTestServer implements AutoCloseable {
 
     /** A server whose subscriptions are real ZMQ streams when {@code events} is {@link ZmqEventStreams}. */
     ApiTestServer(ApiLimits limits, EventStreams events) {
-        this(limits, events, MemoryBudget.forHeap(), EndpointPolicy.defaults());
+        this(limits, events, MemoryBudget.forHeap(), EndpointPolicy.defaults(), RoutingSettings.defaults());
+    }
+
+    /** The same with the given {@code routing} settings (cost policy); its meters are on {@link #prometheus}. */
+    ApiTestServer(ApiLimits limits, EventStreams events, RoutingSettings routingSettings) {
+        this(limits, events, MemoryBudget.forHeap(), EndpointPolicy.defaults(), routingSettings);
     }
 
     private MemoryBudget budget;
@@ -89,18 +95,25 @@ final class ApiTestServer implements AutoCloseable {
     }
 
     ApiTestServer(ApiLimits limits, EventStreams events, MemoryBudget budget, EndpointPolicy endpoints) {
+        this(limits, events, budget, endpoints, RoutingSettings.defaults());
+    }
+
+    ApiTestServer(ApiLimits limits, EventStreams events, MemoryBudget budget, EndpointPolicy endpoints,
+            RoutingSettings routingSettings) {
         this.budget = budget;
         this.events = events;
         registry = new ServiceRegistry(new IndexedStreams(index, events));
         service = new LocalConductorService(registry, index, hashing, events);
         IndexMetrics.register(prometheus, index, registry);
+        routing = new RoutingModel(routingSettings, prometheus);
         if (events instanceof ZmqEventStreams zmq) {
             EventMetrics.register(prometheus, zmq);
+            zmq.onStoredBlocks(routing.storedBlocksListener());
         }
         app = Javalin.create(config -> config.showJavalinBanner = false);
         apiMetrics = new ApiMetrics(prometheus);
         apiMetrics.follow(registry);
-        ApiRoutes.install(app, service, limits, apiMetrics, budget, endpoints);
+        ApiRoutes.install(app, service, limits, apiMetrics, budget, endpoints, routing);
         app.get("/metrics", ctx -> {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             new PrometheusTextFormatWriter(false).write(out, prometheus.scrape());

@@ -50,7 +50,9 @@ class ViewsAndRoutingContractTest {
     }
 
     private Map<String, Object> route(WireFormat format, Object... extra) throws Exception {
-        Map<String, Object> body = map("model", "qwen", "block_size", 16, "token_ids", prompt);
+        // These cases pin the longest_prefix policy; the cost policy has its own tests (CostRoutingTest).
+        Map<String, Object> body = map("model", "qwen", "block_size", 16, "token_ids", prompt,
+                "policy", "longest_prefix");
         body.putAll(map(extra));
         ApiTestServer.Response r = server.post("/route", format, body);
         assertEquals(200, r.status(), () -> r.body().toString());

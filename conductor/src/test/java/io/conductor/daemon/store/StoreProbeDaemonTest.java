@@ -377,7 +377,11 @@ class StoreProbeDaemonTest {
         assertEquals(4 * BLOCK, query.at("/b/store").asInt(), "b loads blocks 0..3 from the shared pool");
         assertEquals(4 * BLOCK, query.at("/b/longest_matched").asInt());
         assertEquals(0, query.at("/b/gpu").asInt());
-        assertEquals("longest_prefix_tie", route.path("reason").asText(), route.toString());
+        // Both reach the same prefix, but b must load all of it from the store while a has half on its GPU: the
+        // cost policy prefers a (the longest_prefix policy would rotate between them).
+        assertEquals("a", route.path("instance_id").asText(), route.toString());
+        assertEquals("longest_prefix", route.path("reason").asText(), route.toString());
+        assertTrue(route.at("/candidates/a/ttft_us").asLong() < route.at("/candidates/b/ttft_us").asLong());
         assertEquals(4 * BLOCK, route.path("longest_matched").asInt());
         assertEquals(1.0, metric("conductor_store_probe_up"));
         assertTrue(metric("conductor_store_probe_batch_calls_total") >= 1);
