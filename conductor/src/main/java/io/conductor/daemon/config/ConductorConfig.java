@@ -60,7 +60,7 @@ public record ConductorConfig(
      */
     public ConductorConfig(String source, boolean fileFound, int httpPort, List<SubscriptionConfig> subscriptions,
         @Nullable JsonNode nativeStore, @Nullable JsonNode index) {
-        this(source, fileFound, httpPort, subscriptions, nativeStore, index, null);
+        this(source, fileFound, httpPort, subscriptions, nativeStore, index, null, null);
     }
 
     /**
