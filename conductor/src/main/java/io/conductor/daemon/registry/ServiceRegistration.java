@@ -1,6 +1,7 @@
 package io.conductor.daemon.registry;
 
 import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.GroupLayout;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -20,14 +21,39 @@ import org.jspecify.annotations.Nullable;
  * @param profile the resolved hash profile, or {@code null} for token-rehash mode (no profile given)
  * @param additionalSalt legacy Go-era field, kept for {@code /services}; {@code ""} when absent
  * @param loraId legacy integer LoRA id, or {@link #NO_LORA_ID}
+ * @param kvCacheGroups the KV-cache groups of a hybrid model, or {@code null} for a plain model
  */
 public record ServiceRegistration(String endpoint, String replayEndpoint, ServiceType type, String modelName,
         String instanceId, String tenantId, String loraName, long blockSize, int dpRank, long cacheGroup,
-        @Nullable HashProfileSpec profile, String additionalSalt, long loraId) {
+        @Nullable HashProfileSpec profile, String additionalSalt, long loraId, @Nullable GroupLayout kvCacheGroups) {
     /** Sentinel of {@link #cacheGroup()}: the registration named no cache group. */
     public static final long NO_CACHE_GROUP = -1;
     /** Sentinel of {@link #loraId()}: no legacy LoRA id ({@code -1}, as the Go era wrote it). */
     public static final long NO_LORA_ID = -1;
+
+    /**
+     * Creates the registration of a plain model (no KV-cache group layout).
+     *
+     * @param endpoint ZMQ endpoint of the live publisher
+     * @param replayEndpoint replay endpoint, {@code ""} for none
+     * @param type publisher type
+     * @param modelName model name
+     * @param instanceId instance id
+     * @param tenantId normalized tenant id
+     * @param loraName LoRA name, {@code ""} for the base model
+     * @param blockSize hash block size in tokens
+     * @param dpRank data-parallel rank
+     * @param cacheGroup the KV cache group, or {@link #NO_CACHE_GROUP}
+     * @param profile the resolved hash profile, or {@code null}
+     * @param additionalSalt legacy Go-era field
+     * @param loraId legacy integer LoRA id, or {@link #NO_LORA_ID}
+     */
+    public ServiceRegistration(String endpoint, String replayEndpoint, ServiceType type, String modelName,
+            String instanceId, String tenantId, String loraName, long blockSize, int dpRank, long cacheGroup,
+            @Nullable HashProfileSpec profile, String additionalSalt, long loraId) {
+        this(endpoint, replayEndpoint, type, modelName, instanceId, tenantId, loraName, blockSize, dpRank, cacheGroup,
+                profile, additionalSalt, loraId, null);
+    }
 
     /**
      * Returns this registration's service key.

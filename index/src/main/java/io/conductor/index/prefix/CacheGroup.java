@@ -99,6 +99,40 @@ public sealed interface CacheGroup permits CacheGroup.FullAttention, CacheGroup.
         }
     }
 
+    /** The kind names {@link #of} accepts, for error messages. */
+    String KIND_NAMES = "full_attention, mla_attention, sliding_window, sliding_window_mla, mamba";
+
+    /**
+     * Builds a group from vLLM's kind name ({@code kv_cache_spec_kind}).
+     *
+     * @param kind         {@code full_attention} or {@code mla_attention}; {@code sliding_window} or
+     *                     {@code sliding_window_mla}; {@code mamba}
+     * @param blockSize    tokens per block, {@code > 0}
+     * @param windowTokens the sliding window in tokens; required ({@code > 0}) for a sliding window, {@code 0}
+     *                     (none) for the other kinds
+     * @return the group
+     * @throws IllegalArgumentException for another kind (chunked local, cross or encoder-only attention have no
+     *                                  prefix reuse rule here), a missing or superfluous window, or a bad size
+     */
+    static CacheGroup of(String kind, long blockSize, long windowTokens) {
+        CacheGroup g = switch (kind) {
+            case "full_attention", "mla_attention" -> new FullAttention(blockSize);
+            case "sliding_window", "sliding_window_mla" -> {
+                if (windowTokens <= 0) {
+                    throw new IllegalArgumentException("a sliding_window group needs its window in tokens");
+                }
+                yield new SlidingWindow(blockSize, windowTokens);
+            }
+            case "mamba" -> new Mamba(blockSize);
+            default -> throw new IllegalArgumentException("unsupported group kind \"" + kind + "\" (supported: "
+                    + KIND_NAMES + ")");
+        };
+        if (!(g instanceof SlidingWindow) && windowTokens != 0) {
+            throw new IllegalArgumentException("only a sliding_window group has a window, not " + kind);
+        }
+        return g;
+    }
+
     private static void checkBlockSize(long blockSize) {
         if (blockSize <= 0) {
             throw new IllegalArgumentException("group block size must be positive: " + blockSize);
