@@ -5,6 +5,10 @@ import io.conductor.daemon.registry.KvRole;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceType;
+import io.conductor.index.prefix.CacheGroup;
+import io.conductor.index.prefix.GroupLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -17,7 +21,7 @@ import org.jspecify.annotations.Nullable;
 final class RegisterRequestReader {
     private static final Set<String> REGISTER_KEYS = Set.of("endpoint", "type", "modelname", "instance_id",
             "block_size", "replay_endpoint", "lora_name", "tenant_id", "cache_group", "hash_profile", "dp_rank",
-            "additionalsalt", "lora_id", "kv_role");
+            "additionalsalt", "lora_id", "kv_role", "kv_cache_groups");
     private static final Set<String> UNREGISTER_KEYS = Set.of("instance_id", "tenant_id", "dp_rank");
     private static final String DP_RANK_RANGE = "dp_rank must be a non-negative int";
 
@@ -65,12 +69,17 @@ final class RegisterRequestReader {
         if (!replay.isEmpty()) {
             endpoints.check("replay_endpoint", replay);
         }
+        GroupLayout groups = kvCacheGroups(f.get("kv_cache_groups"), blockSize, limits);
+        if (groups != null && !serviceType.isEngine()) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_cache_groups",
+                    "kv_cache_groups describes an engine's KV cache; a Mooncake store registration has none");
+        }
         // SGLang hashes are not vLLM's: an SGLang stream keeps only an sglang profile (its native hashes index
         // directly); with any other profile it is indexed in token-rehash mode.
         HashProfileSpec kept = serviceType == ServiceType.SGLANG && (profile == null
                 || !"sglang".equals(profile.strategy())) ? null : profile;
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
-                dpRank, cacheGroup, kept, additionalSalt, loraId, role);
+                dpRank, cacheGroup, kept, additionalSalt, loraId, role, groups);
     }
 
     static ServiceKey readUnregister(Value.MapValue body, ApiLimits limits) {
@@ -112,6 +121,53 @@ final class RegisterRequestReader {
         }
         return 0;
     }
+
+    private static final String GROUPS_FORM = "kv_cache_groups must be an array of 1 to " + GroupLayout.MAX_GROUPS
+            + " maps in group_idx order, each {\"kind\": " + CacheGroup.KIND_NAMES
+            + "} with \"sliding_window\" (tokens) for a sliding window and \"block_size\" where it differs";
+
+    /** A hybrid model's groups; nil, absent or one plain full-attention group mean a plain model. */
+    private static @Nullable GroupLayout kvCacheGroups(@Nullable Value value, long blockSize, ApiLimits limits) {
+        if (value == null || value == Value.Nil.NIL) {
+            return null;
+        }
+        if (!(value instanceof Value.Array array)) {
+            throw ApiException.badRequest(Reason.INVALID_TYPE, "kv_cache_groups", GROUPS_FORM);
+        }
+        List<Value> elements = array.elements();
+        if (elements.isEmpty() || elements.size() > GroupLayout.MAX_GROUPS) {
+            throw ApiException.badRequest(Reason.OUT_OF_RANGE, "kv_cache_groups", GROUPS_FORM);
+        }
+        List<CacheGroup> groups = new ArrayList<>(elements.size());
+        for (int g = 0; g < elements.size(); g++) {
+            if (!(elements.get(g) instanceof Value.MapValue map)) {
+                throw ApiException.badElement(Reason.INVALID_TYPE, "kv_cache_groups", g, GROUPS_FORM);
+            }
+            Map<String, Value> f;
+            try {
+                f = FieldRules.firstOccurrences(map, GROUP_KEYS);
+            } catch (ApiException e) {
+                throw ApiException.badElement(Reason.UNKNOWN_FIELD, "kv_cache_groups", g, GROUPS_FORM);
+            }
+            String kind = FieldRules.requiredString("kind", f.get("kind"), limits);
+            long size = f.get("block_size") == null ? blockSize : FieldRules.int64("block_size", f.get("block_size"));
+            long window = f.get("sliding_window") == null ? 0
+                    : FieldRules.int64("sliding_window", f.get("sliding_window"));
+            try {
+                groups.add(CacheGroup.of(kind, size, window));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badElement(Reason.INVALID_VALUE, "kv_cache_groups", g, e.getMessage());
+            }
+        }
+        try {
+            GroupLayout layout = new GroupLayout(blockSize, groups);
+            return layout.isPlain() ? null : layout;
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_cache_groups", e.getMessage());
+        }
+    }
+
+    private static final Set<String> GROUP_KEYS = Set.of("kind", "block_size", "sliding_window");
 
     private static int registerDpRank(@Nullable Value value) {
         if (value == null) {

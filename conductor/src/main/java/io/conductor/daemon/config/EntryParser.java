@@ -1,6 +1,8 @@
 package io.conductor.daemon.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.conductor.index.prefix.CacheGroup;
+import io.conductor.index.prefix.GroupLayout;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -25,7 +27,7 @@ final class EntryParser {
     /** Every field any format defines; anything else is ignored with a warning (typos show up in the log). */
     private static final Set<String> KNOWN_FIELDS = Set.of(
         "ip", "port", "endpoint", "replay_endpoint", "type", "modelname", "lora_id", "lora_name", "tenant_id",
-        "instance_id", "block_size", "dp_rank", "additionalsalt", "cache_group", "hash_profile");
+        "instance_id", "block_size", "dp_rank", "additionalsalt", "cache_group", "hash_profile", "kv_cache_groups");
     private static final Set<String> PROFILE_FIELDS =
         Set.of("strategy", "algorithm", "python_hash_seed", "index_projection");
 
@@ -78,7 +80,8 @@ final class EntryParser {
         String endpoint;
         String replayEndpoint;
         if (entry.has("endpoint")) {
-            format = entry.has("hash_profile") || entry.has("cache_group") ? ConfigFormat.CURRENT : ConfigFormat.ENDPOINT;
+            format = entry.has("hash_profile") || entry.has("cache_group") || entry.has("kv_cache_groups")
+                ? ConfigFormat.CURRENT : ConfigFormat.ENDPOINT;
             endpoint = endpointField("endpoint", true);
             replayEndpoint = endpointField("replay_endpoint", false);
             if (entry.has("ip") || entry.has("port")) {
@@ -120,12 +123,13 @@ final class EntryParser {
                 "a non-negative integer or null");
         }
         HashProfileConfig hashProfile = parseHashProfile(type);
+        GroupLayout groups = parseGroups(blockSize);
 
         if (!fieldErrors.isEmpty() || type == null) {
             return null;
         }
         return new SubscriptionConfig(name, format, type, endpoint, replayEndpoint, modelName, loraName, loraId,
-            tenantId, instanceId, blockSize, dpRank, additionalSalt, cacheGroup, hashProfile);
+            tenantId, instanceId, blockSize, dpRank, additionalSalt, cacheGroup, hashProfile, groups);
     }
 
     private @Nullable ServiceType parseType() {
@@ -155,6 +159,64 @@ final class EntryParser {
             return "";
         }
         return ip;
+    }
+
+    /**
+     * Reads {@code kv_cache_groups}: one object per KV-cache group in {@code group_idx} order, {@code {"kind": K}}
+     * plus {@code "block_size"} when the group's differs from the entry's and {@code "sliding_window"} (tokens) for
+     * a sliding window.
+     */
+    private @Nullable GroupLayout parseGroups(int blockSize) {
+        JsonNode node = entry.get("kv_cache_groups");
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        String expected = "an array of 1 to " + GroupLayout.MAX_GROUPS + " groups in group_idx order, each "
+            + "{\"kind\": \"full_attention\" | \"sliding_window\" | \"mamba\"} with \"sliding_window\" (tokens) for a "
+            + "sliding window and \"block_size\" where it differs from the entry's";
+        if (!node.isArray() || node.isEmpty() || node.size() > GroupLayout.MAX_GROUPS) {
+            fieldErrors.add("kv_cache_groups: expected " + expected + ", got " + describe(node));
+            return null;
+        }
+        List<CacheGroup> groups = new ArrayList<>();
+        for (int g = 0; g < node.size(); g++) {
+            JsonNode group = node.get(g);
+            String field = "kv_cache_groups[" + g + "]";
+            if (!group.isObject() || !group.path("kind").isTextual()) {
+                fieldErrors.add(field + ": expected {\"kind\": ...} (" + CacheGroup.KIND_NAMES + "), got "
+                    + describe(group));
+                return null;
+            }
+            for (Iterator<String> it = group.fieldNames(); it.hasNext(); ) {
+                String key = it.next();
+                if (!key.equals("kind") && !key.equals("block_size") && !key.equals("sliding_window")) {
+                    fieldErrors.add(field + "." + key + ": expected no such key (known: kind, block_size, "
+                        + "sliding_window), got " + describe(group.get(key)));
+                    return null;
+                }
+            }
+            JsonNode bs = group.get("block_size");
+            JsonNode window = group.get("sliding_window");
+            if ((bs != null && !bs.canConvertToLong()) || (window != null && !window.canConvertToLong())) {
+                fieldErrors.add(field + ": expected integer block_size and sliding_window, got " + describe(group));
+                return null;
+            }
+            try {
+                groups.add(CacheGroup.of(group.get("kind").textValue(), bs == null ? blockSize : bs.longValue(),
+                    window == null ? 0 : window.longValue()));
+            } catch (IllegalArgumentException e) {
+                fieldErrors.add(field + ": expected a valid group (" + e.getMessage() + "), got " + describe(group));
+                return null;
+            }
+        }
+        try {
+            GroupLayout layout = new GroupLayout(blockSize, groups);
+            return layout.isPlain() ? null : layout;
+        } catch (IllegalArgumentException e) {
+            fieldErrors.add("kv_cache_groups: expected " + expected + " (" + e.getMessage() + "), got "
+                + describe(node));
+            return null;
+        }
     }
 
     private @Nullable HashProfileConfig parseHashProfile(@Nullable ServiceType type) {

@@ -1,5 +1,6 @@
 package io.conductor.daemon.config;
 
+import io.conductor.index.prefix.GroupLayout;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -25,6 +26,8 @@ import org.jspecify.annotations.Nullable;
  * @param additionalSalt the Go-era {@code additionalsalt}, {@code ""} for none
  * @param cacheGroup     the KV cache group, {@link #NO_CACHE_GROUP} when absent or null
  * @param hashProfile    how the engine hashes blocks, or {@code null}: the stream is indexed in token-rehash mode
+ * @param kvCacheGroups  the KV-cache groups of a hybrid model ({@code kv_cache_groups}), or {@code null} for a plain
+ *                       model
  */
 public record SubscriptionConfig(
     String name,
@@ -41,7 +44,8 @@ public record SubscriptionConfig(
     int dpRank,
     String additionalSalt,
     int cacheGroup,
-    @Nullable HashProfileConfig hashProfile) {
+    @Nullable HashProfileConfig hashProfile,
+    @Nullable GroupLayout kvCacheGroups) {
 
     /** Tenant used when {@code tenant_id} is absent or empty. */
     public static final String DEFAULT_TENANT = "default";
@@ -82,6 +86,22 @@ public record SubscriptionConfig(
         if (loraId < NO_LORA_ID) {
             throw new IllegalArgumentException("loraId must be >= 0 or NO_LORA_ID, was " + loraId);
         }
+        if (kvCacheGroups != null && kvCacheGroups.hashBlockSize() != blockSize) {
+            throw new IllegalArgumentException("kvCacheGroups built for block size " + kvCacheGroups.hashBlockSize()
+                + ", entry has " + blockSize);
+        }
+    }
+
+    /**
+     * Creates a subscription of a plain model (no {@code kv_cache_groups}).
+     *
+     * @throws IllegalArgumentException as the canonical constructor
+     */
+    public SubscriptionConfig(String name, ConfigFormat format, ServiceType type, String endpoint,
+            String replayEndpoint, String modelName, String loraName, long loraId, String tenantId, String instanceId,
+            int blockSize, int dpRank, String additionalSalt, int cacheGroup, @Nullable HashProfileConfig hashProfile) {
+        this(name, format, type, endpoint, replayEndpoint, modelName, loraName, loraId, tenantId, instanceId, blockSize,
+            dpRank, additionalSalt, cacheGroup, hashProfile, null);
     }
 
     /**

@@ -4,6 +4,7 @@ import io.conductor.daemon.registry.RegistrySnapshot.Context;
 import io.conductor.daemon.registry.RegistrySnapshot.Service;
 import io.conductor.daemon.registry.RegistrySnapshot.State;
 import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.GroupLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -58,6 +59,9 @@ public final class ServiceRegistry {
 
     private static final class Binding {
         final @Nullable HashProfileSpec profile;
+        /** The KV-cache group layout of the context's engine registrations, once one registered. */
+        @Nullable GroupLayout layout;
+        boolean engineBound;
         int registrations;
 
         Binding(@Nullable HashProfileSpec profile) {
@@ -126,6 +130,11 @@ public final class ServiceRegistry {
                         : "failed to bind shared-cache profile: hash profile conflicts with the registered "
                                 + "ContextKey profile");
             }
+            if (binding != null && binding.engineBound && registration.type().isEngine()
+                    && !Objects.equals(binding.layout, registration.kvCacheGroups())) {
+                throw invalid("failed to register prefix context: registration conflicts with the ContextKey "
+                        + "KV-cache group layout " + (binding.layout == null ? "(plain model)" : binding.layout));
+            }
             try {
                 streams.start(registration);
             } catch (StreamLifecycle.StreamException e) {
@@ -141,6 +150,10 @@ public final class ServiceRegistry {
             if (binding == null) {
                 binding = new Binding(registration.profile());
                 bindings.put(registration.context(), binding);
+            }
+            if (registration.type().isEngine() && !binding.engineBound) {
+                binding.engineBound = true;
+                binding.layout = registration.kvCacheGroups();
             }
             binding.registrations++;
             publish();

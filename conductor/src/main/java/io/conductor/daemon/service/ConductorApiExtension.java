@@ -229,6 +229,7 @@ public final class ConductorApiExtension implements DaemonExtension {
                 entry.instanceId(), entry.tenantId(), entry.loraName(), entry.blockSize(), entry.dpRank(),
                 entry.cacheGroup() == SubscriptionConfig.NO_CACHE_GROUP ? ServiceRegistration.NO_CACHE_GROUP
                         : entry.cacheGroup(), spec, entry.additionalSalt(),
-                entry.loraId() == SubscriptionConfig.NO_LORA_ID ? ServiceRegistration.NO_LORA_ID : entry.loraId());
+                entry.loraId() == SubscriptionConfig.NO_LORA_ID ? ServiceRegistration.NO_LORA_ID : entry.loraId(),
+                entry.kvCacheGroups());
     }
 }

@@ -60,8 +60,8 @@ public final class IndexedStreams implements StreamLifecycle {
         PoolStream pool = null;
         try {
             if (registration.type().isEngine()) {
-                rank = index.register(registration.context(), profileKey(registration), registration.instanceId(),
-                        registration.dpRank());
+                rank = index.register(registration.context(), profileKey(registration),
+                        registration.kvCacheGroups(), registration.instanceId(), registration.dpRank());
                 index.addPoolReader(registration.instanceId(), PrefixIndex.ANY_BACKEND);
             } else {
                 index.checkPoolProfile(registration.context(), profileKey(registration));
@@ -69,7 +69,7 @@ public final class IndexedStreams implements StreamLifecycle {
             }
             events.start(registration, index, rank, pool);
         } catch (ProfileConflictException e) {
-            throw new StreamException("registration conflicts with the ContextKey hash profile", e);
+            throw new StreamException("registration conflicts with the ContextKey hash profile: " + e.getMessage(), e);
         } catch (StreamException | RuntimeException e) {
             release(rank, pool);
             throw e;

@@ -9,9 +9,12 @@ import io.conductor.events.KvEventSink;
 import io.conductor.events.Medium;
 import io.conductor.events.ResetCause;
 import io.conductor.events.StreamKey;
+import io.conductor.events.SpecKind;
 import io.conductor.index.hash.HashExtras;
 import io.conductor.index.hash.TokenRehasher;
+import io.conductor.index.prefix.CacheGroup;
 import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.GroupLayout;
 import io.conductor.index.prefix.IndexBatch;
 import io.conductor.index.prefix.PoolStream;
 import io.conductor.index.prefix.PrefixIndex;
@@ -70,6 +73,10 @@ final class IndexingSink implements KvEventSink {
     private final @Nullable TokenRehasher rehasher;
     private final IndexBatch batch = new IndexBatch();
     private final StoredBlocksListener stored;
+    /** The registered KV-cache groups of a hybrid model's engine stream, or {@code null}. */
+    private final @Nullable GroupLayout groups;
+    private final AtomicLongArray groupSkips = new AtomicLongArray(GroupSkip.values().length);
+    private final boolean[] groupSkipWarned = new boolean[GroupSkip.values().length];
     private final AtomicLongArray eventCounts = new AtomicLongArray(EventKind.values().length * MEDIA);
     private final Set<String> poolBackends = new HashSet<>();
     private final AtomicLongArray skipped = new AtomicLongArray(SkipReason.values().length);
@@ -100,6 +107,7 @@ final class IndexingSink implements KvEventSink {
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
         this.pool = pool;
+        this.groups = rank != null ? registration.kvCacheGroups() : null;
         this.rehasher = rank != null && registration.profile() == null
                 ? new TokenRehasher(QueryHashing.REHASH_PROFILE, rehashCapacity, rehashTables) : null;
     }
@@ -191,6 +199,11 @@ final class IndexingSink implements KvEventSink {
     }
 
     private void onEngineEvent(RankHandle r, KvEvent event) {
+        GroupLayout layout = groups;
+        if (layout != null && event.kind() != EventKind.ALL_BLOCKS_CLEARED) {
+            onHybridEvent(r, layout, event);
+            return;
+        }
         switch (event.kind()) {
             case BLOCKS_STORED -> {
                 Tier tier = engineTier(event);
@@ -253,6 +266,134 @@ final class IndexingSink implements KvEventSink {
                 }
             }
             default -> skip(SkipReason.WRONG_STREAM_KIND);   // the decoder follows the registered type
+        }
+    }
+
+    /*
+     * Hybrid models: every group's events go to the index keyed on (hash, group). An event is skipped, counted by
+     * reason and warned about once per stream when its group_idx is not in the registered layout, its
+     * kv_cache_spec_kind or window contradicts the group's, or a BlockStored's block_size differs from the group's
+     * (which includes Mamba's partial-block entries). In token-rehash mode the registered hash-block-sized
+     * full-attention groups rehash from token_ids as group 0 always did; other groups publish the same chain
+     * hashes (only some of them, and token_ids that span skipped blocks), so their hashes are translated through
+     * the rehasher's map, taking a reference that their own BlockRemoved releases; a hash the map does not know is
+     * skipped and counted.
+     */
+
+    private void onHybridEvent(RankHandle r, GroupLayout layout, KvEvent event) {
+        Tier tier = engineTier(event.medium());
+        if (tier == null) {
+            return;
+        }
+        int group = event.groupIdx();
+        if (group >= layout.groupCount()) {
+            skip(GroupSkip.GROUP_NOT_IN_LAYOUT, event);
+            return;
+        }
+        CacheGroup spec = layout.groups().get(group);
+        if (!kindMatches(spec, event)) {
+            skip(GroupSkip.GROUP_KIND_MISMATCH, event);
+            return;
+        }
+        int n = event.blockCount();
+        TokenRehasher rh = rehasher;
+        if (event.kind() == EventKind.BLOCKS_REMOVED) {
+            if (rh == null) {
+                batch.removeGroup(r, tier, group, event.blockHashes(), 0, n);
+                return;
+            }
+            ensureScratch(n);
+            int mapped = rh.onBlockRemoved(event.blockHashes(), 0, n, ownHashes, 0);
+            batch.removeGroup(r, tier, group, ownHashes, 0, mapped);
+            return;
+        }
+        if (event.kind() != EventKind.BLOCKS_STORED) {
+            return;
+        }
+        if (event.blockSize() != KvEvent.ABSENT_INT && event.blockSize() != spec.blockSize()) {
+            skip(GroupSkip.GROUP_BLOCK_SIZE_MISMATCH, event);
+            return;
+        }
+        String lora = event.loraName() == null ? "" : event.loraName();
+        if (rh == null) {
+            batch.storeGroup(r, lora, tier, group, event.parentHash(), event.hasParentHash(), event.blockHashes(), 0,
+                    n);
+            return;
+        }
+        ensureScratch(n);
+        long parentOwn = event.hasParentHash() ? rh.ownHashOrDefault(event.parentHash(), 0) : 0;
+        if (spec instanceof CacheGroup.FullAttention && spec.blockSize() == registration.blockSize()) {
+            int done = rh.onBlockStored(event.hasParentHash(), event.parentHash(), event.blockHashes(), 0, n,
+                    event.tokenIds(), 0, event.tokenCount(), (int) registration.blockSize(), extrasFor(lora),
+                    ownHashes, 0);
+            if (done > 0) {
+                batch.storeGroup(r, lora, tier, group, parentOwn, event.hasParentHash(), ownHashes, 0, done);
+            }
+            return;
+        }
+        long[] engine = event.blockHashes();
+        int mapped = 0;
+        for (int i = 0; i < n; i++) {
+            if (rh.contains(engine[i])) {
+                ownHashes[mapped++] = rh.retainOwnHash(engine[i], 0);
+            }
+        }
+        if (mapped < n) {
+            skip(GroupSkip.UNMAPPED_GROUP_HASH, event);
+        }
+        if (mapped > 0) {
+            batch.storeGroup(r, lora, tier, group, parentOwn, event.hasParentHash(), ownHashes, 0, mapped);
+        }
+    }
+
+    private static boolean kindMatches(CacheGroup spec, KvEvent event) {
+        SpecKind kind = event.specKind();
+        if (kind == SpecKind.ABSENT) {
+            return true;
+        }
+        return switch (spec) {
+            case CacheGroup.FullAttention f -> kind == SpecKind.FULL_ATTENTION || kind == SpecKind.MLA_ATTENTION
+                    || kind == SpecKind.SINK_FULL_ATTENTION;
+            case CacheGroup.SlidingWindow w -> (kind == SpecKind.SLIDING_WINDOW || kind == SpecKind.SLIDING_WINDOW_MLA)
+                    && (event.slidingWindow() == KvEvent.ABSENT_INT || event.slidingWindow() == w.windowTokens());
+            case CacheGroup.Mamba m -> kind == SpecKind.MAMBA;
+        };
+    }
+
+    private void skip(GroupSkip reason, KvEvent event) {
+        int i = reason.ordinal();
+        groupSkips.setOpaque(i, groupSkips.getPlain(i) + 1);
+        if (!groupSkipWarned[i]) {
+            groupSkipWarned[i] = true;
+            LOG.warn("event=hybrid_event_skipped stream={} reason={} group={} kind={} block_size={} layout=\"{}\"",
+                    registration.key(), reason.wireName(), event.groupIdx(), event.specKind(), event.blockSize(),
+                    groups);
+        }
+    }
+
+    /**
+     * Returns how many events of a hybrid model's stream were skipped for {@code reason}.
+     *
+     * @param reason the reason
+     * @return the count
+     */
+    long groupSkips(GroupSkip reason) {
+        return groupSkips.getOpaque(reason.ordinal());
+    }
+
+    /** Why a hybrid model's event did not reach the index ({@code reason} label values). */
+    enum GroupSkip {
+        /** {@code group_idx} is not a group of the registered layout. */
+        GROUP_NOT_IN_LAYOUT,
+        /** The event's attention kind or sliding window contradicts the registered group. */
+        GROUP_KIND_MISMATCH,
+        /** A {@code BlockStored}'s {@code block_size} differs from the group's (e.g. Mamba partial blocks). */
+        GROUP_BLOCK_SIZE_MISMATCH,
+        /** Token-rehash mode: some hashes of a non-full group were never mapped by its full-attention group. */
+        UNMAPPED_GROUP_HASH;
+
+        String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 

@@ -326,6 +326,24 @@ public final class TokenRehasher {
     }
 
     /**
+     * Takes one more reference on a mapped engine hash and returns its own hash: a block another KV-cache group of
+     * a hybrid model stores under a hash its full-attention group mapped, so that group's removal does not make the
+     * other group's later removal unmappable. Released by {@link #onBlockRemoved} like any reference.
+     *
+     * @param engineHash   the engine hash
+     * @param missingValue what to return (taking nothing) when the engine hash is unknown
+     * @return the own hash, or {@code missingValue}
+     */
+    public long retainOwnHash(long engineHash, long missingValue) {
+        final int slot = find(engineHash);
+        if (slot == NOT_FOUND) {
+            return missingValue;
+        }
+        counts[slot]++;
+        return entries[2 * slot + 1];
+    }
+
+    /**
      * Tells whether an engine hash is mapped.
      *
      * @param engineHash the engine hash

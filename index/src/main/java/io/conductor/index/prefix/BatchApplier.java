@@ -43,6 +43,8 @@ final class BatchApplier {
                 case IndexBatch.POOL_STORE -> pools.applyStore(batch, op);
                 case IndexBatch.POOL_REMOVE -> pools.applyRemove(batch, op);
                 case IndexBatch.POOL_CLEAR -> pools.applyClear(batch, op);
+                case IndexBatch.STORE_GROUP -> applyGroupStore(batch, op);
+                case IndexBatch.REMOVE_GROUP -> applyGroupRemove(batch, op);
                 default -> throw new IllegalStateException("unknown op kind " + batch.kinds[op]);
             }
         }
@@ -84,6 +86,90 @@ final class BatchApplier {
         if (config.maxPairsPerInstance() > 0) {
             budget.enforceQuota(cs, h.instanceId());
         }
+    }
+
+    /*
+     * Groups (hybrid contexts): a block of group g under LoRA index l has table id l * groupCount + g, so the
+     * table, budget, eviction and counters treat (hash, LoRA, group) entries like any other. Depths count hash
+     * blocks: a group block of k hash blocks lies k deeper than its parent, whichever group the parent was stored
+     * in (the parent is looked up in the event's group first, then in the others), so deepest-first eviction
+     * orders every group of a context on one scale. A sliding-window or Mamba event skips the blocks it does not
+     * keep; their depths are then underestimated, which only delays their eviction.
+     */
+
+    private void applyGroupStore(IndexBatch b, int op) {
+        RankHandle h = (RankHandle) Objects.requireNonNull(b.targets[op]);
+        if (!h.active) {
+            counters.droppedEvents++;
+            return;
+        }
+        ContextState cs = h.context;
+        int group = b.groups[op];
+        if (group >= cs.groupCount) {
+            counters.droppedEvents++;
+            return;
+        }
+        int base = cs.internLora(Objects.requireNonNull(b.texts[op]));
+        if (base < 0) {
+            counters.droppedEvents++;
+            return;
+        }
+        final BlockTable t = cs.table;
+        final int step = cs.layout == null ? 1 : cs.layout.blocksPerGroupBlock[group];
+        int depth = step;
+        if (b.hasParent[op]) {
+            int pd = t.depthOf(b.parents[op], base + group);
+            for (int g = 0; pd < 0 && g < cs.groupCount; g++) {
+                if (g != group) {
+                    pd = t.depthOf(b.parents[op], base + g);
+                }
+            }
+            depth = pd < 0 || pd >= BlockTable.UNKNOWN_DEPTH - step ? BlockTable.UNKNOWN_DEPTH : pd + step;
+        }
+        final MemoryBudget budget = this.budget;
+        final long[] hashes = b.hashes;
+        final int owner = h.owner;
+        final int id = base + group;
+        int start = b.hashStart[op];
+        int len = b.hashLength[op];
+        int tier = b.tiers[op];
+        for (int k = 0; k < len; k++) {
+            if (!budget.ensureRoom(cs)) {
+                counters.droppedForBudget += len - k;
+                break;
+            }
+            int d = depth == BlockTable.UNKNOWN_DEPTH ? depth
+                    : (int) Math.min(depth + (long) k * step, BlockTable.UNKNOWN_DEPTH - 1);
+            t.add(hashes[start + k], id, owner, tier, d);
+        }
+        budget.refreshBytes(cs);
+        if (config.maxPairsPerInstance() > 0) {
+            budget.enforceQuota(cs, h.instanceId());
+        }
+    }
+
+    private void applyGroupRemove(IndexBatch b, int op) {
+        RankHandle h = (RankHandle) Objects.requireNonNull(b.targets[op]);
+        if (!h.active) {
+            counters.droppedEvents++;
+            return;
+        }
+        ContextState cs = h.context;
+        int group = b.groups[op];
+        if (group >= cs.groupCount) {
+            counters.droppedEvents++;
+            return;
+        }
+        final BlockTable t = cs.table;
+        final long[] hashes = b.hashes;
+        int start = b.hashStart[op];
+        int end = start + b.hashLength[op];
+        for (int k = start; k < end; k++) {
+            if (t.removeTiersOfGroup(hashes[k], cs.groupCount, group, h.owner, b.tiers[op]) == 0) {
+                counters.unknownRemovals++;
+            }
+        }
+        budget.refreshBytes(cs);
     }
 
     private void applyRemove(IndexBatch b, int op) {

@@ -355,6 +355,34 @@ final class BlockTable extends SeqlockSlots {
         }
     }
 
+    /**
+     * Removes {@code tiers} of {@code owner} from every block with hash {@code key} whose table id is in group
+     * {@code group} of a context with {@code groupCount} groups per LoRA (id {@code % groupCount == group}), under
+     * any LoRA. Idempotent.
+     *
+     * @return the number of blocks on which the owner held at least one of those tiers (0 = unknown removal)
+     */
+    int removeTiersOfGroup(long key, int groupCount, int group, int owner, int tiers) {
+        int hits = 0;
+        int i = home(key) & mask;
+        while (true) {
+            long m = slots[2 * i + 1];
+            if (m == 0) {
+                return hits;
+            }
+            if (slots[2 * i] == key && loraOf(m) % groupCount == group) {
+                int r = removeFromEntry(i, m, owner, tiers);
+                if ((r & TIER_REMOVED) != 0) {
+                    hits++;
+                }
+                if ((r & ENTRY_DELETED) != 0) {
+                    continue;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     /** Removes tiers of one owner from the entry at slot {@code i}; result bits as {@link #TIER_REMOVED} etc. */
     int removeFromEntry(int i, long m, int owner, int tiers) {
         if ((m & ARENA_FORM) == 0) {

@@ -6,9 +6,11 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The contexts of the index and their lifecycle: creation bound to a hash profile on the first registration, rank
@@ -42,15 +44,19 @@ final class ContextRegistry {
         this.budget = budget;
     }
 
-    /** See {@link PrefixIndex#register}; the caller validated the arguments. */
-    RankHandle register(ContextKey context, Object profile, String instanceId, int dpRank)
-            throws ProfileConflictException {
+    /** See {@link PrefixIndex#register}; the caller validated the arguments ({@code layout} null when plain). */
+    RankHandle register(ContextKey context, Object profile, @Nullable GroupLayout layout, String instanceId,
+            int dpRank) throws ProfileConflictException {
         ContextState cs = contexts.get(context);
         if (cs != null && !cs.profile.equals(profile)) {
             throw new ProfileConflictException(context);
         }
+        if (cs != null && !Objects.equals(cs.layout, layout)) {
+            throw new ProfileConflictException(context, "KV-cache group layout " + describe(cs.layout)
+                    + " (the registration names " + describe(layout) + ")");
+        }
         if (cs == null) {
-            cs = new ContextState(context, profile, seed);
+            cs = new ContextState(context, profile, layout, seed);
             contexts.put(context, cs);
             budget.refreshBytes(cs);
         }
@@ -63,6 +69,10 @@ final class ContextRegistry {
             budget.refreshBytes(cs);
         }
         return h;
+    }
+
+    private static String describe(@Nullable GroupLayout layout) {
+        return layout == null ? "plain (one full-attention group)" : layout.toString();
     }
 
     /**
@@ -146,19 +156,26 @@ final class ContextRegistry {
                 }
                 instances.put(dir.instances[i], List.copyOf(rs));
             }
+            int groups = cs.groupCount;
             String[] loras = new String[cs.loraIds.size()];
             for (Map.Entry<String, Integer> e : cs.loraIds.entrySet()) {
-                if (e.getValue() < loras.length) {
-                    loras[e.getValue()] = e.getKey();
+                int index = e.getValue() / groups;
+                if (index < loras.length) {
+                    loras[index] = e.getKey();
                 }
             }
             List<String> loraList = new ArrayList<>();
             Map<String, Long> byLora = new HashMap<>();
-            for (int id = 0; id < loras.length; id++) {
-                String l = loras[id];
+            for (int index = 0; index < loras.length; index++) {
+                String l = loras[index];
                 if (l != null) {
                     loraList.add(l);
-                    byLora.put(l, (long) cs.table.loraEntries(id));
+                    // A hybrid context counts (hash, group) entries: every group's blocks of this LoRA.
+                    long entries = 0;
+                    for (int g = 0; g < groups; g++) {
+                        entries += cs.table.loraEntries(index * groups + g);
+                    }
+                    byLora.put(l, entries);
                 }
             }
             out.add(new ContextView<>(cs.key, (P) cs.profile, cs.publishedBlocks, cs.publishedPairs, instances,

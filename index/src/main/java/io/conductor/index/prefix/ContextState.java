@@ -21,6 +21,13 @@ final class ContextState {
     final ContextKey key;
     final Object profile;
     final BlockTable table;
+    /** The hybrid group layout, or {@code null} for a plain context (one full-attention group). */
+    final @Nullable GroupLayout layout;
+    /**
+     * Groups per LoRA in the table's id space: a block of group {@code g} under LoRA index {@code l} is stored
+     * with table id {@code l * groupCount + g}; 1 for a plain context, whose table ids are the LoRA indices.
+     */
+    final int groupCount;
     volatile boolean alive = true;
     volatile Directory directory;
     volatile long publishedBlocks;
@@ -43,27 +50,36 @@ final class ContextState {
     long accountedBytes;
 
     ContextState(ContextKey key, Object profile, long seed) {
+        this(key, profile, null, seed);
+    }
+
+    ContextState(ContextKey key, Object profile, @Nullable GroupLayout layout, long seed) {
         this.key = key;
         this.profile = profile;
+        this.layout = layout;
+        this.groupCount = layout == null ? 1 : layout.groupCount();
         this.table = new BlockTable(seed);
         loraIds.put("", 0);
         loraNames.add("");
         this.directory = Directory.EMPTY;
     }
 
-    /** Interned LoRA id of {@code name}, or -1 when the context has no room for another adapter. */
+    /**
+     * Interned table id of {@code name} (its group-0 id in a hybrid context), or -1 when the context has no room
+     * for another adapter.
+     */
     int internLora(String name) {
         Integer id = loraIds.get(name);
         if (id != null) {
             return id;
         }
-        if (loraNames.size() > BlockTable.MAX_LORA) {
+        int n = loraNames.size();
+        if ((long) (n + 1) * groupCount - 1 > BlockTable.MAX_LORA) {
             return -1;
         }
-        int n = loraNames.size();
         loraNames.add(name);
-        loraIds.put(name, n);
-        return n;
+        loraIds.put(name, n * groupCount);
+        return n * groupCount;
     }
 
     List<String> loraNames() {

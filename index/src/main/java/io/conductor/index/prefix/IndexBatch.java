@@ -20,6 +20,8 @@ public final class IndexBatch {
     static final byte POOL_STORE = 4;
     static final byte POOL_REMOVE = 5;
     static final byte POOL_CLEAR = 6;
+    static final byte STORE_GROUP = 7;
+    static final byte REMOVE_GROUP = 8;
 
     byte[] kinds = new byte[16];
     @Nullable Object[] targets = new Object[16];
@@ -28,6 +30,8 @@ public final class IndexBatch {
     @Nullable String[] backends = new String[16];
     @Nullable String[] objectKeys = new String[16];
     int[] tiers = new int[16];
+    /** KV-cache group of a {@link #STORE_GROUP} / {@link #REMOVE_GROUP} op; not written by other ops. */
+    int[] groups = new int[16];
     long[] parents = new long[16];
     boolean[] hasParent = new boolean[16];
     int[] hashStart = new int[16];
@@ -63,6 +67,61 @@ public final class IndexBatch {
         this.hasParent[op] = hasParent;
         copyHashes(op, blockHashes, offset, length);
         return this;
+    }
+
+    /**
+     * Records a {@code BlockStored} of one KV-cache group of a hybrid context: {@code owner} now holds the blocks
+     * (each keyed by the chain hash of its last hash block, as vLLM publishes it) in group {@code group} on
+     * {@code tier}. In a plain context only group 0 exists; another group is dropped and counted when applied, as
+     * is a group the context's layout does not have.
+     *
+     * @param owner       the registered rank whose stream published the event
+     * @param loraName    adapter name, {@code ""} for the base model
+     * @param tier        GPU, or an instance-local offload tier
+     * @param group       the event's {@code group_idx}, {@code >= 0}
+     * @param parentHash  hash of the chain block before the first one, if {@code hasParent}
+     * @param hasParent   false when the run starts at block 0
+     * @param blockHashes hashes in chain order
+     * @param offset      first hash to use
+     * @param length      number of hashes
+     * @return this batch
+     * @throws IllegalArgumentException for a negative group
+     */
+    public IndexBatch storeGroup(RankHandle owner, String loraName, Tier tier, int group, long parentHash,
+            boolean hasParent, long[] blockHashes, int offset, int length) {
+        checkGroup(group);
+        store(owner, loraName, tier, parentHash, hasParent, blockHashes, offset, length);
+        kinds[ops - 1] = STORE_GROUP;
+        groups[ops - 1] = group;
+        return this;
+    }
+
+    /**
+     * Records a {@code BlockRemoved} of one KV-cache group of a hybrid context: {@code owner} no longer holds the
+     * blocks in group {@code group} on {@code tier}, under any LoRA. Other groups keep them.
+     *
+     * @param owner       the registered rank
+     * @param tier        the tier
+     * @param group       the event's {@code group_idx}, {@code >= 0}
+     * @param blockHashes hashes
+     * @param offset      first hash to use
+     * @param length      number of hashes
+     * @return this batch
+     * @throws IllegalArgumentException for a negative group
+     */
+    public IndexBatch removeGroup(RankHandle owner, Tier tier, int group, long[] blockHashes, int offset,
+            int length) {
+        checkGroup(group);
+        remove(owner, tier, blockHashes, offset, length);
+        kinds[ops - 1] = REMOVE_GROUP;
+        groups[ops - 1] = group;
+        return this;
+    }
+
+    private static void checkGroup(int group) {
+        if (group < 0) {
+            throw new IllegalArgumentException("group must be >= 0: " + group);
+        }
     }
 
     /**
@@ -236,6 +295,7 @@ public final class IndexBatch {
             backends = Arrays.copyOf(backends, n);
             objectKeys = Arrays.copyOf(objectKeys, n);
             tiers = Arrays.copyOf(tiers, n);
+            groups = Arrays.copyOf(groups, n);
             parents = Arrays.copyOf(parents, n);
             hasParent = Arrays.copyOf(hasParent, n);
             hashStart = Arrays.copyOf(hashStart, n);

@@ -90,7 +90,34 @@ public final class PrefixIndex<P> {
      */
     public RankHandle register(ContextKey context, P profile, String instanceId, int dpRank)
             throws ProfileConflictException {
+        return register(context, profile, null, instanceId, dpRank);
+    }
+
+    /**
+     * Registers one (instance, DP rank) in a context of a hybrid model, creating the context bound to
+     * {@code profile} and {@code layout} if absent: its blocks are then kept per (hash, group) and queries answer
+     * with the prefix every group lets the engine reuse ({@code docs/index.md}). A {@code null} or
+     * {@linkplain GroupLayout#isPlain() plain} layout registers a plain context, exactly as
+     * {@link #register(ContextKey, Object, String, int)}. Idempotent.
+     *
+     * @param context    the context
+     * @param profile    the hash profile of the registration
+     * @param layout     the engine's KV-cache groups, or {@code null} for a plain model
+     * @param instanceId instance id (non-empty)
+     * @param dpRank     DP rank ({@code >= 0})
+     * @return the rank's handle, for {@link IndexBatch} ops
+     * @throws ProfileConflictException if the context is bound to a different profile or layout (nothing changes)
+     * @throws IllegalArgumentException for an empty instance id, a negative rank, or a layout built for another
+     *                                  block size than the context's
+     */
+    public RankHandle register(ContextKey context, P profile, @Nullable GroupLayout layout, String instanceId,
+            int dpRank) throws ProfileConflictException {
         Objects.requireNonNull(context, "context");
+        if (layout != null && layout.hashBlockSize() != context.blockSize()) {
+            throw new IllegalArgumentException("layout built for block size " + layout.hashBlockSize()
+                    + ", context has " + context.blockSize());
+        }
+        GroupLayout effective = layout == null || layout.isPlain() ? null : layout;
         Objects.requireNonNull(profile, "profile");
         if (instanceId.isEmpty()) {
             throw new IllegalArgumentException("instanceId must not be empty");
@@ -100,7 +127,7 @@ public final class PrefixIndex<P> {
         }
         writer.lock();
         try {
-            RankHandle h = registry.register(context, profile, instanceId, dpRank);
+            RankHandle h = registry.register(context, profile, effective, instanceId, dpRank);
             publish();
             return h;
         } finally {
@@ -276,6 +303,17 @@ public final class PrefixIndex<P> {
     public @Nullable P profile(ContextKey context) {
         ContextState cs = registry.contexts.get(context);
         return cs == null ? null : (P) cs.profile;
+    }
+
+    /**
+     * Returns the KV-cache group layout a hybrid context is bound to.
+     *
+     * @param context the context
+     * @return the layout, or {@code null} for a plain context or one that does not exist
+     */
+    public @Nullable GroupLayout layout(ContextKey context) {
+        ContextState cs = registry.contexts.get(context);
+        return cs == null ? null : cs.layout;
     }
 
     /**

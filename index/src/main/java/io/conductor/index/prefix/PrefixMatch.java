@@ -67,6 +67,27 @@ public final class PrefixMatch {
         }
     }
 
+    /** Hybrid walk scratch: per (tier level, group) owner bitmaps and run lengths, and the levels of one read. */
+    long[] hybridAlive = new long[0];
+    long[] hybridHeld = new long[0];
+    int[] hybridRuns = new int[0];
+    long[] hybridLevel = new long[0];
+
+    /** Sizes the hybrid scratch for {@code words} owner words and {@code groups} groups; after prepareScratch. */
+    void prepareHybridScratch(int words, int groups) {
+        int bits = 3 * groups * words;
+        if (hybridAlive.length < bits) {
+            hybridAlive = new long[bits];
+            hybridHeld = new long[bits];
+        }
+        if (hybridRuns.length < bits << 6) {
+            hybridRuns = new int[bits << 6];
+        }
+        if (hybridLevel.length < 3 * words) {
+            hybridLevel = new long[3 * words];
+        }
+    }
+
     void setFound(int hashed) {
         contextFound = true;
         hashedBlocks = hashed;

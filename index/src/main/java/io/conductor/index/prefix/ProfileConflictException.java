@@ -18,6 +18,17 @@ public final class ProfileConflictException extends Exception {
     }
 
     /**
+     * Creates the exception for a conflict on another part of the context's binding.
+     *
+     * @param context the context whose binding conflicts
+     * @param bound   what the context is bound to, for the message
+     */
+    public ProfileConflictException(ContextKey context, String bound) {
+        super("registration conflicts with context " + context + ", which is bound to " + bound);
+        this.context = context;
+    }
+
+    /**
      * Returns the context whose binding conflicts.
      *
      * @return the context

@@ -57,6 +57,10 @@ final class QueryWalk {
         }
         int words = dir.words;
         out.prepareScratch(words);
+        if (cs.layout != null) {
+            Integer base = loraName.isEmpty() ? Integer.valueOf(0) : cs.loraIds.get(loraName);
+            return HybridQueryWalk.run(cs, dir, hashes, base == null ? -1 : base, first, last, out);
+        }
         long[] inG = out.inGpu;
         long[] inC = out.inCpu;
         long[] inD = out.inDisk;
@@ -137,7 +141,7 @@ final class QueryWalk {
     }
 
     /** A pool's CPU/disk presence counts for the ranks of every instance that reads that pool. */
-    private static void expandPools(ContextState.Directory dir, ReadBuffer buf, int words) {
+    static void expandPools(ContextState.Directory dir, ReadBuffer buf, int words) {
         int[] owners = dir.backendOwners;
         for (int k = 0; k < owners.length; k++) {
             int o = owners[k];
