@@ -18,6 +18,8 @@ import org.jspecify.annotations.Nullable;
  * @param subscriptions the valid {@code kvevent_instance} entries in file order
  * @param nativeStore   the raw {@code native_store} block, or {@code null} when absent
  * @param index         the raw {@code index} block (e.g. {@code max_bytes}), or {@code null} when absent
+ * @param cluster       the raw {@code cluster} block (etcd endpoints, prefix, peers), or {@code null} when absent
+ * @param snapshot      the raw {@code snapshot} block (local snapshot file), or {@code null} when absent
  */
 public record ConductorConfig(
     String source,
@@ -25,7 +27,9 @@ public record ConductorConfig(
     int httpPort,
     List<SubscriptionConfig> subscriptions,
     @Nullable JsonNode nativeStore,
-    @Nullable JsonNode index) {
+    @Nullable JsonNode index,
+    @Nullable JsonNode cluster,
+    @Nullable JsonNode snapshot) {
 
     /** The reference's default HTTP port, used when {@code http_server_port} is absent. */
     public static final int DEFAULT_HTTP_PORT = 13333;
@@ -50,7 +54,7 @@ public record ConductorConfig(
      * @return an empty configuration marked as not found
      */
     public static ConductorConfig empty(String source) {
-        return new ConductorConfig(source, false, DEFAULT_HTTP_PORT, List.of(), null, null);
+        return new ConductorConfig(source, false, DEFAULT_HTTP_PORT, List.of(), null, null, null, null);
     }
 
     /**
@@ -60,6 +64,6 @@ public record ConductorConfig(
      * @return the new configuration
      */
     public ConductorConfig withHttpPort(int port) {
-        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index);
+        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index, cluster, snapshot);
     }
 }

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *       found; a {@link ConfigException} listing all of them, or, when {@code lenient}, a warning each and the
  *       entry skipped (the reference's behaviour);</li>
  *   <li>unknown top-level keys and unknown entry fields: a warning each, then ignored;</li>
- *   <li>{@code native_store} and {@code index}: kept as raw JSON for the parts of the daemon that own them.</li>
+ *   <li>{@code native_store}, {@code index}, {@code cluster} and {@code snapshot}: kept as raw JSON for the parts
+ *       of the daemon that own them.</li>
  * </ul>
  * Every warning is logged at WARN and also returned in {@link LoadedConfig#warnings()}.
  */
@@ -43,7 +44,7 @@ public final class ConfigLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
     private static final Set<String> TOP_LEVEL_KEYS =
-        Set.of("http_server_port", "kvevent_instance", "native_store", "index");
+        Set.of("http_server_port", "kvevent_instance", "native_store", "index", "cluster", "snapshot");
 
     private static final JsonMapper MAPPER = JsonMapper.builder()
         .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -148,7 +149,8 @@ public final class ConfigLoader {
             LOG.warn("config {}: {}", source, warning);
         }
         ConductorConfig config = new ConductorConfig(source, true, port, subscriptions,
-            copyOrNull(root.get("native_store")), copyOrNull(root.get("index")));
+            copyOrNull(root.get("native_store")), copyOrNull(root.get("index")),
+            copyOrNull(root.get("cluster")), copyOrNull(root.get("snapshot")));
         return new LoadedConfig(config, warnings);
     }
 

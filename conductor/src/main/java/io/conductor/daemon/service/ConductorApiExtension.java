@@ -16,6 +16,9 @@ import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.ServiceType;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.daemon.snapshot.IndexSnapshots;
+import io.conductor.daemon.snapshot.SnapshotSettings;
+import io.conductor.daemon.snapshot.SnapshotTaker;
 import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.hash.HashProfile;
 import io.conductor.index.prefix.PrefixIndex;
@@ -90,7 +93,13 @@ public final class ConductorApiExtension implements DaemonExtension {
     public void install(DaemonContext context) {
         PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(indexConfig(context.config().index()));
         EventStreams streams = events.get();
-        ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
+        SnapshotSettings snapshotSettings = SnapshotSettings.from(context.config().snapshot(),
+                context.config().cluster());
+        IndexSnapshots snapshots = snapshotSettings.enabled() && streams instanceof ZmqEventStreams
+                ? IndexSnapshots.prepare(snapshotSettings, limits.adminApiKey()) : null;
+        IndexedStreams indexed = new IndexedStreams(index, streams,
+                snapshots == null ? RestoreSource.NONE : snapshots.restores());
+        ServiceRegistry registry = new ServiceRegistry(indexed);
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
         ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
@@ -127,6 +136,9 @@ public final class ConductorApiExtension implements DaemonExtension {
             }
         }
         LOG.info("event=subscriptions success={} failed={}", ok, failed);
+        if (snapshots != null && streams instanceof ZmqEventStreams zmq) {
+            snapshots.start(context, new SnapshotTaker(registry, indexed, zmq, index), zmq);
+        }
         context.addReadinessCheck("registry", () -> ReadinessCheck.Result.ready(
                 registry.snapshot().services().size() + " subscriptions"));
     }

@@ -48,12 +48,25 @@ final class IndexingSink implements KvEventSink {
     private final IndexBatch batch = new IndexBatch();
     private final AtomicLongArray eventCounts = new AtomicLongArray(EventKind.values().length * MEDIA);
     private final Set<String> poolBackends = new HashSet<>();
+    private final @Nullable ResumePoint resume;
+    /** Position of what the index holds for this stream; written by the poller thread, read by snapshots. */
+    private volatile long appliedEpoch;
+    private volatile long appliedSeq = -1;
     private long[] ownHashes = new long[64];
     private String extrasLora = "";
     private HashExtras extras = HashExtras.NONE;
 
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool, int rehashCapacity) {
+        this(registration, index, rank, pool, rehashCapacity, null);
+    }
+
+    IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool, int rehashCapacity, @Nullable ResumePoint resume) {
+        this.resume = rank != null ? resume : null;
+        if (this.resume != null) {
+            appliedSeq = this.resume.afterSeq();
+        }
         this.registration = Objects.requireNonNull(registration, "registration");
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
@@ -183,10 +196,35 @@ final class IndexingSink implements KvEventSink {
             index.apply(batch);
         }
         batch.clear();
+        // After the apply: a snapshot that reads this seq first and then exports finds at least its effects.
+        appliedSeq = kvBatch.seq();
+    }
+
+    @Override
+    public long resumeAfterSeq() {
+        ResumePoint r = resume;
+        return r == null ? -1 : r.afterSeq();
+    }
+
+    @Override
+    public boolean resumeStale() {
+        ResumePoint r = resume;
+        return r != null && r.stale();
+    }
+
+    /**
+     * Returns the position of what the index holds for this stream. Readers take the epoch, then the seq, then
+     * export the rank, then compare the epoch again: an unchanged epoch means the export includes at least every
+     * batch up to the seq (replaying a batch the export already includes changes nothing).
+     */
+    AppliedPosition position() {
+        long e = appliedEpoch;
+        return new AppliedPosition(e, appliedSeq);
     }
 
     @Override
     public void onStreamReset(StreamKey stream, ResetCause cause, long epoch) {
+        appliedSeq = -1;
         batch.clear();
         if (rank != null) {
             batch.clearOwner(rank);
@@ -200,6 +238,7 @@ final class IndexingSink implements KvEventSink {
         }
         index.apply(batch);
         batch.clear();
+        appliedEpoch = epoch;
     }
 
     private void ensureScratch(int n) {

@@ -128,6 +128,12 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     @Override
     public void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool) throws StreamException {
+        start(registration, index, rank, pool, null);
+    }
+
+    @Override
+    public void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool, @Nullable ResumePoint resume) throws StreamException {
         String problem = EndpointSyntax.problem(registration.endpoint());
         if (problem != null) {
             throw new StreamException(problem);
@@ -139,7 +145,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new StreamException("initial connection failed: " + e.getMessage(), e);
         }
-        IndexingSink sink = new IndexingSink(registration, index, rank, pool, rehashCapacity);
+        IndexingSink sink = new IndexingSink(registration, index, rank, pool, rehashCapacity, resume);
         try {
             subscriber.add(spec, pool != null ? poolSinkDecorator.apply(sink) : sink)
                     .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -185,6 +191,17 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     public @Nullable String streamState(ServiceKey key) {
         StreamStats s = subscriber.stats(new StreamKey(key.instanceId(), key.tenantId(), key.dpRank()));
         return s == null ? null : s.state().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Returns the position (epoch, seq of the last batch applied to the index) of a subscription, for snapshots.
+     *
+     * @param key the service key
+     * @return the position, or {@code null} when not subscribed
+     */
+    public @Nullable AppliedPosition position(ServiceKey key) {
+        IndexingSink sink = sinks.get(key);
+        return sink == null ? null : sink.position();
     }
 
     /**
