@@ -83,7 +83,10 @@ class ReplicaBootstrapIT {
 
             long restart = System.nanoTime();
             replicas[2] = fx.startDaemon(configs[2], ports[2]);
+            replicas[2].awaitHealthy(ports[2], ReplicaFixture.DEADLINE);
+            long healthy = (System.nanoTime() - restart) / 1_000_000;
             fx.awaitReady(replicas[2], ports[2]);
+            long ready = (System.nanoTime() - restart) / 1_000_000;
             ingesting.set(false);
             ingest.join();
             assertEquals(null, ingestError.get());
@@ -93,9 +96,12 @@ class ReplicaBootstrapIT {
                 return view.equals(globalView(fx, ports[0])) && view.equals(globalView(fx, ports[1]));
             });
             long elapsed = (System.nanoTime() - restart) / 1_000_000;
+            System.out.printf("replica restart: healthy %d ms, ready %d ms, /global_view equal %d ms%n", healthy,
+                ready, elapsed);
 
             assertTrue(c.output().contains("event=snapshot_loaded source=peer"), c.output());
-            assertTrue(elapsed <= 10_000, "converged " + elapsed + " ms after the restart");
+            assertTrue(elapsed <= 10_000, "converged " + elapsed + " ms after the restart (healthy at " + healthy
+                + " ms, ready at " + ready + " ms)\n" + c.output());
             assertTrue(globalView(fx, ports[0]).toString().contains("prefix_count"));
         }
     }
