@@ -1,6 +1,6 @@
 package io.conductor.daemon.api;
 
-/** The machine-readable {@code reason} of a 4xx error body; the wire name is the lowercase constant name. */
+/** The machine-readable {@code reason} of a 4xx (or 503) error body; the wire name is the lowercase constant name. */
 public enum Reason {
     /** The Content-Type is neither msgpack nor JSON. */
     UNSUPPORTED_CONTENT_TYPE,
@@ -25,7 +25,9 @@ public enum Reason {
     /** The admin API key is missing or wrong. */
     UNAUTHORIZED,
     /** The body exceeds the size limit. */
-    PAYLOAD_TOO_LARGE;
+    PAYLOAD_TOO_LARGE,
+    /** The shared registration store (etcd) cannot be reached: registrations are refused, queries still answer. */
+    CLUSTER_UNAVAILABLE;
 
     /**
      * Returns the wire spelling.

@@ -7,11 +7,14 @@ import io.conductor.daemon.ReadinessCheck;
 import io.conductor.daemon.api.ApiLimits;
 import io.conductor.daemon.api.ApiMetrics;
 import io.conductor.daemon.api.ApiRoutes;
+import io.conductor.daemon.cluster.ClusterSettings;
+import io.conductor.daemon.cluster.ClusteredConductorService;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
 import io.conductor.daemon.registry.RegistrationException;
 import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.ServiceType;
@@ -23,7 +26,10 @@ import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.hash.HashProfile;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.PrefixIndexConfig;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -93,16 +99,27 @@ public final class ConductorApiExtension implements DaemonExtension {
     public void install(DaemonContext context) {
         PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(indexConfig(context.config().index()));
         EventStreams streams = events.get();
+        ClusterSettings cluster = ClusterSettings.from(context.config().cluster());
+        String advertise = cluster == null ? null : ClusteredConductorService.advertiseUrl(cluster,
+                context.settings().host(), context.config().httpPort());
         SnapshotSettings snapshotSettings = SnapshotSettings.from(context.config().snapshot(),
                 context.config().cluster());
-        IndexSnapshots snapshots = snapshotSettings.enabled() && streams instanceof ZmqEventStreams
+        if (cluster != null) {
+            snapshotSettings = snapshotSettings.withMorePeers(ClusteredConductorService.members(cluster), advertise);
+        }
+        IndexSnapshots snapshots = (snapshotSettings.enabled() || cluster != null)
+                && streams instanceof ZmqEventStreams
                 ? IndexSnapshots.prepare(snapshotSettings, limits.adminApiKey()) : null;
         IndexedStreams indexed = new IndexedStreams(index, streams,
                 snapshots == null ? RestoreSource.NONE : snapshots.restores());
         ServiceRegistry registry = new ServiceRegistry(indexed);
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
-        ApiRoutes.install(context.http(), service, limits, new ApiMetrics(context.metrics()));
+        ClusteredConductorService clustered = cluster == null ? null
+                : new ClusteredConductorService(service, cluster, staticKeys(context.config().subscriptions()),
+                        advertise);
+        ApiRoutes.install(context.http(), clustered != null ? clustered : service, limits,
+                new ApiMetrics(context.metrics()));
         IndexMetrics.register(context.metrics(), index);
         if (streams instanceof ZmqEventStreams zmq) {
             EventMetrics.register(context.metrics(), zmq);
@@ -136,11 +153,33 @@ public final class ConductorApiExtension implements DaemonExtension {
             }
         }
         LOG.info("event=subscriptions success={} failed={}", ok, failed);
+        if (clustered != null) {
+            context.addShutdownStep("cluster", clustered::close);
+            context.addReadinessCheck("cluster", () -> clustered.loadedOnce()
+                    ? ReadinessCheck.Result.ready(clustered.connected() ? "etcd connected"
+                            : "etcd unavailable, serving from memory: " + clustered.lastError())
+                    : ReadinessCheck.Result.notReady("registrations not loaded from etcd yet: "
+                            + clustered.lastError()));
+            clustered.start();
+        }
         if (snapshots != null && streams instanceof ZmqEventStreams zmq) {
-            snapshots.start(context, new SnapshotTaker(registry, indexed, zmq, index), zmq);
+            snapshots.start(context, new SnapshotTaker(registry, indexed, zmq, index), zmq,
+                    clustered == null ? () -> true : clustered::loadedOnce);
         }
         context.addReadinessCheck("registry", () -> ReadinessCheck.Result.ready(
                 registry.snapshot().services().size() + " subscriptions"));
+    }
+
+    private static Set<ServiceKey> staticKeys(List<SubscriptionConfig> entries) {
+        Set<ServiceKey> keys = new HashSet<>();
+        for (SubscriptionConfig entry : entries) {
+            try {
+                keys.add(toRegistration(entry).key());
+            } catch (RuntimeException e) {
+                // an entry that cannot be registered has no key to protect
+            }
+        }
+        return keys;
     }
 
     private static void unregisterAll(ServiceRegistry registry) {

@@ -16,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +44,7 @@ public final class IndexSnapshots {
     private final AtomicLong lastWriteMillis = new AtomicLong();
     private volatile long resumeDeadlineNanos;
     private volatile boolean resumed;
+    private volatile BooleanSupplier registrationsLoaded = () -> true;
     private @Nullable Counter writes;
 
     private IndexSnapshots(SnapshotSettings settings, @Nullable String adminKey, PendingRestores restores,
@@ -118,8 +120,12 @@ public final class IndexSnapshots {
      * @param context the daemon
      * @param taker   takes snapshots of the running index
      * @param events  the subscriptions (for resume states)
+     * @param registrationsLoaded whether every registration that may claim a saved stream has been made (the
+     *                            shared registrations loaded from etcd); unclaimed streams are kept until then
      */
-    public void start(DaemonContext context, SnapshotTaker taker, ZmqEventStreams events) {
+    public void start(DaemonContext context, SnapshotTaker taker, ZmqEventStreams events,
+            BooleanSupplier registrationsLoaded) {
+        this.registrationsLoaded = registrationsLoaded;
         resumeDeadlineNanos = System.nanoTime() + settings.resumeTimeout().toNanos();
         context.addReadinessCheck("snapshot-restore", () -> resumeCheck(events));
         context.http().get("/snapshot", ctx -> serve(ctx, taker, events));
@@ -196,6 +202,9 @@ public final class IndexSnapshots {
 
     /** Every restored stream left connecting/syncing, or the timeout passed; then unclaimed streams are dropped. */
     private boolean resumeDone(@Nullable ZmqEventStreams events) {
+        if (!registrationsLoaded.getAsBoolean()) {
+            return false;
+        }
         boolean done = System.nanoTime() - resumeDeadlineNanos >= 0;
         if (!done && events != null) {
             done = true;

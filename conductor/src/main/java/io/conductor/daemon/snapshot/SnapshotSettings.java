@@ -96,6 +96,32 @@ public record SnapshotSettings(@Nullable Path path, Duration interval, long maxB
                 peers);
     }
 
+    /**
+     * Returns a copy with more peers appended (replicas found in etcd's membership), skipping this replica's own
+     * URL and peers already listed.
+     *
+     * @param urls base URLs
+     * @param self this replica's URL, or {@code null}
+     * @return the new settings
+     */
+    public SnapshotSettings withMorePeers(List<String> urls, @Nullable String self) {
+        List<URI> all = new ArrayList<>(peers);
+        for (String u : urls) {
+            if (u.equals(self)) {
+                continue;
+            }
+            try {
+                URI uri = URI.create(u);
+                if (!all.contains(uri)) {
+                    all.add(uri);
+                }
+            } catch (IllegalArgumentException e) {
+                // a member entry that is not a URL is not a peer
+            }
+        }
+        return new SnapshotSettings(path, interval, maxBytes, resumeTimeout, all);
+    }
+
     private static long nonNegative(JsonNode block, String key, long dflt) {
         JsonNode v = block.get(key);
         if (v == null) {
