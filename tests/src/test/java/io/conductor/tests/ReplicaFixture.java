@@ -55,10 +55,16 @@ final class ReplicaFixture implements AutoCloseable {
     }
 
     SimulatedEngine startEngine(EngineSpec spec) {
+        return startEngine(spec, 100_000, 10_000);
+    }
+
+    /** An engine with {@code gpuBlocks} blocks and a replay ring of {@code ringBatches} batches. */
+    SimulatedEngine startEngine(EngineSpec spec, int gpuBlocks, int ringBatches) {
         EngineConfig config = EngineConfig.parse(new String[] {MODEL, "--port", "0", "--block-size", "16",
-            "--sim-prefill-tokens-per-second", "1000000", "--num-gpu-blocks-override", "100000",
+            "--sim-prefill-tokens-per-second", "100000000", "--num-gpu-blocks-override", Integer.toString(gpuBlocks),
             "--kv-events-config", "{\"enable_kv_cache_events\": true, \"endpoint\": \"tcp://*:" + spec.pubPort()
-                + "\", \"replay_endpoint\": \"tcp://*:" + spec.replayPort() + "\", \"topic\": \"kv-events\"}"},
+                + "\", \"replay_endpoint\": \"tcp://*:" + spec.replayPort() + "\", \"topic\": \"kv-events\", "
+                + "\"buffer_steps\": " + ringBatches + "}"},
             Map.of("PYTHONHASHSEED", "0"));
         SimulatedEngine e = new SimulatedEngine(config, BlockHashers::forConfig);
         open.add(e);

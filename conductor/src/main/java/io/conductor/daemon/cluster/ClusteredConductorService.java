@@ -139,7 +139,7 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
     }
 
     /**
-     * Tells whether etcd's registrations were loaded at least once (readiness).
+     * Tells whether etcd's registrations were loaded and the watch confirmed at least once (readiness).
      *
      * @return true once loaded
      */
@@ -177,7 +177,8 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
         try {
             SharedRegistrations.Listing listing = etcd.list();
             reconcile(listing.registrations());
-            watcher = etcd.watch(listing.revision() + 1, changes -> sync.execute(() -> apply(changes)),
+            watcher = etcd.watch(listing.revision() + 1, () -> loadedOnce = true,
+                    changes -> sync.execute(() -> apply(changes)),
                     error -> {
                         LOG.warn("event=etcd_watch_failed error=\"{}\"; reconnecting", error.toString());
                         connected = false;
@@ -187,7 +188,6 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
                 etcd.join(advertiseUrl);
             }
             markConnected();
-            loadedOnce = true;
             backoffMillis = MIN_BACKOFF_MILLIS;
         } catch (ClusterUnavailableException | RuntimeException e) {
             markDown(e);

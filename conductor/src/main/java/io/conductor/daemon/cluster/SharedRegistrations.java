@@ -145,11 +145,23 @@ final class SharedRegistrations implements AutoCloseable {
         return new Listing(out, g.getHeader().getRevision());
     }
 
-    /** Watches registrations from {@code fromRevision}; {@code onError} is called once when the watch breaks. */
-    Watch.Watcher watch(long fromRevision, Consumer<List<Change>> onChanges, Consumer<Throwable> onError) {
+    /**
+     * Watches registrations from {@code fromRevision}. {@code onCreated} runs once etcd confirmed the watch (from
+     * then on a change reaches {@code onChanges} within milliseconds); {@code onError} when the watch breaks.
+     */
+    Watch.Watcher watch(long fromRevision, Runnable onCreated, Consumer<List<Change>> onChanges,
+            Consumer<Throwable> onError) {
         return client.getWatchClient().watch(bytes(registrationsPrefix),
-                WatchOption.builder().isPrefix(true).withRevision(fromRevision).build(),
-                Watch.listener((WatchResponse resp) -> onChanges.accept(changes(resp)), onError));
+                WatchOption.builder().isPrefix(true).withRevision(fromRevision).withCreateNotify(true).build(),
+                Watch.listener((WatchResponse resp) -> {
+                    if (resp.isCreatedNotify()) {
+                        onCreated.run();
+                    }
+                    List<Change> changes = changes(resp);
+                    if (!changes.isEmpty()) {
+                        onChanges.accept(changes);
+                    }
+                }, onError));
     }
 
     private List<Change> changes(WatchResponse resp) {

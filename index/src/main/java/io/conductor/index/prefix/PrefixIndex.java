@@ -293,6 +293,9 @@ public final class PrefixIndex<P> {
             BlockTable t = cs.table;
             long added = 0;
             int n = blocks.size();
+            if (t.size == 0) {
+                budget.reserve(cs, n); // one rehash instead of doubling up from empty
+            }
             for (int i = 0; i < n; i++) {
                 int lora = loraIds[blocks.loraOf(i)];
                 if (lora < 0) {
