@@ -41,4 +41,25 @@ public interface KvEventSink {
      * subscription), because of {@code cause}. Batches of the new {@code epoch} follow.
      */
     void onStreamReset(StreamKey stream, ResetCause cause, long epoch);
+    /**
+     * The seq of the last batch whose effects the sink already holds for this stream when it is subscribed (a
+     * snapshot was restored into it), or {@code -1}: the stream then resumes by replay after that seq instead of
+     * rebuilding from an empty state. Read once, when the subscription is created.
+     *
+     * @return the seq, or -1 for none
+     */
+    default long resumeAfterSeq() {
+        return -1;
+    }
+
+    /**
+     * Whether the state the sink holds at subscription was already stale (restored from a snapshot that a replay
+     * could not bring up to date); such a stream stays {@link StreamState#STALE} until its publisher restarts or
+     * clears. Read once, with {@link #resumeAfterSeq()}.
+     *
+     * @return true when stale
+     */
+    default boolean resumeStale() {
+        return false;
+    }
 }

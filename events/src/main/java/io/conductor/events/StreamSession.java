@@ -33,6 +33,14 @@ final class StreamSession {
      * (UNRECOVERABLE_GAP), apply buffered and later live batches, state DEGRADED. With a replay endpoint a
      * rebuild is scheduled with capped, jittered exponential backoff; DEGRADED ends when a rebuild completes,
      * when the engine restarts from its first seq, or when an AllBlocksCleared applies.
+     *
+     * Resume: a sink restored from a snapshot (resumeAfterSeq >= 0) starts with lastSeq = lastLiveSeq = that seq
+     * and its contents kept. Its first bootstrap asks the ring from the publisher's first seq without a reset; the
+     * first reply decides: the first seq itself means the ring holds the publisher's whole history (whatever
+     * happened since the snapshot, a restart included), so reset and rebuild exactly; a seq at or before
+     * lastSeq + 1 means the ring covers the snapshot's position, so skip what we hold and apply the rest; a later
+     * seq means batches were lost in between: keep the contents, apply the ring and mark the stream STALE until a
+     * reset or an AllBlocksCleared. A live seq at or below the snapshot's is an engine restart (reset).
      */
 
     private static final Logger LOG = LoggerFactory.getLogger(StreamSession.class);
@@ -66,6 +74,11 @@ final class StreamSession {
     private long lastFailureLogNanos = Long.MIN_VALUE;
 
     private long epoch;
+    /** The snapshot position to resume after, until the first bootstrap uses it; NONE otherwise. */
+    private long resumeAfter = NONE;
+    /** Contents restored from a snapshot that replay could not bring up to date (see "Resume"). */
+    private boolean stale;
+    private boolean syncResume;
     private long lastSeq = NONE;
     private long lastLiveSeq = NONE;
     private boolean holdsState;
@@ -111,7 +124,17 @@ final class StreamSession {
         this.bootstrapPending = replay != null;
         Arrays.fill(lastDropLogNanos, Long.MIN_VALUE);
         lastSinkErrorLogNanos = Long.MIN_VALUE;
-        counters.state(StreamState.CONNECTING, false);
+        final long restored = sink.resumeAfterSeq();
+        if (restored >= 0) {
+            resumeAfter = restored;
+            lastSeq = restored;
+            lastLiveSeq = restored;
+            holdsState = true;
+            stale = sink.resumeStale();
+            counters.set(StreamCounters.LAST_SEQ, restored);
+        }
+        published = stale ? StreamState.STALE : StreamState.CONNECTING;
+        counters.state(published, false);
     }
 
     // ---- inputs ----
@@ -171,7 +194,9 @@ final class StreamSession {
         syncDeadline = now + replayIdleNanos;
         if (!syncGotData) {
             syncGotData = true;
-            if (!syncRebuild && Long.compareUnsigned(seq, syncFrom) > 0) {
+            if (syncResume) {
+                onFirstResumeReply(seq);
+            } else if (!syncRebuild && Long.compareUnsigned(seq, syncFrom) > 0) {
                 // The ring starts after the requested seq: the gap cannot be covered. Rebuild from the ring.
                 LOG.warn("stream {}: replay from {} starts at {}, ring no longer covers the gap; rebuilding",
                         spec.key(), syncFrom, seq);
@@ -379,10 +404,40 @@ final class StreamSession {
         }
     }
 
+    /** The first reply of a resume exchange: see "Resume" above. */
+    private void onFirstResumeReply(long seq) {
+        syncResume = false;
+        if (seq == spec.publisher().firstSeq()) {
+            LOG.info("stream {}: replay ring holds the publisher's whole history; rebuilding instead of resuming "
+                    + "after seq {}", spec.key(), lastSeq);
+            resetOwner(ResetCause.REBUILD);
+            lastSeq = NONE;
+            syncRebuild = true;
+            syncRebuilding = true;
+        } else if (lastSeq != NONE && Long.compareUnsigned(seq, lastSeq + 1) > 0) {
+            LOG.warn("stream {}: snapshot position {} is older than the replay ring (starts at {}); keeping the "
+                    + "restored blocks, state STALE until the engine restarts or clears", spec.key(), lastSeq, seq);
+            stale = true;
+            lastSeq = NONE;
+            syncRebuild = true;
+            syncTruncated = true;
+        } else {
+            LOG.info("stream {}: resuming after snapshot seq {} (ring starts at {})", spec.key(), lastSeq, seq);
+        }
+    }
+
     private void startSync(long from, boolean rebuild, long now) {
         final ReplayChannel channel = replay;
         if (channel == null) {
             return;
+        }
+        syncResume = false;
+        if (rebuild && resumeAfter != NONE) {
+            // The first bootstrap of a stream restored from a snapshot: keep the contents and look at the ring.
+            resumeAfter = NONE;
+            rebuild = false;
+            from = spec.publisher().firstSeq();
+            syncResume = true;
         }
         if (rebuild) {
             resetOwner(ResetCause.REBUILD);
@@ -508,6 +563,8 @@ final class StreamSession {
         epoch++;
         counters.set(StreamCounters.EPOCH, epoch);
         holdsState = false;
+        stale = false;
+        resumeAfter = NONE;
         try {
             sink.onStreamReset(spec.key(), cause, epoch);
         } catch (RuntimeException e) {
@@ -518,6 +575,7 @@ final class StreamSession {
     private void publishState() {
         final StreamState state = syncing ? StreamState.SYNCING
                 : degraded ? StreamState.DEGRADED
+                : stale ? StreamState.STALE
                 : !everLive || (lostPeer && !connected) ? StreamState.CONNECTING
                 : StreamState.LIVE;
         // State and connectivity are published as one word, so a snapshot never pairs LIVE with a stale
@@ -582,6 +640,9 @@ final class StreamSession {
                 // The engine dropped everything: from here on we hold exactly what it announces.
                 degraded = false;
                 rebuildAt = NEVER;
+            }
+            if (event.kind() == EventKind.ALL_BLOCKS_CLEARED) {
+                stale = false; // nothing restored is left to distrust
             }
             try {
                 sink.onEvent(batch, event);

@@ -8,6 +8,8 @@ package io.conductor.events;
  *                                                \                        \--cannot heal--> DEGRADED
  *                                                 \--gap, no replay-------------------------> DEGRADED
  *   DEGRADED --rebuild replay done / engine restart from its first seq / AllBlocksCleared--> LIVE
+ *   (resumed from a snapshot) --ring covers the snapshot's position--> LIVE, --it does not--> STALE
+ *   STALE --engine restart / AllBlocksCleared--> LIVE
  * </pre>
  *
  * <p>Immutable; thread-safe.
@@ -24,5 +26,12 @@ public enum StreamState {
      * ({@link ResetCause#UNRECOVERABLE_GAP}) and live batches apply again, so the sink holds a subset of the
      * engine's blocks (hits may be under-reported, never stale).
      */
-    DEGRADED
+    DEGRADED,
+    /**
+     * The stream resumed from a snapshot whose position the publisher's replay ring no longer covered: batches
+     * between the snapshot and the ring's oldest are lost, so what the sink holds may include blocks the engine
+     * has since dropped (hits may be over-reported). Live batches apply; the state ends, and the old contents
+     * are dropped, at the engine's next restart or {@code AllBlocksCleared}.
+     */
+    STALE
 }

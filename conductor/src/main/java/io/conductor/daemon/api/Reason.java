@@ -1,6 +1,6 @@
 package io.conductor.daemon.api;
 
-/** The machine-readable {@code reason} of a 4xx error body; the wire name is the lowercase constant name. */
+/** The machine-readable {@code reason} of a 4xx (or 503) error body; the wire name is the lowercase constant name. */
 public enum Reason {
     /** The Content-Type is neither msgpack nor JSON. */
     UNSUPPORTED_CONTENT_TYPE,
@@ -31,7 +31,9 @@ public enum Reason {
     /** A valid value that the daemon's exposure settings refuse (wildcard bind, endpoint allowlist). */
     NOT_ALLOWED,
     /** The daemon's memory budget cannot hold what the request would keep (a registration's tables). */
-    INSUFFICIENT_MEMORY;
+    INSUFFICIENT_MEMORY,
+    /** The shared registration store (etcd) cannot be reached: registrations are refused, queries still answer. */
+    CLUSTER_UNAVAILABLE;
 
     /**
      * Returns the wire spelling.

@@ -21,6 +21,8 @@ import org.jspecify.annotations.Nullable;
  * @param api           the raw {@code api} block (request limits, memory budgets, endpoint policy), or {@code null}
  *                      when absent
  * @param routing       the raw {@code routing} block (cost policy settings), or {@code null} when absent
+ * @param cluster       the raw {@code cluster} block (etcd endpoints, prefix, peers), or {@code null} when absent
+ * @param snapshot      the raw {@code snapshot} block (local snapshot file), or {@code null} when absent
  */
 public record ConductorConfig(
     String source,
@@ -30,7 +32,9 @@ public record ConductorConfig(
     @Nullable JsonNode nativeStore,
     @Nullable JsonNode index,
     @Nullable JsonNode api,
-    @Nullable JsonNode routing) {
+    @Nullable JsonNode routing,
+    @Nullable JsonNode cluster,
+    @Nullable JsonNode snapshot) {
 
     /** The reference's default HTTP port, used when {@code http_server_port} is absent. */
     public static final int DEFAULT_HTTP_PORT = 13333;
@@ -60,7 +64,7 @@ public record ConductorConfig(
      */
     public ConductorConfig(String source, boolean fileFound, int httpPort, List<SubscriptionConfig> subscriptions,
         @Nullable JsonNode nativeStore, @Nullable JsonNode index) {
-        this(source, fileFound, httpPort, subscriptions, nativeStore, index, null, null);
+        this(source, fileFound, httpPort, subscriptions, nativeStore, index, null, null, null, null);
     }
 
     /**
@@ -70,7 +74,7 @@ public record ConductorConfig(
      * @return an empty configuration marked as not found
      */
     public static ConductorConfig empty(String source) {
-        return new ConductorConfig(source, false, DEFAULT_HTTP_PORT, List.of(), null, null, null, null);
+        return new ConductorConfig(source, false, DEFAULT_HTTP_PORT, List.of(), null, null, null, null, null, null);
     }
 
     /**
@@ -80,6 +84,7 @@ public record ConductorConfig(
      * @return the new configuration
      */
     public ConductorConfig withHttpPort(int port) {
-        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index, api, routing);
+        return new ConductorConfig(source, fileFound, port, subscriptions, nativeStore, index, api, routing, cluster,
+            snapshot);
     }
 }

@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  *   <li>an unknown top-level key: a {@link ConfigException} with a "did you mean", or, when {@code lenient}, a
  *       warning and the key ignored;</li>
  *   <li>unknown entry fields: a warning each, then ignored;</li>
- *   <li>{@code native_store}, {@code index} and {@code api}: kept as raw JSON for the parts of the daemon that own
- *       them.</li>
+ *   <li>{@code native_store}, {@code index}, {@code api}, {@code routing}, {@code cluster} and {@code snapshot}:
+ *       kept as raw JSON for the parts of the daemon that own them.</li>
  * </ul>
  * Every warning is logged at WARN and also returned in {@link LoadedConfig#warnings()}.
  */
@@ -47,7 +47,8 @@ public final class ConfigLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
     private static final Set<String> TOP_LEVEL_KEYS =
-        Set.of("http_server_port", "kvevent_instance", "native_store", "index", "api", "routing");
+        Set.of("http_server_port", "kvevent_instance", "native_store", "index", "api", "routing", "cluster",
+            "snapshot");
 
     private static final JsonMapper MAPPER = JsonMapper.builder()
         .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -169,7 +170,7 @@ public final class ConfigLoader {
         }
         ConductorConfig config = new ConductorConfig(source, true, port, subscriptions,
             copyOrNull(root.get("native_store")), copyOrNull(root.get("index")), copyOrNull(root.get("api")),
-            copyOrNull(root.get("routing")));
+            copyOrNull(root.get("routing")), copyOrNull(root.get("cluster")), copyOrNull(root.get("snapshot")));
         return new LoadedConfig(config, warnings);
     }
 

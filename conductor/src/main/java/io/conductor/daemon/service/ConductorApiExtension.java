@@ -11,15 +11,21 @@ import io.conductor.daemon.api.ApiSettings;
 import io.conductor.daemon.api.LogText;
 import io.conductor.daemon.api.RoutingModel;
 import io.conductor.daemon.api.RoutingSettings;
+import io.conductor.daemon.cluster.ClusterSettings;
+import io.conductor.daemon.cluster.ClusteredConductorService;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
 import io.conductor.daemon.registry.RegistrationException;
 import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.ServiceType;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.daemon.snapshot.IndexSnapshots;
+import io.conductor.daemon.snapshot.SnapshotSettings;
+import io.conductor.daemon.snapshot.SnapshotTaker;
 import io.conductor.daemon.store.StoreTier;
 import io.conductor.index.hash.HashProfile;
 import io.conductor.index.prefix.PrefixIndex;
@@ -27,8 +33,10 @@ import io.conductor.index.prefix.PrefixIndexConfig;
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.events.StreamStats;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -99,14 +107,31 @@ public final class ConductorApiExtension implements DaemonExtension {
     public void install(DaemonContext context) {
         PrefixIndex<HashProfileSpec> index = new PrefixIndex<>(indexConfig(context.config().index()));
         EventStreams streams = events.get();
-        ServiceRegistry registry = new ServiceRegistry(new IndexedStreams(index, streams));
+        ClusterSettings cluster = ClusterSettings.from(context.config().cluster());
+        String advertise = cluster == null ? null : ClusteredConductorService.advertiseUrl(cluster,
+                context.settings().host(), context.config().httpPort());
+        SnapshotSettings snapshotSettings = SnapshotSettings.from(context.config().snapshot(),
+                context.config().cluster());
+        if (cluster != null) {
+            snapshotSettings = snapshotSettings.withMorePeers(ClusteredConductorService.members(cluster), advertise);
+        }
+        IndexSnapshots snapshots = (snapshotSettings.enabled() || cluster != null)
+                && streams instanceof ZmqEventStreams
+                ? IndexSnapshots.prepare(snapshotSettings, limits.adminApiKey()) : null;
+        IndexedStreams indexed = new IndexedStreams(index, streams,
+                snapshots == null ? RestoreSource.NONE : snapshots.restores());
+        ServiceRegistry registry = new ServiceRegistry(indexed);
         LocalConductorService service = new LocalConductorService(registry, index, new QueryHashing(), streams,
                 store);
+        ClusteredConductorService clustered = cluster == null ? null
+                : new ClusteredConductorService(service, cluster, staticKeys(context.config().subscriptions()),
+                        advertise);
         ApiSettings api = ApiSettings.parse(context.config().api(), limits, Runtime.getRuntime().maxMemory());
         ApiMetrics apiMetrics = new ApiMetrics(context.metrics());
         apiMetrics.follow(registry);
         RoutingModel routing = new RoutingModel(RoutingSettings.parse(context.config().routing()), context.metrics());
-        ApiRoutes.install(context.http(), service, api.limits(), apiMetrics, api.budget(), api.endpoints(), routing);
+        ApiRoutes.install(context.http(), clustered != null ? clustered : service, api.limits(), apiMetrics,
+                api.budget(), api.endpoints(), routing);
         context.addShutdownStep("conductor-routing", routing::close);
         LOG.info("event=api_limits max_body_bytes={} memory_budget_bytes={} request_memory_bytes={} "
                 + "allow_wildcard_bind={} endpoint_allowlist={}", api.limits().maxBodyBytes(),
@@ -156,6 +181,19 @@ public final class ConductorApiExtension implements DaemonExtension {
             }
         }
         LOG.info("event=subscriptions success={} failed={}", ok, failed);
+        if (clustered != null) {
+            context.addShutdownStep("cluster", clustered::close);
+            context.addReadinessCheck("cluster", () -> clustered.loadedOnce()
+                    ? ReadinessCheck.Result.ready(clustered.connected() ? "etcd connected"
+                            : "etcd unavailable, serving from memory: " + clustered.lastError())
+                    : ReadinessCheck.Result.notReady("registrations not loaded from etcd yet: "
+                            + clustered.lastError()));
+            clustered.start();
+        }
+        if (snapshots != null && streams instanceof ZmqEventStreams zmq) {
+            snapshots.start(context, new SnapshotTaker(registry, indexed, zmq, index), zmq,
+                    clustered == null ? () -> true : clustered::loadedOnce);
+        }
         context.addReadinessCheck("subscriptions", new StaticSubscriptionReadiness(expected, connection(streams,
                 registry)));
     }
@@ -184,6 +222,18 @@ public final class ConductorApiExtension implements DaemonExtension {
             }
             return null;
         };
+    }
+
+    private static Set<ServiceKey> staticKeys(List<SubscriptionConfig> entries) {
+        Set<ServiceKey> keys = new HashSet<>();
+        for (SubscriptionConfig entry : entries) {
+            try {
+                keys.add(toRegistration(entry).key());
+            } catch (RuntimeException e) {
+                // an entry that cannot be registered has no key to protect
+            }
+        }
+        return keys;
     }
 
     private static void unregisterAll(ServiceRegistry registry) {

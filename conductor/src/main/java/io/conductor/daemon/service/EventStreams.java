@@ -25,6 +25,23 @@ public interface EventStreams {
             @Nullable PoolStream pool) throws StreamException;
 
     /**
+     * Starts receiving a subscription's events for a rank whose blocks were restored from a snapshot: the stream
+     * resumes by replay after {@code resume}'s seq instead of rebuilding. Implementations without replay ignore
+     * the position.
+     *
+     * @param registration the registration
+     * @param index the index its events update
+     * @param rank the vLLM rank handle its events are applied to, or {@code null} for Mooncake
+     * @param pool the Mooncake pool stream, or {@code null} for vLLM
+     * @param resume where to resume, or {@code null} to bootstrap as usual
+     * @throws StreamException if the subscription cannot start; nothing of it is left running
+     */
+    default void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool, @Nullable ResumePoint resume) throws StreamException {
+        start(registration, index, rank, pool);
+    }
+
+    /**
      * Stops a subscription and waits until none of its events can be applied any more. Idempotent.
      *
      * @param registration the registration

@@ -30,6 +30,7 @@ public final class IndexedStreams implements StreamLifecycle {
 
     private final PrefixIndex<HashProfileSpec> index;
     private final EventStreams events;
+    private final RestoreSource restores;
     private final ConcurrentHashMap<ServiceKey, Handles> handles = new ConcurrentHashMap<>();
 
     /**
@@ -39,8 +40,32 @@ public final class IndexedStreams implements StreamLifecycle {
      * @param events the event subscriptions
      */
     public IndexedStreams(PrefixIndex<HashProfileSpec> index, EventStreams events) {
+        this(index, events, RestoreSource.NONE);
+    }
+
+    /**
+     * Creates the lifecycle with saved streams to restore: an engine registration whose stream was saved gets its
+     * blocks back before its subscription starts, and the subscription resumes after the saved position.
+     *
+     * @param index the prefix index
+     * @param events the event subscriptions
+     * @param restores the saved streams
+     */
+    public IndexedStreams(PrefixIndex<HashProfileSpec> index, EventStreams events, RestoreSource restores) {
         this.index = Objects.requireNonNull(index, "index");
         this.events = Objects.requireNonNull(events, "events");
+        this.restores = Objects.requireNonNull(restores, "restores");
+    }
+
+    /**
+     * Returns the rank a registered engine stream applies its events to (snapshots export it).
+     *
+     * @param key the service key
+     * @return the rank, or {@code null} when not registered or not an engine stream
+     */
+    public @Nullable RankHandle rank(ServiceKey key) {
+        Handles h = handles.get(key);
+        return h == null ? null : h.rank();
     }
 
     /**
@@ -58,16 +83,22 @@ public final class IndexedStreams implements StreamLifecycle {
     public void start(ServiceRegistration registration) throws StreamException {
         RankHandle rank = null;
         PoolStream pool = null;
+        ResumePoint resume = null;
         try {
             if (registration.type().isEngine()) {
                 rank = index.register(registration.context(), profileKey(registration),
                         registration.kvCacheGroups(), registration.instanceId(), registration.dpRank());
                 index.addPoolReader(registration.instanceId(), PrefixIndex.ANY_BACKEND);
+                SavedStream saved = restores.claim(registration);
+                if (saved != null) {
+                    index.restoreRank(rank, saved.blocks());
+                    resume = saved.resume();
+                }
             } else {
                 index.checkPoolProfile(registration.context(), profileKey(registration));
                 pool = index.openPoolStream(registration.endpoint());
             }
-            events.start(registration, index, rank, pool);
+            events.start(registration, index, rank, pool, resume);
         } catch (ProfileConflictException e) {
             throw new StreamException("registration conflicts with the ContextKey hash profile: " + e.getMessage(), e);
         } catch (StreamException | RuntimeException e) {

@@ -82,6 +82,10 @@ final class IndexingSink implements KvEventSink {
     private final AtomicLongArray skipped = new AtomicLongArray(SkipReason.values().length);
     private final ConcurrentHashMap<String, AtomicLong> unknownMedia = new ConcurrentHashMap<>();
     private final Map<String, LmcacheChunk> lmcacheChunks = new HashMap<>();
+    private final @Nullable ResumePoint resume;
+    /** Position of what the index holds for this stream; written by the poller thread, read by snapshots. */
+    private volatile long appliedEpoch;
+    private volatile long appliedSeq = -1;
     private long[] ownHashes = new long[64];
     private String extrasLora = "";
     private @Nullable String extrasSalt;
@@ -90,19 +94,24 @@ final class IndexingSink implements KvEventSink {
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool, int rehashCapacity) {
         this(registration, index, rank, pool, rehashCapacity, TokenRehasher.MemoryGate.UNLIMITED,
-                StoredBlocksListener.NONE);
+                StoredBlocksListener.NONE, null);
     }
 
     /**
-     * Creates the sink; in token-rehash mode its table grows on demand, admitted by {@code rehashTables}, and
-     * {@code stored} hears of every GPU block this engine stream stores (route reservations).
+     * Creates the sink; in token-rehash mode its table grows on demand, admitted by {@code rehashTables};
+     * {@code stored} hears of every GPU block this engine stream stores (route reservations); {@code resume}, when
+     * not null, is the snapshot position the stream resumes after.
      *
      * @throws IllegalStateException if {@code rehashTables} cannot hold even the initial table
      */
     IndexingSink(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool, int rehashCapacity, TokenRehasher.MemoryGate rehashTables,
-            StoredBlocksListener stored) {
+            StoredBlocksListener stored, @Nullable ResumePoint resume) {
         this.stored = Objects.requireNonNull(stored, "stored");
+        this.resume = rank != null ? resume : null;
+        if (this.resume != null) {
+            appliedSeq = this.resume.afterSeq();
+        }
         this.registration = Objects.requireNonNull(registration, "registration");
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
@@ -559,10 +568,35 @@ final class IndexingSink implements KvEventSink {
             index.apply(batch);
         }
         batch.clear();
+        // After the apply: a snapshot that reads this seq first and then exports finds at least its effects.
+        appliedSeq = kvBatch.seq();
+    }
+
+    @Override
+    public long resumeAfterSeq() {
+        ResumePoint r = resume;
+        return r == null ? -1 : r.afterSeq();
+    }
+
+    @Override
+    public boolean resumeStale() {
+        ResumePoint r = resume;
+        return r != null && r.stale();
+    }
+
+    /**
+     * Returns the position of what the index holds for this stream. Readers take the epoch, then the seq, then
+     * export the rank, then compare the epoch again: an unchanged epoch means the export includes at least every
+     * batch up to the seq (replaying a batch the export already includes changes nothing).
+     */
+    AppliedPosition position() {
+        long e = appliedEpoch;
+        return new AppliedPosition(e, appliedSeq);
     }
 
     @Override
     public void onStreamReset(StreamKey stream, ResetCause cause, long epoch) {
+        appliedSeq = -1;
         batch.clear();
         if (rank != null) {
             batch.clearOwner(rank);
@@ -577,6 +611,7 @@ final class IndexingSink implements KvEventSink {
         }
         index.apply(batch);
         batch.clear();
+        appliedEpoch = epoch;
     }
 
     private void ensureScratch(int n) {

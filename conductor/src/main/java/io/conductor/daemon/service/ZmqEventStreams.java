@@ -158,6 +158,12 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     @Override
     public void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
             @Nullable PoolStream pool) throws StreamException {
+        start(registration, index, rank, pool, null);
+    }
+
+    @Override
+    public void start(ServiceRegistration registration, PrefixIndex<?> index, @Nullable RankHandle rank,
+            @Nullable PoolStream pool, @Nullable ResumePoint resume) throws StreamException {
         String problem = EndpointSyntax.problem(registration.endpoint());
         if (problem != null) {
             throw new StreamException(problem, null, StreamException.Fault.BAD_ENDPOINT);
@@ -180,7 +186,7 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         IndexingSink sink;
         try {
             sink = new IndexingSink(registration, index, rank, pool, rehashCapacity, rehashTables,
-                    storedBlocks);
+                    storedBlocks, resume);
         } catch (IllegalStateException e) {
             throw new StreamException(e.getMessage() == null ? "memory budget" : e.getMessage(), e,
                     StreamException.Fault.MEMORY_BUDGET);
@@ -276,6 +282,17 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
      */
     public @Nullable StreamStats stats(ServiceKey key) {
         return subscriber.stats(new StreamKey(key.instanceId(), key.tenantId(), key.dpRank()));
+    }
+
+    /**
+     * Returns the position (epoch, seq of the last batch applied to the index) of a subscription, for snapshots.
+     *
+     * @param key the service key
+     * @return the position, or {@code null} when not subscribed
+     */
+    public @Nullable AppliedPosition position(ServiceKey key) {
+        IndexingSink sink = sinks.get(key);
+        return sink == null ? null : sink.position();
     }
 
     /**

@@ -174,6 +174,40 @@ final class BlockTable extends SeqlockSlots {
         return k < 0 ? 0 : listPair(longs, o, k) & 7;
     }
 
+    /**
+     * Appends every block {@code owner} holds to {@code out}, one scan of the slots (writer side). LoRA indexes in
+     * {@code out} are this context's LoRA ids: the caller adds the context's names to {@code out} in id order first.
+     */
+    void exportOwner(int owner, RankBlocks out) {
+        final long[] s = slots;
+        final int cap = mask + 1;
+        for (int i = 0; i < cap; i++) {
+            long m = s[2 * i + 1];
+            if (m == 0) {
+                continue;
+            }
+            int tiers = tiersAtSlot(m, owner);
+            if (tiers != 0) {
+                out.add(loraOf(m), s[2 * i], tiers, depthOfMeta(m));
+            }
+        }
+    }
+
+    private int tiersAtSlot(long m, int owner) {
+        if ((m & ARENA_FORM) == 0) {
+            int p = (int) m;
+            return p >>> 3 == owner ? p & 7 : 0;
+        }
+        final long[] longs = arena.longs;
+        int o = (int) (m & PAYLOAD);
+        long h = longs[o];
+        if (hBitmap(h)) {
+            return arena.bitmapTiers(o, hWords(h), owner);
+        }
+        int k = arena.listIndex(o, hCount(h), owner);
+        return k < 0 ? 0 : listPair(longs, o, k) & 7;
+    }
+
     // ------------------------------------------------------------------ writer: add
 
     /**

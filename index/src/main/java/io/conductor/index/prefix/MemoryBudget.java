@@ -93,6 +93,20 @@ final class MemoryBudget {
         return usedBytes + BINDING_BYTES <= growthLimit;
     }
 
+    /**
+     * Grows {@code cs}'s slots at once to hold {@code entries} more blocks when the budget allows it without
+     * evicting (a bulk restore); otherwise leaves growth to {@link #ensureRoom}, block by block.
+     */
+    void reserve(ContextState cs, int entries) {
+        BlockTable t = cs.table;
+        int cap = t.capacityToHold((int) Math.min(Integer.MAX_VALUE / 4, (long) t.size + entries));
+        long extra = t.growthBytesTo(cap);
+        if (extra > 0 && usedBytes + extra <= growthLimit) {
+            t.growSlotsTo(cap);
+            refreshBytes(cs);
+        }
+    }
+
     /** Makes room for one more block and its largest possible arena block in {@code cs}, within the budget. */
     boolean ensureRoom(ContextState cs) {
         final BlockTable t = cs.table;

@@ -269,6 +269,84 @@ public final class PrefixIndex<P> {
         }
     }
 
+    /**
+     * Copies every block a rank holds (all tiers, with LoRA and chain depth) into new columns: the enumeration a
+     * snapshot is written from. Holds the writer lock for one scan of the rank's context table.
+     *
+     * @param handle the rank
+     * @return its blocks; empty when the rank is no longer registered
+     */
+    public RankBlocks exportRank(RankHandle handle) {
+        writer.lock();
+        try {
+            ContextState cs = handle.context;
+            RankBlocks out = new RankBlocks(
+                    handle.owner < cs.table.ownerPairs.length ? cs.table.ownerPairs[handle.owner] : 0);
+            if (!handle.active) {
+                return out;
+            }
+            for (String name : cs.loraNames()) {
+                out.lora(name);
+            }
+            cs.table.exportOwner(handle.owner, out);
+            return out;
+        } finally {
+            writer.unlock();
+        }
+    }
+
+    /**
+     * Adds blocks to a rank as if its stream had stored them, keeping each block's tiers and chain depth (a
+     * snapshot being restored). Blocks beyond the memory budget are dropped and counted like stored blocks
+     * ({@link IndexStats#droppedForBudget}); a LoRA the context has no room for drops its blocks
+     * ({@link IndexStats#droppedEvents}).
+     *
+     * @param handle the rank
+     * @param blocks the blocks
+     * @return how many blocks were added; 0 when the rank is no longer registered
+     */
+    public long restoreRank(RankHandle handle, RankBlocks blocks) {
+        writer.lock();
+        try {
+            if (!handle.active) {
+                return 0;
+            }
+            ContextState cs = handle.context;
+            List<String> names = blocks.loraNames();
+            int[] loraIds = new int[names.size()];
+            for (int i = 0; i < loraIds.length; i++) {
+                loraIds[i] = cs.internLora(names.get(i));
+            }
+            BlockTable t = cs.table;
+            long added = 0;
+            int n = blocks.size();
+            if (t.size == 0) {
+                budget.reserve(cs, n); // one rehash instead of doubling up from empty
+            }
+            for (int i = 0; i < n; i++) {
+                int lora = loraIds[blocks.loraOf(i)];
+                if (lora < 0) {
+                    counters.droppedEvents++;
+                    continue;
+                }
+                if (!budget.ensureRoom(cs)) {
+                    counters.droppedForBudget += n - i;
+                    break;
+                }
+                t.add(blocks.hash(i), lora, handle.owner, blocks.tierBits(i), blocks.depth(i));
+                added++;
+            }
+            budget.refreshBytes(cs);
+            if (config.maxPairsPerInstance() > 0) {
+                budget.enforceQuota(cs, handle.instanceId());
+            }
+            publish();
+            return added;
+        } finally {
+            writer.unlock();
+        }
+    }
+
     private void publish() {
         counters.publish(registry.contexts.values(), budget.usedBytes());
     }

@@ -308,6 +308,23 @@ abstract sealed class SeqlockSlots permits BlockTable {
         rehash((mask + 1) * 2, false);
     }
 
+    /** Capacity that holds {@code entries} under the load limit, when larger than now; else the current one. */
+    int capacityToHold(int entries) {
+        return Math.max(mask + 1, capacityFor(entries));
+    }
+
+    /** Bytes the slots and stripes would grow by at {@code capacity}. */
+    long growthBytesTo(int capacity) {
+        return 16L * (capacity - (mask + 1)) + 8L * (stripeCount(capacity) - stripeCount(mask + 1));
+    }
+
+    /** Grows the slots to {@code capacity} in one rehash (a bulk restore knows its size up front). */
+    void growSlotsTo(int capacity) {
+        if (capacity > mask + 1) {
+            rehash(capacity, false);
+        }
+    }
+
     boolean needsArenaGrowth() {
         return arena.longs.length - arena.top < arena.requiredSlack();
     }

@@ -1,0 +1,135 @@
+package io.conductor.daemon.snapshot;
+
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.IndexBatch;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.PrefixIndexConfig;
+import io.conductor.index.prefix.ProfileConflictException;
+import io.conductor.index.prefix.RankHandle;
+import io.conductor.index.prefix.Tier;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Snapshot of 10M (block, owner) pairs: 8 ranks of one context holding 1.25M blocks each, half of every rank's
+ * blocks shared with the next rank (so owner sets are inline pairs and arena lists, as in a real fleet).
+ * {@code write} exports every rank and writes the file (atomic rename, fsync); {@code load} reads and checks the
+ * file, decodes it and restores every rank into a fresh index. The file size and the index's accounted bytes are
+ * printed at setup. Run: {@code bin/bench conductor SnapshotBenchmark -jvmArgs -Xmx6g}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2)
+@Measurement(iterations = 5)
+@Fork(1)
+public class SnapshotBenchmark {
+    private static final int RANKS = 8;
+    private static final int BLOCKS_PER_RANK = 1_250_000;
+    private static final int CHAIN = 64;
+    private static final ContextKey CTX = new ContextKey("default", "bench", 16);
+
+    private PrefixIndex<String> index;
+    private final List<RankHandle> ranks = new ArrayList<>();
+    private Path dir;
+    private SnapshotFile file;
+
+    /** Fills the index and writes the file once so {@code load} has something to read. */
+    @Setup(Level.Trial)
+    public void setup() throws IOException, ProfileConflictException {
+        index = fill();
+        dir = Files.createTempDirectory("snapshot-bench");
+        file = new SnapshotFile(dir.resolve("index.snap"), Integer.MAX_VALUE);
+        long size = file.write(take());
+        System.out.printf("%n%d pairs, index accounted bytes %d, snapshot file %d bytes (%.2f x)%n",
+                index.stats().pairs(), index.stats().bytes(), size, (double) size / index.stats().bytes());
+    }
+
+    private PrefixIndex<String> fill() throws ProfileConflictException {
+        PrefixIndex<String> idx = new PrefixIndex<>(PrefixIndexConfig.withMaxBytes(4L << 30));
+        ranks.clear();
+        IndexBatch batch = new IndexBatch();
+        long[] chain = new long[CHAIN];
+        for (int r = 0; r < RANKS; r++) {
+            RankHandle h = idx.register(CTX, "p", "inst-" + r, 0);
+            ranks.add(h);
+            // blocks [r * B/2, r * B/2 + B): the upper half is shared with rank r + 1
+            long first = (long) r * BLOCKS_PER_RANK / 2;
+            for (long b = 0; b < BLOCKS_PER_RANK; b += CHAIN) {
+                for (int k = 0; k < CHAIN; k++) {
+                    chain[k] = mix(first + b + k);
+                }
+                batch.clear();
+                batch.store(h, "", Tier.GPU, 0, false, chain, 0, CHAIN);
+                idx.apply(batch);
+            }
+        }
+        return idx;
+    }
+
+    private static long mix(long x) {
+        long z = x * 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        return z ^ (z >>> 31);
+    }
+
+    private IndexSnapshot take() {
+        List<StreamSnapshot> streams = new ArrayList<>();
+        for (RankHandle h : ranks) {
+            streams.add(new StreamSnapshot(new ServiceKey(h.instanceId(), "default", 0), CTX, "p",
+                    "tcp://127.0.0.1:1", 1000, 0, false, index.exportRank(h)));
+        }
+        return new IndexSnapshot(System.currentTimeMillis(), streams);
+    }
+
+    /** Removes the file. */
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        Files.deleteIfExists(file.path());
+        Files.deleteIfExists(dir);
+    }
+
+    /**
+     * Exports every rank and writes the file.
+     *
+     * @return the file size
+     */
+    @Benchmark
+    public long write() throws IOException {
+        return file.write(take());
+    }
+
+    /**
+     * Reads, checks and decodes the file, then restores every rank into a fresh index.
+     *
+     * @return pairs restored
+     */
+    @Benchmark
+    public long load() throws SnapshotFormatException, ProfileConflictException {
+        IndexSnapshot s = file.load();
+        PrefixIndex<String> fresh = new PrefixIndex<>(PrefixIndexConfig.withMaxBytes(4L << 30));
+        long n = 0;
+        for (StreamSnapshot t : s.streams()) {
+            RankHandle h = fresh.register(t.context(), t.profile(), t.key().instanceId(), t.key().dpRank());
+            n += fresh.restoreRank(h, t.blocks());
+        }
+        return n;
+    }
+}

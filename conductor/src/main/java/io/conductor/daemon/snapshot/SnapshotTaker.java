@@ -1,0 +1,108 @@
+package io.conductor.daemon.snapshot;
+
+import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceRegistration;
+import io.conductor.daemon.registry.ServiceRegistry;
+import io.conductor.daemon.service.AppliedPosition;
+import io.conductor.daemon.service.IndexedStreams;
+import io.conductor.daemon.service.ZmqEventStreams;
+import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.RankBlocks;
+import io.conductor.index.prefix.RankHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Takes a snapshot of the running index: for every registered engine stream with a hash profile, its rank's
+ * blocks (through {@link PrefixIndex#exportRank}) and the position they reflect. Streams in token-rehash mode
+ * (no {@code hash_profile}) and Mooncake store streams are not saved: their events cannot be re-applied on top of
+ * restored blocks (the rehasher's engine-to-own hash map and the pool bindings live outside the index), so they
+ * bootstrap from replay as before.
+ *
+ * <p>Thread-safe: each stream is exported under the index's writer lock; streams keep applying meanwhile, and
+ * each stream's part is consistent with its own position (see {@link #take}).
+ */
+public final class SnapshotTaker {
+    private static final int ATTEMPTS = 3;
+
+    private final ServiceRegistry registry;
+    private final IndexedStreams streams;
+    private final ZmqEventStreams events;
+    private final PrefixIndex<HashProfileSpec> index;
+
+    /**
+     * Creates the taker.
+     *
+     * @param registry the service registry (which streams exist)
+     * @param streams  the lifecycle holding each stream's rank
+     * @param events   the subscriptions (positions, states)
+     * @param index    the index
+     */
+    public SnapshotTaker(ServiceRegistry registry, IndexedStreams streams, ZmqEventStreams events,
+            PrefixIndex<HashProfileSpec> index) {
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.streams = Objects.requireNonNull(streams, "streams");
+        this.events = Objects.requireNonNull(events, "events");
+        this.index = Objects.requireNonNull(index, "index");
+    }
+
+    /**
+     * The string form of a hash profile stored in snapshots; a restore requires an equal one.
+     *
+     * @param profile the profile
+     * @return its canonical string
+     */
+    public static String profileString(HashProfileSpec profile) {
+        return profile.strategy() + "|" + profile.algorithm() + "|" + profile.pythonHashSeed() + "|"
+                + profile.rootDigest() + "|" + profile.indexProjection();
+    }
+
+    /**
+     * Takes the snapshot. For each stream: read the epoch and the last applied seq, export the blocks, read the
+     * epoch again; a reset in between (the epoch moved) retries, so the blocks include at least every batch up to
+     * the seq. A stream that keeps resetting is left out.
+     *
+     * @return the snapshot
+     */
+    public IndexSnapshot take() {
+        List<StreamSnapshot> out = new ArrayList<>();
+        for (RegistrySnapshot.Service service : registry.snapshot().services()) {
+            StreamSnapshot s = takeStream(service.registration());
+            if (s != null) {
+                out.add(s);
+            }
+        }
+        return new IndexSnapshot(System.currentTimeMillis(), out);
+    }
+
+    private @Nullable StreamSnapshot takeStream(ServiceRegistration r) {
+        HashProfileSpec profile = r.profile();
+        if (!r.type().isEngine() || profile == null) {
+            return null;
+        }
+        RankHandle rank = streams.rank(r.key());
+        if (rank == null) {
+            return null;
+        }
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            AppliedPosition before = events.position(r.key());
+            if (before == null) {
+                return null;
+            }
+            RankBlocks blocks = index.exportRank(rank);
+            AppliedPosition after = events.position(r.key());
+            if (after == null || !rank.isActive()) {
+                return null;
+            }
+            if (after.epoch() == before.epoch()) {
+                boolean stale = "stale".equals(events.streamState(r.key()));
+                return new StreamSnapshot(r.key(), r.context(), profileString(profile), r.endpoint(), before.seq(),
+                        before.epoch(), stale, blocks);
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,38 @@
+package io.conductor.daemon.snapshot;
+
+import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.RankBlocks;
+import java.util.Objects;
+
+/**
+ * One engine stream's part of a snapshot: whose stream it is (service key, context, hash profile, endpoint), the
+ * blocks its rank held, and the position those blocks reflect: the seq of the last batch applied and the stream's
+ * epoch (resets seen by the subscriber that took the snapshot). Immutable apart from {@link #blocks()}, which its
+ * holder must not change after construction.
+ *
+ * @param key      the registration's service key
+ * @param context  the registration's context
+ * @param profile  the hash profile the context is bound to, in {@link io.conductor.daemon.registry.HashProfileSpec}'s
+ *                 string form; a registration with another profile does not get these blocks
+ * @param endpoint the publisher endpoint; a registration of another endpoint is another publisher
+ * @param lastSeq  seq of the last batch the blocks include, or -1 when none was applied yet
+ * @param epoch    the stream's epoch when the snapshot was taken
+ * @param stale    the stream was already {@code stale} (its position could not be brought up to date)
+ * @param blocks   the rank's blocks
+ */
+public record StreamSnapshot(ServiceKey key, ContextKey context, String profile, String endpoint, long lastSeq,
+        long epoch, boolean stale, RankBlocks blocks) {
+    /**
+     * Checks the fields.
+     *
+     * @throws NullPointerException for a null field
+     */
+    public StreamSnapshot {
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(context, "context");
+        Objects.requireNonNull(profile, "profile");
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(blocks, "blocks");
+    }
+}
