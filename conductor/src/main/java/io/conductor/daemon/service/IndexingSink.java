@@ -290,10 +290,7 @@ final class IndexingSink implements KvEventSink {
      */
 
     private void onHybridEvent(RankHandle r, GroupLayout layout, KvEvent event) {
-        Tier tier = engineTier(event.medium());
-        if (tier == null) {
-            return;
-        }
+        Tier tier = engineTier(event);
         int group = event.groupIdx();
         if (group >= layout.groupCount()) {
             skip(GroupSkip.GROUP_NOT_IN_LAYOUT, event);
@@ -333,8 +330,8 @@ final class IndexingSink implements KvEventSink {
         long parentOwn = event.hasParentHash() ? rh.ownHashOrDefault(event.parentHash(), 0) : 0;
         if (spec instanceof CacheGroup.FullAttention && spec.blockSize() == registration.blockSize()) {
             int done = rh.onBlockStored(event.hasParentHash(), event.parentHash(), event.blockHashes(), 0, n,
-                    event.tokenIds(), 0, event.tokenCount(), (int) registration.blockSize(), extrasFor(lora),
-                    ownHashes, 0);
+                    event.tokenIds(), 0, event.tokenCount(), (int) registration.blockSize(),
+                    extrasFor(lora, event.cacheSalt()), ownHashes, 0);
             if (done > 0) {
                 batch.storeGroup(r, lora, tier, group, parentOwn, event.hasParentHash(), ownHashes, 0, done);
             }
@@ -372,6 +369,7 @@ final class IndexingSink implements KvEventSink {
     private void skip(GroupSkip reason, KvEvent event) {
         int i = reason.ordinal();
         groupSkips.setOpaque(i, groupSkips.getPlain(i) + 1);
+        skip(reason.skipReason);
         if (!groupSkipWarned[i]) {
             groupSkipWarned[i] = true;
             LOG.warn("event=hybrid_event_skipped stream={} reason={} group={} kind={} block_size={} layout=\"{}\"",
@@ -393,13 +391,20 @@ final class IndexingSink implements KvEventSink {
     /** Why a hybrid model's event did not reach the index ({@code reason} label values). */
     enum GroupSkip {
         /** {@code group_idx} is not a group of the registered layout. */
-        GROUP_NOT_IN_LAYOUT,
+        GROUP_NOT_IN_LAYOUT(SkipReason.GROUP_NOT_IN_LAYOUT),
         /** The event's attention kind or sliding window contradicts the registered group. */
-        GROUP_KIND_MISMATCH,
+        GROUP_KIND_MISMATCH(SkipReason.GROUP_KIND_MISMATCH),
         /** A {@code BlockStored}'s {@code block_size} differs from the group's (e.g. Mamba partial blocks). */
-        GROUP_BLOCK_SIZE_MISMATCH,
+        GROUP_BLOCK_SIZE_MISMATCH(SkipReason.GROUP_BLOCK_SIZE_MISMATCH),
         /** Token-rehash mode: some hashes of a non-full group were never mapped by its full-attention group. */
-        UNMAPPED_GROUP_HASH;
+        UNMAPPED_GROUP_HASH(SkipReason.UNMAPPED_GROUP_HASH);
+
+        /** The reason {@code conductor_events_skipped_total} counts it under. */
+        final SkipReason skipReason;
+
+        GroupSkip(SkipReason skipReason) {
+            this.skipReason = skipReason;
+        }
 
         String wireName() {
             return name().toLowerCase(java.util.Locale.ROOT);

@@ -33,7 +33,15 @@ public enum SkipReason {
      */
     CHUNK_TRACKING_FULL,
     /** An event kind that does not belong to the stream's publisher type. */
-    WRONG_STREAM_KIND;
+    WRONG_STREAM_KIND,
+    /** Hybrid model: {@code group_idx} is not a group of the registered layout. */
+    GROUP_NOT_IN_LAYOUT,
+    /** Hybrid model: the event's attention kind or sliding window contradicts the registered group. */
+    GROUP_KIND_MISMATCH,
+    /** Hybrid model: a {@code BlockStored}'s {@code block_size} differs from the group's (Mamba partial blocks). */
+    GROUP_BLOCK_SIZE_MISMATCH,
+    /** Hybrid model, token-rehash mode: hashes of a non-full group its full-attention group never mapped. */
+    UNMAPPED_GROUP_HASH;
 
     /**
      * Returns the metric label value, e.g. {@code unknown_parent}.
