@@ -11,6 +11,7 @@ import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.ServiceRegistry;
 import io.conductor.daemon.registry.UnregistrationException;
+import io.conductor.daemon.warmup.StartupWarmup;
 import io.conductor.index.prefix.ContextKey;
 import io.etcd.jetcd.Watch;
 import java.util.List;
@@ -231,7 +232,7 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
         try {
             for (RegistrySnapshot.Service s : local.registry().services()) {
                 ServiceKey k = s.registration().key();
-                if (!staticKeys.contains(k) && !desired.containsKey(k)
+                if (!staticKeys.contains(k) && !localOnly(k) && !desired.containsKey(k)
                         && s.state() == RegistrySnapshot.State.ACTIVE) {
                     unregisterLocally(k, "no longer in etcd");
                 }
@@ -299,6 +300,15 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
 
     // ============================================================== HTTP threads
 
+    /**
+     * The start-up warm-up's private stream ({@link StartupWarmup#TENANT}) is this replica's alone: it names a
+     * loopback publisher that only this process can reach, so it is never written to etcd nor removed for being
+     * absent there.
+     */
+    private static boolean localOnly(ServiceKey key) {
+        return StartupWarmup.TENANT.equals(key.tenantId());
+    }
+
     private static ApiException unavailable(ClusterUnavailableException e) {
         return ApiException.withReason(503, Reason.CLUSTER_UNAVAILABLE,
                 "shared registration store (etcd) unavailable, nothing changed; retry later: " + e.getMessage());
@@ -306,6 +316,9 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
 
     @Override
     public ServiceRegistry.Outcome register(ServiceRegistration registration) throws RegistrationException {
+        if (localOnly(registration.key())) {
+            return local.register(registration);
+        }
         lock.lock();
         try {
             ServiceRegistry.Outcome outcome = local.register(registration);
@@ -336,6 +349,10 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
 
     @Override
     public void unregister(ServiceKey key) throws UnregistrationException {
+        if (localOnly(key)) {
+            local.unregister(key);
+            return;
+        }
         lock.lock();
         try {
             boolean shared;
