@@ -170,7 +170,7 @@ final class ResponseBodies {
         w.key("services").beginArray(services.size());
         for (RegistrySnapshot.Service s : services) {
             ServiceRegistration r = s.registration();
-            w.beginMap(14)
+            w.beginMap(15)
                     .field("Endpoint", r.endpoint())
                     .field("ReplayEndpoint", r.replayEndpoint())
                     .field("Type", r.type().wireName())
@@ -189,6 +189,7 @@ final class ResponseBodies {
             w.key("HashProfile");
             writeProfile(w, r.profile());
             w.field("AdditionalSalt", r.additionalSalt());
+            w.field("KvRole", r.kvRole().wireName());
             w.field("State", s.state().name().toLowerCase(java.util.Locale.ROOT));
             String stream = streamState.apply(r.key());
             w.key("StreamState");
