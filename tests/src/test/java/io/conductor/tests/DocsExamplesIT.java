@@ -256,6 +256,12 @@ class DocsExamplesIT {
                 return lines[lines.length - 1];
             }
         }
-        throw new AssertionError("the docs' msgpack examples need a python3 with msgpack (python3-msgpack)");
+        String message = "the docs' msgpack examples need a python3 with msgpack: install python3-msgpack, as"
+            + " .ci/run does";
+        if ("true".equals(System.getenv("CI"))) {
+            throw new AssertionError("CI=true: " + message);
+        }
+        org.junit.jupiter.api.Assumptions.abort("skipped (not in CI): " + message);
+        return "";
     }
 }

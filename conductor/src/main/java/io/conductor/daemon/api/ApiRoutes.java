@@ -235,24 +235,22 @@ public final class ApiRoutes {
      * prompt's prefill to. {@code null} (every instance) when no decode-only instance is registered.
      */
     private @Nullable List<String> withoutDecodeOnly(QueryResult result) {
-        Set<String> consumers = null;
-        Set<String> others = null;
-        for (RegistrySnapshot.Service s : service.registry().services()) {
-            String id = s.registration().instanceId();
-            if (s.registration().kvRole() == KvRole.CONSUMER) {
-                consumers = consumers == null ? new HashSet<>() : consumers;
-                consumers.add(id);
-            } else {
-                others = others == null ? new HashSet<>() : others;
-                others.add(id);
-            }
+        List<RegistrySnapshot.Service> services = service.registry().services();
+        boolean anyConsumer = false;
+        for (RegistrySnapshot.Service s : services) {
+            anyConsumer |= s.registration().kvRole() == KvRole.CONSUMER;
         }
-        if (consumers == null) {
-            return null;
+        if (!anyConsumer) {
+            return null; // the common case: nothing to filter, nothing allocated
+        }
+        Set<String> consumers = new HashSet<>();
+        Set<String> others = new HashSet<>();
+        for (RegistrySnapshot.Service s : services) {
+            (s.registration().kvRole() == KvRole.CONSUMER ? consumers : others).add(s.registration().instanceId());
         }
         List<String> out = new ArrayList<>(result.instances().size());
         for (QueryResult.InstanceMatch m : result.instances()) {
-            if (!consumers.contains(m.instanceId()) || (others != null && others.contains(m.instanceId()))) {
+            if (!consumers.contains(m.instanceId()) || others.contains(m.instanceId())) {
                 out.add(m.instanceId());
             }
         }

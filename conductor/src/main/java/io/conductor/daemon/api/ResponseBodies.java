@@ -227,6 +227,7 @@ final class ResponseBodies {
             w.key("HashProfile");
             writeProfile(w, r.profile());
             w.field("AdditionalSalt", r.additionalSalt());
+            w.field("KvRole", r.kvRole().wireName());
             w.field("State", s.state().name().toLowerCase(java.util.Locale.ROOT));
             String stream = streamState.apply(r.key());
             w.key("StreamState");

@@ -81,6 +81,7 @@ public final class ServiceRegistry {
     private final HashMap<String, ServiceKey> endpointOwners = new HashMap<>();
     private final HashMap<ContextKey, Binding> bindings = new HashMap<>();
     private final StreamLifecycle streams;
+    private final int maxServices;
     private volatile RegistrySnapshot snapshot = RegistrySnapshot.EMPTY;
 
     /**
@@ -89,7 +90,13 @@ public final class ServiceRegistry {
      * @param streams starts and stops the subscriptions
      */
     public ServiceRegistry(StreamLifecycle streams) {
+        this(streams, MAX_SERVICES);
+    }
+
+    /** A registry with another cap (tests: the default cap takes long to fill). */
+    ServiceRegistry(StreamLifecycle streams, int maxServices) {
         this.streams = Objects.requireNonNull(streams, "streams");
+        this.maxServices = maxServices;
     }
 
     /**
@@ -117,8 +124,8 @@ public final class ServiceRegistry {
                     }
                 }
             }
-            if (slots.size() >= MAX_SERVICES) {
-                throw invalid("too many registrations: at most " + MAX_SERVICES + " keys can be registered");
+            if (slots.size() >= maxServices) {
+                throw invalid("too many registrations: at most " + maxServices + " keys can be registered");
             }
             if (endpointOwners.containsKey(registration.endpoint())) {
                 throw invalid("conflicting active registration for endpoint: " + registration.endpoint());

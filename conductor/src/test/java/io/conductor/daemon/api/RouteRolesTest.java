@@ -78,6 +78,19 @@ class RouteRolesTest {
     }
 
     @Test
+    void shouldListEachRegistrationsRoleInServices() throws Exception {
+        register("prefill-0", 7531, null);
+        register("decode-0", 7532, "kv_consumer");
+        ApiTestServer.Response r = server.get("/services", "application/json");
+        Map<String, Object> roles = new java.util.TreeMap<>();
+        for (Object s : (List<?>) r.map().get("services")) {
+            Map<?, ?> service = (Map<?, ?>) s;
+            roles.put((String) service.get("InstanceID"), service.get("KvRole"));
+        }
+        assertEquals(Map.of("decode-0", "kv_consumer", "prefill-0", "kv_both"), roles);
+    }
+
+    @Test
     void shouldAnswer404WhenOnlyDecodeInstancesAreRegistered() throws Exception {
         register("decode-0", 7511, "kv_consumer");
         assertEquals(404, route().status());
