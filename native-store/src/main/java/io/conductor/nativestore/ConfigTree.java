@@ -1,46 +1,42 @@
 package io.conductor.nativestore;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.math.BigDecimal;
-import java.math.BigInteger;
+import java.util.Iterator;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Typed, path-aware reads from one object of a parsed JSON tree ({@code Map<String, ?>} with {@code String},
- * {@code Number}, {@code Boolean}, {@code null}, nested maps and lists). Every error is a
- * {@link NativeStoreConfigException} naming {@code path.field} and quoting the bad value.
+ * Typed, path-aware reads from one object of a Jackson tree. Every error is a {@link NativeStoreConfigException}
+ * naming {@code path.field} and quoting the bad value. A JSON {@code null} counts as absent.
  *
- * <p>Immutable view over the map it was given; thread-safe if that map is not modified.
+ * <p>Immutable view over the node it was given; thread-safe if that node is not modified.
  */
 final class ConfigTree {
     private final String path;
-    private final Map<?, ?> node;
+    private final ObjectNode node;
     private final @Nullable ConfigTree fallback;
     private final Set<String> fallbackFields;
 
-    private ConfigTree(String path, Map<?, ?> node, @Nullable ConfigTree fallback, Set<String> fallbackFields) {
+    private ConfigTree(String path, ObjectNode node, @Nullable ConfigTree fallback, Set<String> fallbackFields) {
         this.path = path;
         this.node = node;
         this.fallback = fallback;
         this.fallbackFields = fallbackFields;
     }
 
-    static ConfigTree of(String path, @Nullable Object node) {
-        if (node == null) {
-            return new ConfigTree(path, Map.of(), null, Set.of());
+    static ConfigTree of(String path, @Nullable JsonNode node) {
+        if (node == null || node.isNull() || node.isMissingNode()) {
+            return new ConfigTree(path, JsonNodeFactory.instance.objectNode(), null, Set.of());
         }
-        if (!(node instanceof Map<?, ?> map)) {
+        if (!(node instanceof ObjectNode object)) {
             throw new NativeStoreConfigException(path, "must be an object, was " + describe(node));
         }
-        for (Object key : map.keySet()) {
-            if (!(key instanceof String)) {
-                throw new NativeStoreConfigException(path, "keys must be strings, found " + describe(key));
-            }
-        }
-        return new ConfigTree(path, map, null, Set.of());
+        return new ConfigTree(path, object, null, Set.of());
     }
 
     /** Returns a view that reads {@code fields} from {@code other} when this object does not hold them. */
@@ -49,8 +45,9 @@ final class ConfigTree {
     }
 
     void rejectUnknown(Set<String> known) {
-        for (Object key : node.keySet()) {
-            if (!known.contains((String) key)) {
+        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!known.contains(key)) {
                 throw new NativeStoreConfigException(path + "." + key, "unknown field (known: "
                         + String.join(", ", new TreeSet<>(known)) + ")");
             }
@@ -58,11 +55,11 @@ final class ConfigTree {
     }
 
     private @Nullable ConfigTree owner(String name) {
-        if (node.containsKey(name)) {
+        if (node.has(name)) {
             return this;
         }
         ConfigTree f = fallback;
-        if (f != null && fallbackFields.contains(name) && f.node.containsKey(name)) {
+        if (f != null && fallbackFields.contains(name) && f.node.has(name)) {
             return f;
         }
         return null;
@@ -70,31 +67,31 @@ final class ConfigTree {
 
     String string(String name, String defaultValue) {
         ConfigTree t = owner(name);
-        if (t == null || t.node.get(name) == null) {
+        if (t == null || absent(t.node.get(name))) {
             return defaultValue;
         }
-        Object v = t.node.get(name);
-        if (!(v instanceof String s)) {
+        JsonNode v = t.node.get(name);
+        if (!v.isTextual()) {
             throw new NativeStoreConfigException(t.path + "." + name, "must be a string, was " + describe(v));
         }
-        return s.strip();
+        return v.textValue().strip();
     }
 
     boolean bool(String name, boolean defaultValue) {
         ConfigTree t = owner(name);
-        if (t == null || t.node.get(name) == null) {
+        if (t == null || absent(t.node.get(name))) {
             return defaultValue;
         }
-        Object v = t.node.get(name);
-        if (!(v instanceof Boolean b)) {
+        JsonNode v = t.node.get(name);
+        if (!v.isBoolean()) {
             throw new NativeStoreConfigException(t.path + "." + name, "must be true or false, was " + describe(v));
         }
-        return b;
+        return v.booleanValue();
     }
 
     long longValue(String name, long defaultValue) {
         ConfigTree t = owner(name);
-        if (t == null || t.node.get(name) == null) {
+        if (t == null || absent(t.node.get(name))) {
             return defaultValue;
         }
         return t.integral(name, t.node.get(name));
@@ -102,7 +99,7 @@ final class ConfigTree {
 
     int integer(String name, int defaultValue) {
         ConfigTree t = owner(name);
-        if (t == null || t.node.get(name) == null) {
+        if (t == null || absent(t.node.get(name))) {
             return defaultValue;
         }
         long v = t.integral(name, t.node.get(name));
@@ -118,8 +115,8 @@ final class ConfigTree {
         if (t == null) {
             return defaultValue;
         }
-        Object v = t.node.get(name);
-        if (v == null || (v instanceof String s && s.strip().equalsIgnoreCase("none"))) {
+        JsonNode v = t.node.get(name);
+        if (absent(v) || v.isTextual() && v.textValue().strip().equalsIgnoreCase("none")) {
             return noneValue;
         }
         long l = t.integral(name, v);
@@ -132,13 +129,13 @@ final class ConfigTree {
     /** A byte size: an integer, or a string such as {@code "4gb"}, {@code "512 MB"}, {@code "1.5GB"} (1024-based). */
     long size(String name, long defaultValue) {
         ConfigTree t = owner(name);
-        if (t == null || t.node.get(name) == null) {
+        if (t == null || absent(t.node.get(name))) {
             return defaultValue;
         }
-        Object v = t.node.get(name);
+        JsonNode v = t.node.get(name);
         String field = t.path + "." + name;
-        if (v instanceof String s) {
-            return parseSize(field, s);
+        if (v.isTextual()) {
+            return parseSize(field, v.textValue());
         }
         long l = t.integral(name, v);
         requireAtLeast(field, l, 0);
@@ -169,25 +166,21 @@ final class ConfigTree {
         }
     }
 
-    private long integral(String name, @Nullable Object v) {
+    private long integral(String name, JsonNode v) {
         String field = path + "." + name;
-        try {
-            if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
-                return ((Number) v).longValue();
+        if (v.isNumber()) {
+            try {
+                return v.isIntegralNumber() ? v.bigIntegerValue().longValueExact()
+                        : new BigDecimal(v.asText()).longValueExact();
+            } catch (ArithmeticException | NumberFormatException e) {
+                throw new NativeStoreConfigException(field, "must be an integer, was " + describe(v));
             }
-            if (v instanceof BigInteger b) {
-                return b.longValueExact();
-            }
-            if (v instanceof BigDecimal d) {
-                return d.longValueExact();
-            }
-            if (v instanceof Double || v instanceof Float) {
-                return new BigDecimal(v.toString()).longValueExact();
-            }
-        } catch (ArithmeticException | NumberFormatException e) {
-            throw new NativeStoreConfigException(field, "must be an integer, was " + describe(v));
         }
         throw new NativeStoreConfigException(field, "must be an integer, was " + describe(v));
+    }
+
+    private static boolean absent(@Nullable JsonNode v) {
+        return v == null || v.isNull() || v.isMissingNode();
     }
 
     static void requireAtLeast(String field, long value, long min) {
@@ -217,19 +210,19 @@ final class ConfigTree {
         }
     }
 
-    private static String describe(@Nullable Object v) {
-        if (v == null) {
+    private static String describe(JsonNode v) {
+        if (v.isNull()) {
             return "null";
         }
-        if (v instanceof String s) {
-            return "\"" + s + "\"";
+        if (v.isTextual()) {
+            return "\"" + v.textValue() + "\"";
         }
-        if (v instanceof Map<?, ?>) {
+        if (v.isObject()) {
             return "an object";
         }
-        if (v instanceof Iterable<?>) {
+        if (v.isArray()) {
             return "an array";
         }
-        return v.toString();
+        return v.asText();
     }
 }

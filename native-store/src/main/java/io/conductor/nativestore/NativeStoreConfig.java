@@ -1,5 +1,6 @@
 package io.conductor.nativestore;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.function.Function;
@@ -10,8 +11,7 @@ import org.jspecify.annotations.Nullable;
  * reach the store (the same fields users write in {@code mooncake.json} for vLLM's connectors), the key layout of
  * vLLM's Mooncake store connector, and the probe's cache, batching and retry settings. Off by default.
  *
- * <p>Build it with {@link #fromTree(Object, Function)} from the parsed JSON tree (maps, lists, strings, numbers,
- * booleans). Every field is documented in {@code docs/native-store.md}. Immutable; thread-safe.
+ * <p>Build it with {@link #fromTree(JsonNode, Function)} from the parsed JSON tree (Jackson). Every field is documented in {@code docs/native-store.md}. Immutable; thread-safe.
  *
  * @param enabled whether the daemon probes the store at all ({@code enabled}, default {@code false})
  * @param libraryPath path of {@code libmooncake_store.so}; empty: the system library path ({@code library_path})
@@ -136,7 +136,19 @@ public record NativeStoreConfig(
      * @return the disabled configuration
      */
     public static NativeStoreConfig disabled() {
-        return fromTree(null, name -> null);
+        return fromTree((JsonNode) null, name -> null);
+    }
+
+    /**
+     * Parses a {@code native_store} block built in code (tests, benchmarks) as maps, lists and plain values.
+     *
+     * @param block the block
+     * @param env environment lookup; may return {@code null}
+     * @return the validated configuration
+     * @throws NativeStoreConfigException naming the first bad field
+     */
+    public static NativeStoreConfig fromTree(java.util.Map<String, ?> block, Function<String, @Nullable String> env) {
+        return fromTree(MooncakeJsonFile.tree(block), env);
     }
 
     /**
@@ -149,12 +161,12 @@ public record NativeStoreConfig(
      * contribution to the pool, and the conductor only asks questions. Unknown fields are rejected, so a typo
      * fails loudly.
      *
-     * @param block the parsed block ({@code Map<String, ?>}), or {@code null} when the configuration has none
+     * @param block the parsed block, or {@code null} when the configuration has none
      * @param env environment lookup (normally {@code System::getenv}); may return {@code null}
      * @return the validated configuration
      * @throws NativeStoreConfigException naming the first bad field (of the block or of {@code mooncake.json})
      */
-    public static NativeStoreConfig fromTree(@Nullable Object block, Function<String, @Nullable String> env) {
+    public static NativeStoreConfig fromTree(@Nullable JsonNode block, Function<String, @Nullable String> env) {
         ConfigTree tree = ConfigTree.of(BLOCK, block);
         tree.rejectUnknown(FIELDS);
         boolean enabled = tree.bool("enabled", false);

@@ -20,13 +20,13 @@ class MooncakeJsonFileTest {
 
     @Test
     void shouldReadEveryJsonTypeWhenFileIsValid() {
-        Map<String, Object> m = MooncakeJsonFile.parseObject(SAMPLE, "f");
+        com.fasterxml.jackson.databind.node.ObjectNode m = MooncakeJsonFile.parseObject(SAMPLE, "f");
 
-        assertEquals("localhost", m.get("local_hostname"));
-        assertEquals(0L, m.get("local_buffer_size"));
-        assertEquals(Boolean.FALSE, m.get("enable_offload"));
-        assertEquals(new java.math.BigDecimal("0.5"), m.get("ratio"));
-        assertEquals(Map.of("a", Arrays.asList(1L, -2L, "xA\n", null, true)), m.get("nested"));
+        assertEquals("localhost", m.get("local_hostname").textValue());
+        assertEquals(0L, m.get("local_buffer_size").longValue());
+        assertEquals(Boolean.FALSE, m.get("enable_offload").booleanValue());
+        assertEquals(new java.math.BigDecimal("0.5"), m.get("ratio").decimalValue());
+        assertEquals(MooncakeJsonFile.tree(Map.of("a", Arrays.asList(1, -2, "xA\n", null, true))), m.get("nested"));
     }
 
     @Test

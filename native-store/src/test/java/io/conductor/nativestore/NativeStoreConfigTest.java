@@ -144,7 +144,7 @@ class NativeStoreConfigTest {
     @Test
     void shouldRejectBlockThatIsNotAnObject() {
         NativeStoreConfigException e = assertThrows(NativeStoreConfigException.class,
-                () -> NativeStoreConfig.fromTree(List.of(1), name -> null));
+                () -> NativeStoreConfig.fromTree(MooncakeJsonFile.tree(List.of(1)), name -> null));
 
         assertEquals("native_store", e.field());
     }

@@ -259,7 +259,7 @@ final class EntryParser {
             fieldErrors.add("hash_profile.python_hash_seed: expected a string" + hint + ", got " + describe(seedNode));
         } else {
             seed = seedNode.textValue();
-            String problem = HashProfileConfig.seedProblem(seed);
+            String problem = HashProfileConfig.seedProblem(algorithm, seed);
             if (problem != null) {
                 fieldErrors.add("hash_profile.python_hash_seed: expected " + problem.replaceFirst(
                     "^python_hash_seed must be ", "") + ", got " + quote(seed));

@@ -1,23 +1,24 @@
 package io.conductor.daemon.config;
 
+import io.conductor.index.hash.HashAlgorithm;
+import io.conductor.index.hash.HashProfile;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code hash_profile} of an entry, kept as the validated spec texts: how the engine behind the entry computes
  * its block hashes, so the conductor can compute the same hashes for a query. Immutable and thread-safe.
  *
- * <p>Every instance is valid: the constructor applies the rules of the reference contract (§2.4), widened where the
- * reference is too strict:
+ * <p>Every instance is valid: the constructor applies {@link HashProfile}'s per-field rules (the reference contract,
+ * §2.4, widened where the reference is too strict), the same that {@code POST /register} applies:
  * <ul>
  *   <li>{@code strategy}: {@code vllm_v1};</li>
  *   <li>{@code algorithm}: {@code sha256}, {@code sha256_cbor} or {@code xxh3};</li>
  *   <li>{@code python_hash_seed}: {@code random}, {@code vllm-none-hash} (vLLM's default root text when
  *       {@code PYTHONHASHSEED} is unset), or 1+ ASCII digits whose value is at most 4294967295; the text is kept
  *       verbatim, so {@code "0"} and {@code "00"} are different seeds;</li>
- *   <li>{@code index_projection}: {@code low64_be}.</li>
+ *   <li>{@code index_projection}: {@code low64_be};</li>
+ *   <li>for {@code xxh3}, the seed must be decimal (it is the seed S).</li>
  * </ul>
- * The hashing module's {@code io.conductor.index.hash.HashProfile} owns the same rules; this record will delegate
- * to it once both are merged.
  *
  * @param strategy        the chaining strategy, {@code vllm_v1}
  * @param algorithm       the engine's {@code --prefix-caching-hash-algo}
@@ -40,12 +41,6 @@ public record HashProfileConfig(String strategy, String algorithm, String python
     public static final String SEED_VLLM_NONE_HASH = "vllm-none-hash";
     /** CPython's literal {@code PYTHONHASHSEED=random}; vLLM hashes the text itself. */
     public static final String SEED_RANDOM = "random";
-
-    /** Expected form of {@code python_hash_seed}, used in error messages. */
-    static final String SEED_EXPECTED =
-        "python_hash_seed must be \"random\", \"vllm-none-hash\" or ASCII decimal text in 0..4294967295";
-
-    private static final long MAX_SEED = 4_294_967_295L;
 
     /**
      * Validates the four texts.
@@ -81,7 +76,7 @@ public record HashProfileConfig(String strategy, String algorithm, String python
         if (error == null) {
             error = projectionProblem(indexProjection);
         }
-        return error == null ? seedProblem(pythonHashSeed) : error;
+        return error == null ? seedProblem(algorithm, pythonHashSeed) : error;
     }
 
     static @Nullable String strategyProblem(String strategy) {
@@ -91,43 +86,21 @@ public record HashProfileConfig(String strategy, String algorithm, String python
     }
 
     static @Nullable String algorithmProblem(String algorithm) {
-        return ALGORITHM_SHA256.equals(algorithm) || ALGORITHM_SHA256_CBOR.equals(algorithm)
-            || ALGORITHM_XXH3.equals(algorithm) ? null : "unsupported hash algorithm: " + algorithm;
+        return HashProfile.algorithmProblem(algorithm);
     }
 
     static @Nullable String projectionProblem(String indexProjection) {
-        return PROJECTION_LOW64_BE.equals(indexProjection) ? null : "unsupported index projection: " + indexProjection;
+        return HashProfile.indexProjectionProblem(indexProjection);
     }
 
     /**
-     * Checks a seed text.
+     * Checks a seed text for an algorithm text.
      *
+     * @param algorithm the {@code algorithm} text (an unknown one skips the algorithm-specific rule)
      * @param seed the {@code python_hash_seed} text
      * @return the error text, or {@code null} when the seed is valid
      */
-    static @Nullable String seedProblem(String seed) {
-        if (SEED_RANDOM.equals(seed) || SEED_VLLM_NONE_HASH.equals(seed)) {
-            return null;
-        }
-        if (seed.isEmpty()) {
-            return SEED_EXPECTED;
-        }
-        // Only ASCII digits: Character.isDigit would let other scripts' digits through, which CPython refuses.
-        int firstSignificant = 0;
-        for (int i = 0; i < seed.length(); i++) {
-            char c = seed.charAt(i);
-            if (c < '0' || c > '9') {
-                return SEED_EXPECTED;
-            }
-            if (c == '0' && firstSignificant == i) {
-                firstSignificant = i + 1;
-            }
-        }
-        // Leading zeros are allowed (and kept: "0" and "00" hash differently), so compare the significant digits.
-        int significant = seed.length() - firstSignificant;
-        if (significant > 10 || (significant > 0 && Long.parseLong(seed.substring(firstSignificant)) > MAX_SEED)) {
-            return "python_hash_seed must be in range 0..4294967295";
-        }
-        return null;
+    static @Nullable String seedProblem(String algorithm, String seed) {
+        return HashProfile.seedProblem(HashAlgorithm.fromWireName(algorithm), seed);
     }
 }

@@ -151,8 +151,8 @@ class ConfigErrorsTest {
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": 0}}", "",
                 "hash_profile.python_hash_seed: expected a string (quote it: \"0\"), got 0"),
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": \"-1\"}}", "",
-                "hash_profile.python_hash_seed: expected \"random\", \"vllm-none-hash\" or ASCII decimal text in "
-                    + "0..4294967295, got \"-1\""),
+                "hash_profile.python_hash_seed: expected \"random\" or ASCII decimal text in 0..4294967295, got "
+                    + "\"-1\""),
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": \"4294967296\"}}", "",
                 "hash_profile.python_hash_seed: expected in range 0..4294967295, got \"4294967296\"")
         );

@@ -15,7 +15,7 @@ class HashProfileConfigTest {
     @ParameterizedTest
     @ValueSource(strings = {"0", "00", "007", "random", "vllm-none-hash", "4294967295", "0004294967295", "123"})
     void shouldAcceptSeedWhenItIsRandomNoneHashOrDecimalInRange(String seed) {
-        assertNull(HashProfileConfig.seedProblem(seed));
+        assertNull(HashProfileConfig.seedProblem("sha256", seed));
         assertEquals(seed, new HashProfileConfig("vllm_v1", "sha256", seed, "low64_be").pythonHashSeed(),
             "the seed text is kept verbatim");
     }
@@ -26,14 +26,14 @@ class HashProfileConfigTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
             () -> new HashProfileConfig("vllm_v1", "sha256", seed, "low64_be"));
 
-        assertEquals("python_hash_seed must be \"random\", \"vllm-none-hash\" or ASCII decimal text in 0..4294967295",
-            e.getMessage());
+        assertEquals("python_hash_seed must be \"random\" or ASCII decimal text in 0..4294967295", e.getMessage(),
+            "the same text as POST /register (HashProfile's per-field rule)");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"4294967296", "99999999999", "00004294967296"})
     void shouldRejectSeedWithRangeMessageWhenValueExceedsUint32(String seed) {
-        assertEquals("python_hash_seed must be in range 0..4294967295", HashProfileConfig.seedProblem(seed));
+        assertEquals("python_hash_seed must be in range 0..4294967295", HashProfileConfig.seedProblem("sha256", seed));
     }
 
     @ParameterizedTest
@@ -56,5 +56,16 @@ class HashProfileConfigTest {
     void shouldTreatSeedTextsAsDifferentWhenOnlyLeadingZerosDiffer() {
         assertNotEquals(new HashProfileConfig("vllm_v1", "sha256", "0", "low64_be"),
             new HashProfileConfig("vllm_v1", "sha256", "00", "low64_be"));
+    }
+
+    @Test
+    void shouldRejectNonDecimalSeedWhenAlgorithmIsXxh3AsRegisterDoes() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> new HashProfileConfig("vllm_v1", "xxh3", "random", "low64_be"));
+
+        assertEquals("python_hash_seed must be ASCII decimal text in 0..4294967295 for xxh3 (it is the seed S)",
+            e.getMessage());
+        assertEquals(e.getMessage(), io.conductor.index.hash.HashProfile.seedProblem(
+            io.conductor.index.hash.HashAlgorithm.XXH3, "random"), "one rule, two callers");
     }
 }

@@ -98,6 +98,9 @@ public record EngineConfig(String host, int port, String model, int blockSize, i
         @Option(names = {"--enforce-eager", "--trust-remote-code", "--enable-prefix-caching",
             "--disable-log-requests"}, description = "vLLM switches accepted and without effect in a simulation")
         boolean @Nullable [] ignoredSwitches;
+        @Option(names = {"--gpu-memory-utilization", "--tensor-parallel-size", "--max-num-seqs", "--dtype",
+            "--seed"}, paramLabel = "V", description = "vLLM options accepted and without effect in a simulation")
+        @Nullable List<String> ignoredValues;
 
         /** The flags given, by their canonical name, as the validation below reads them. */
         Map<String, List<String>> byName() {
@@ -160,6 +163,9 @@ public record EngineConfig(String host, int port, String model, int blockSize, i
         List<String> ignored = new ArrayList<>();
         if (parsed.ignoredSwitches != null) {
             ignored.add(parsed.ignoredSwitches.length + " vLLM switch(es) without effect");
+        }
+        if (parsed.ignoredValues != null) {
+            ignored.add(parsed.ignoredValues.size() + " vLLM option(s) without effect");
         }
         String host = single(flags, "--host", "127.0.0.1");
         int port = intFlag(flags, "--port", 8000);

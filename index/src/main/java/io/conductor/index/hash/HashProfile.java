@@ -1,5 +1,7 @@
 package io.conductor.index.hash;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.HexFormat;
 import java.util.Objects;
 
@@ -85,10 +87,11 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
      */
     public static HashProfile parse(String strategy, String algorithm, String pythonHashSeed,
                                     String indexProjection) {
-        final HashStrategy resolvedStrategy = HashStrategy.fromWireName(strategy);
-        if (resolvedStrategy == null) {
-            throw new HashProfileException(HashProfileException.STRATEGY, "unsupported hash strategy: " + strategy);
+        final String strategyProblem = strategyProblem(strategy);
+        if (strategyProblem != null) {
+            throw new HashProfileException(HashProfileException.STRATEGY, strategyProblem);
         }
+        final HashStrategy resolvedStrategy = java.util.Objects.requireNonNull(HashStrategy.fromWireName(strategy));
         if (resolvedStrategy == HashStrategy.SGLANG) {
             if (!HashAlgorithm.SHA256.wireName().equals(algorithm)) {
                 throw new HashProfileException(HashProfileException.ALGORITHM,
@@ -100,16 +103,16 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
             }
             return sglang(pythonHashSeed);
         }
-        final HashAlgorithm resolved = HashAlgorithm.fromWireName(algorithm);
-        if (resolved == null) {
-            throw new HashProfileException(HashProfileException.ALGORITHM,
-                    "unsupported hash algorithm: " + algorithm);
+        final String algorithmProblem = algorithmProblem(algorithm);
+        if (algorithmProblem != null) {
+            throw new HashProfileException(HashProfileException.ALGORITHM, algorithmProblem);
         }
-        if (!IndexProjection.LOW64_BE.wireName().equals(indexProjection)) {
-            throw new HashProfileException(HashProfileException.INDEX_PROJECTION,
-                    "unsupported index projection: " + indexProjection);
+        final String projectionProblem = indexProjectionProblem(indexProjection);
+        if (projectionProblem != null) {
+            throw new HashProfileException(HashProfileException.INDEX_PROJECTION, projectionProblem);
         }
-        final HashProfile vllm = of(resolved, pythonHashSeed);
+        final HashProfile vllm = of(java.util.Objects.requireNonNull(HashAlgorithm.fromWireName(algorithm)),
+                pythonHashSeed);
         return resolvedStrategy == HashStrategy.LMCACHE ? vllm.withStrategy(HashStrategy.LMCACHE) : vllm;
     }
 
@@ -146,6 +149,53 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
     }
 
     /**
+     * Checks a {@code strategy} text (the per-field rule of {@link #parse}, for callers that report every field).
+     *
+     * @param strategy the raw text
+     * @return the reference error text, or {@code null} when valid
+     */
+    public static @Nullable String strategyProblem(String strategy) {
+        return HashStrategy.fromWireName(strategy) != null ? null : "unsupported hash strategy: " + strategy;
+    }
+
+    /**
+     * Checks an {@code algorithm} text ({@code sha256}, {@code sha256_cbor} or {@code xxh3}).
+     *
+     * @param algorithm the raw text
+     * @return the reference error text, or {@code null} when valid
+     */
+    public static @Nullable String algorithmProblem(String algorithm) {
+        return HashAlgorithm.fromWireName(algorithm) != null ? null : "unsupported hash algorithm: " + algorithm;
+    }
+
+    /**
+     * Checks an {@code index_projection} text ({@code low64_be}).
+     *
+     * @param indexProjection the raw text
+     * @return the reference error text, or {@code null} when valid
+     */
+    public static @Nullable String indexProjectionProblem(String indexProjection) {
+        return IndexProjection.LOW64_BE.wireName().equals(indexProjection) ? null
+                : "unsupported index projection: " + indexProjection;
+    }
+
+    /**
+     * Checks a {@code python_hash_seed} text with the registration rules (see {@link #parse}); for {@code xxh3}
+     * the seed must also be decimal.
+     *
+     * @param algorithm the algorithm, or {@code null} when it is unknown (the algorithm-specific rule is skipped)
+     * @param pythonHashSeed the raw text
+     * @return the reference error text, or {@code null} when valid
+     */
+    public static @Nullable String seedProblem(@Nullable HashAlgorithm algorithm, String pythonHashSeed) {
+        final String problem = registrationSeedProblem(pythonHashSeed);
+        if (problem == null && algorithm == HashAlgorithm.XXH3 && !isAsciiDecimal(pythonHashSeed)) {
+            return "python_hash_seed must be ASCII decimal text in 0..4294967295 for xxh3 (it is the seed S)";
+        }
+        return problem;
+    }
+
+    /**
      * Resolves a {@code vllm_v1} / {@code low64_be} profile with the registration rules for the seed (see
      * {@link #parse}).
      *
@@ -155,10 +205,9 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
      * @throws HashProfileException ({@code python_hash_seed}) with the reference error text
      */
     public static HashProfile of(HashAlgorithm algorithm, String pythonHashSeed) {
-        validateRegistrationSeed(pythonHashSeed);
-        if (algorithm == HashAlgorithm.XXH3 && !isAsciiDecimal(pythonHashSeed)) {
-            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
-                    "python_hash_seed must be ASCII decimal text in 0..4294967295 for xxh3 (it is the seed S)");
+        final String problem = seedProblem(algorithm, pythonHashSeed);
+        if (problem != null) {
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED, problem);
         }
         return resolve(algorithm, pythonHashSeed);
     }
@@ -215,26 +264,24 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
         return new HashProfile(HashStrategy.VLLM_V1, algorithm, seedText, IndexProjection.LOW64_BE, root);
     }
 
-    private static void validateRegistrationSeed(String seed) {
+    private static @Nullable String registrationSeedProblem(String seed) {
         if (!StrictUtf8.isWellFormed(seed)) {
-            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
-                    "python_hash_seed must contain valid UTF-8");
+            return "python_hash_seed must contain valid UTF-8";
         }
         if (seed.equals("random") || seed.equals(VLLM_NONE_HASH_SEED)) {
-            return;
+            return null;
         }
         if (!isAsciiDecimal(seed)) {
-            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
-                    "python_hash_seed must be \"random\" or ASCII decimal text in 0..4294967295");
+            return "python_hash_seed must be \"random\" or ASCII decimal text in 0..4294967295";
         }
         long value = 0;
         for (int i = 0; i < seed.length(); i++) {
             value = value * 10 + (seed.charAt(i) - '0');
             if (value > MAX_PYTHON_HASH_SEED) {       // stop before a long run of digits can overflow
-                throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED,
-                        "python_hash_seed must be in range 0..4294967295");
+                return "python_hash_seed must be in range 0..4294967295";
             }
         }
+        return null;
     }
 
     private static boolean isAsciiDecimal(String text) {
