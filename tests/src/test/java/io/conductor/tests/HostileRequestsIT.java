@@ -45,20 +45,34 @@ class HostileRequestsIT {
     @TempDir
     Path tmp;
 
-    @Test
-    void shouldSurviveOversizedAndConcurrentHeavyRequestsWithTheDefaultHeap() throws Exception {
+    /** Runs {@code test} against a fresh daemon with the launcher's defaults and one token-rehash context. */
+    private void withDaemon(DaemonTest test) throws Exception {
         int port = DaemonProcess.freePort();
-        Path config = tmp.resolve("c.json");
+        Path config = tmp.resolve("c-" + port + ".json");
         Files.writeString(config, "{\"http_server_port\": " + port + ", \"kvevent_instance\": {}}");
         try (DaemonProcess daemon = DaemonProcess.start(tmp, "--config", config.toString(), "--host", "127.0.0.1")) {
             daemon.awaitHealthy(port, START_DEADLINE);
             // A token-rehash context, so that queries hash (the chain is part of a query's cost).
-            int zmqPort = DaemonProcess.freePort();
-            HttpResponse<String> reg = post(port, "/register", "application/json", ("{\"endpoint\": "
-                    + "\"tcp://127.0.0.1:" + zmqPort + "\", \"type\": \"vLLM\", \"modelname\": \"m\", "
-                    + "\"instance_id\": \"i0\", \"block_size\": 16, \"dp_rank\": 0}").getBytes(StandardCharsets.UTF_8));
+            HttpResponse<String> reg = register(port, "i0", 0);
             assertEquals(200, reg.statusCode(), reg.body());
+            test.run(daemon, port);
+            assertAlive(daemon, port, "the test");
+        }
+    }
 
+    private interface DaemonTest {
+        void run(DaemonProcess daemon, int port) throws Exception;
+    }
+
+    private static HttpResponse<String> register(int port, String instance, int rank) throws Exception {
+        return post(port, "/register", "application/json", ("{\"endpoint\": \"tcp://127.0.0.1:"
+                + DaemonProcess.freePort() + "\", \"type\": \"vLLM\", \"modelname\": \"m\", \"instance_id\": \""
+                + instance + "\", \"block_size\": 16, \"dp_rank\": " + rank + "}").getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void shouldAnswerArraysDeclaringMoreElementsThanTheLimitWithoutDying() throws Exception {
+        withDaemon((daemon, port) -> {
             // 1. A msgpack token_ids array of 10M elements (no registration needed): a 10 MB body that decoded to
             //    an 80 MB long[] before its size was checked.
             assertStatus(Set.of(400), post(port, "/query", "application/msgpack", tokenArrayQuery(10_000_000)),
@@ -71,7 +85,12 @@ class HostileRequestsIT {
             // JSON token_ids of 3M elements (a 6 MB body whose long[] grows by doubling).
             assertStatus(Set.of(200, 413, 503), post(port, "/query", "application/json", jsonTokens(3_000_000)),
                     daemon, port, "3M-element JSON token_ids");
+        });
+    }
 
+    @Test
+    void shouldSurviveMaximalAndConcurrentQueriesWithinTheDocumentedLimits() throws Exception {
+        withDaemon((daemon, port) -> {
             // 2. One maximal query (4,194,304 tokens, a 16 MiB bin), then three at once, then 16 concurrent
             //    400k-token queries: each is answered (200, 413 or 503), none kills the daemon.
             byte[] maxQuery = binQuery(MAX_TOKENS);
@@ -82,7 +101,14 @@ class HostileRequestsIT {
             byte[] query400k = tokenArrayQuery(400_000);
             concurrently(16, () -> post(port, "/query", "application/msgpack", query400k), Set.of(200, 503),
                     daemon, port, "16 concurrent 400k-token queries");
+            assertStatus(Set.of(200), post(port, "/query", "application/msgpack", tokenArrayQuery(2048)), daemon,
+                    port, "a normal query afterwards");
+        });
+    }
 
+    @Test
+    void shouldSurviveIdleDeclaredUploadsAndLargeChunkedBodies() throws Exception {
+        withDaemon((daemon, port) -> {
             // 3. Five idle connections that each declare 16 MiB and send one byte; then three chunked 17 MiB
             //    bodies. Meanwhile and afterwards a normal query is answered.
             List<Socket> idle = new ArrayList<>();
@@ -98,7 +124,8 @@ class HostileRequestsIT {
                 }
                 assertStatus(Set.of(200), post(port, "/query", "application/msgpack", tokenArrayQuery(2048)), daemon,
                         port, "a normal query next to 5 idle 16 MiB uploads");
-                concurrently(3, () -> chunked(port, 17 << 20), Set.of(413, 503), daemon, port, "3 chunked 17 MiB bodies");
+                concurrently(3, () -> chunked(port, 17 << 20), Set.of(413, 503), daemon, port,
+                        "3 chunked 17 MiB bodies");
             } finally {
                 for (Socket s : idle) {
                     s.close();
@@ -106,18 +133,25 @@ class HostileRequestsIT {
             }
             assertStatus(Set.of(200), post(port, "/query", "application/msgpack", tokenArrayQuery(2048)), daemon,
                     port, "a normal query at the end");
+        });
+    }
 
+    @Test
+    void shouldHoldManyTokenRehashRegistrationsAndKeepLogLinesWhole() throws Exception {
+        withDaemon((daemon, port) -> {
+            // 4. Each token-rehash registration allocated a 3.43 MB table at once: the 24th killed the daemon.
+            for (int rank = 1; rank <= 40; rank++) {
+                HttpResponse<String> r = register(port, "legacy", rank);
+                assertEquals(200, r.statusCode(), "registration " + rank + ": " + r.body());
+            }
+            assertAlive(daemon, port, "40 token-rehash registrations");
             // 12. An instance_id holding a newline cannot forge a log line; a loopback bind gets no exposure WARN.
-            HttpResponse<String> forged = post(port, "/register", "application/json", ("{\"endpoint\": "
-                    + "\"tcp://127.0.0.1:" + DaemonProcess.freePort() + "\", \"type\": \"vLLM\", \"modelname\": "
-                    + "\"m\", \"instance_id\": \"evil\\nINFO forged line\", \"block_size\": 16, \"dp_rank\": 0}")
-                    .getBytes(StandardCharsets.UTF_8));
+            HttpResponse<String> forged = register(port, "evil\\nINFO forged line", 0);
             assertEquals(200, forged.statusCode(), forged.body());
             String output = awaitOutput(daemon, "evil\\nINFO forged line");
             assertTrue(output.lines().noneMatch(l -> l.startsWith("INFO forged line")), output);
             assertTrue(!output.contains("event=api_exposed"), output);
-            assertTrue(daemon.process().isAlive(), daemon.output());
-        }
+        });
     }
 
     private static String awaitOutput(DaemonProcess daemon, String text) throws InterruptedException {
@@ -142,13 +176,16 @@ class HostileRequestsIT {
             for (int i = 0; i < n; i++) {
                 futures.add(pool.submit(call::call));
             }
+            java.util.Map<Integer, Integer> statuses = new java.util.TreeMap<>();
             for (Future<HttpResponse<String>> f : futures) {
                 HttpResponse<String> r = f.get(5, TimeUnit.MINUTES);
+                statuses.merge(r.statusCode(), 1, Integer::sum);
                 assertTrue(allowed.contains(r.statusCode()), what + ": " + r.statusCode() + " " + r.body());
                 if (r.statusCode() == 503) {
                     assertEquals("1", r.headers().firstValue("Retry-After").orElse(""), what + ": Retry-After");
                 }
             }
+            System.out.println(what + ": statuses " + statuses);
         } finally {
             pool.shutdownNow();
         }
@@ -233,7 +270,8 @@ class HostileRequestsIT {
     }
 
     private static byte[] jsonTokens(int tokens) {
-        StringBuilder b = new StringBuilder(tokens * 2 + 64).append("{\"model\":\"m\",\"block_size\":16,\"token_ids\":[");
+        StringBuilder b = new StringBuilder(tokens * 2 + 64)
+                .append("{\"model\":\"m\",\"block_size\":16,\"token_ids\":[");
         for (int i = 0; i < tokens; i++) {
             b.append(i == 0 ? "" : ",").append(i % 10);
         }

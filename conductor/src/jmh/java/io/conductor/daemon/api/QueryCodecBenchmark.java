@@ -22,7 +22,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The HTTP layer's own cost on the {@code /query} path, without the index: decode a 2048-token body (msgpack bin,
- * msgpack array, JSON array), validate it, and encode a 4-instance answer. Run:
+ * msgpack array, JSON array), validate it (declared sizes and memory charged as the server does), and encode a
+ * 4-instance answer. Run:
  * {@code bin/bench conductor QueryCodecBenchmark -prof gc}.
  */
 @State(Scope.Thread)
@@ -36,6 +37,8 @@ public class QueryCodecBenchmark {
     @Param({"msgpack_bin", "msgpack_array", "json"})
     public String encoding;
 
+    private final MemoryBudget budget = MemoryBudget.forHeap();
+    private final ApiLimits limits = ApiLimits.defaults();
     private byte[] body;
     private WireFormat format;
     private QueryResult result;
@@ -81,17 +84,20 @@ public class QueryCodecBenchmark {
     }
 
     /**
-     * Decode, validate, encode.
+     * Decode, validate, encode, with the request's memory charged as the server does.
      *
      * @return the response bytes
      */
     @Benchmark
     public byte[] decodeValidateEncode() {
-        PromptQuery query = QueryRequestReader.readQuery(RequestDecoder.decodeRootMap(format, body),
-                QueryRequestReader.Kind.QUERY, ApiLimits.defaults());
-        if (query.blockCount() != 128) {
-            throw new IllegalStateException("unexpected block count " + query.blockCount());
+        try (MemoryBudget.Charge charge = budget.open()) {
+            charge.charge(body.length);
+            PromptQuery query = QueryRequestReader.readQuery(RequestDecoder.decodeRootMap(format, body, limits,
+                    charge), QueryRequestReader.Kind.QUERY, limits, charge);
+            if (query.blockCount() != 128) {
+                throw new IllegalStateException("unexpected block count " + query.blockCount());
+            }
+            return ResponseBodies.query(format, result);
         }
-        return ResponseBodies.query(format, result);
     }
 }

@@ -254,6 +254,7 @@ final class JsonFastPath {
             if (count == ints.length) {
                 bounds.array(count * 2L, RequestDecoder.LONG_BYTES);
                 ints = Arrays.copyOf(ints, count * 2);
+                bounds.replaced(count * RequestDecoder.LONG_BYTES);
             }
             ints[count++] = negative ? -v : v;
             while (p < n && isWhitespace(a[p])) {
@@ -267,6 +268,9 @@ final class JsonFastPath {
                 pos = p;
                 if (count > 64) {
                     bounds.grow(count * RequestDecoder.LONG_BYTES);
+                    long[] exact = Arrays.copyOf(ints, count);
+                    bounds.replaced((long) ints.length * RequestDecoder.LONG_BYTES);
+                    return new Value.IntArray(exact);
                 }
                 return new Value.IntArray(Arrays.copyOf(ints, count));
             }

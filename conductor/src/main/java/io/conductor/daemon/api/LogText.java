@@ -2,9 +2,9 @@ package io.conductor.daemon.api;
 
 /**
  * Makes client-supplied text safe to put in a log line: control characters (CR, LF, TAB, other C0 and C1 codes,
- * DEL) become visible escapes ({@code \n}, {@code \r}, {@code \t}, else a Unicode escape), backslash and double quote are
- * escaped, so an {@code instance_id} holding a newline cannot forge a second log line or break a {@code key="..."}
- * field. Stateless and thread-safe.
+ * DEL) become visible escapes ({@code \n}, {@code \r}, {@code \t}, else a Unicode escape), backslash and double
+ * quote are escaped, so an {@code instance_id} holding a newline cannot forge a second log line or break a
+ * {@code key="..."} field. Stateless and thread-safe.
  */
 public final class LogText {
     private LogText() {

@@ -66,13 +66,16 @@ public final class MemoryBudget {
         return new MemoryBudget(global, global);
     }
 
+    private static final MemoryBudget UNLIMITED = new MemoryBudget(Long.MAX_VALUE / 4, Long.MAX_VALUE / 4);
+
     /**
-     * Returns a budget that never refuses (for decoding outside a server, e.g. tests and fuzzing).
+     * Returns the budget that never refuses (for decoding outside a server, e.g. tools, tests and fuzzing). Shared:
+     * its count is the sum over everyone using it, which never matters.
      *
-     * @return an unlimited budget
+     * @return the unlimited budget
      */
     public static MemoryBudget unlimited() {
-        return new MemoryBudget(Long.MAX_VALUE / 4, Long.MAX_VALUE / 4);
+        return UNLIMITED;
     }
 
     /**

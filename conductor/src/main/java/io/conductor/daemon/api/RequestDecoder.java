@@ -87,6 +87,11 @@ public final class RequestDecoder {
             charge.charge(bytes);
         }
 
+        /** Gives back what a replaced array cost (the request keeps holding its peak). */
+        void replaced(long bytes) {
+            charge.refund(bytes);
+        }
+
         /** The most elements one array may have. */
         int maxElements() {
             return limits.maxTokens();
@@ -316,15 +321,19 @@ public final class RequestDecoder {
                     if (count == ints.length) {
                         bounds.array(count * 2L, LONG_BYTES);
                         ints = Arrays.copyOf(ints, count * 2);
+                        bounds.replaced(count * LONG_BYTES);
                     }
                     ints[count++] = in.getLongValue();
                     next = in.nextToken();
                 }
                 if (next == JsonToken.END_ARRAY) {
-                    if (count != ints.length) {
-                        bounds.grow(count * LONG_BYTES);
+                    if (count == ints.length) {
+                        return new Value.IntArray(ints);
                     }
-                    return new Value.IntArray(count == ints.length ? ints : Arrays.copyOf(ints, count));
+                    bounds.grow(count * LONG_BYTES);
+                    long[] exact = Arrays.copyOf(ints, count);
+                    bounds.replaced((long) ints.length * LONG_BYTES);
+                    return new Value.IntArray(exact);
                 }
                 bounds.grow((count + 8) * NODE_BYTES);
                 List<Value> elements = new ArrayList<>(count + 8);
