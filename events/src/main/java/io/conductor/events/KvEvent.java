@@ -130,8 +130,9 @@ public final class KvEvent {
 
     /**
      * The cache salt of the stored blocks: SGLang's {@code cache_salt} (from the {@code metadata} map of the array
-     * form, or the top-level key of the tagged-map form), or {@code null}. It seeds the block chain, so salted and
-     * unsalted blocks with the same tokens are different blocks.
+     * form, or the top-level key of the tagged-map form), or, for a vLLM run starting at block 0, the salt in block
+     * 0's {@code extra_keys} (its last string: after the LoRA name when one is set); else {@code null}. It seeds the
+     * block chain, so salted and unsalted blocks with the same tokens are different blocks.
      */
     public @Nullable String cacheSalt() {
         return cacheSalt;

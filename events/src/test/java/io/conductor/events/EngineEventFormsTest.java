@@ -86,6 +86,22 @@ class EngineEventFormsTest {
             + "656c5f6e616d65c0aa626c6f636b5f73697a65c0aa6f626a6563745f6b6579d935766c6c6d405177656e2f5177656e33"
             + "2d3842403240314031323334353637383930313233343536373839303132333435363738393000");
 
+    /**
+     * vLLM map events whose extra keys carry the request's salt on block 0: after a LoRA name (with an MM pair in
+     * between), alone, and a continuation (parent set) whose tuple holds only the LoRA name.
+     */
+    static final byte[] VLLM_SALTED_EXTRA_KEYS = HexFormat.of().parseHex(
+            "93cb41d954fc410000009389a474797065ab426c6f636b53746f726564ac626c6f636b5f686173686573920102b17061"
+            + "72656e745f626c6f636b5f68617368c0a9746f6b656e5f696473980102030405060708aa626c6f636b5f73697a6504a7"
+            + "6c6f72615f696403a66d656469756da3475055a96c6f72615f6e616d65a76d792d6c6f7261aa65787472615f6b657973"
+            + "9293a76d792d6c6f726192a8303132336162636401a874656e616e742d6191a76d792d6c6f726189a474797065ab426c"
+            + "6f636b53746f726564ac626c6f636b5f6861736865739103b1706172656e745f626c6f636b5f68617368c0a9746f6b65"
+            + "6e5f6964739401020304aa626c6f636b5f73697a6504a76c6f72615f6964c0a66d656469756da3475055a96c6f72615f"
+            + "6e616d65c0aa65787472615f6b6579739191a874656e616e742d6289a474797065ab426c6f636b53746f726564ac626c"
+            + "6f636b5f6861736865739104b1706172656e745f626c6f636b5f6861736802a9746f6b656e5f69647394090a0b0caa62"
+            + "6c6f636b5f73697a6504a76c6f72615f696403a66d656469756da3475055a96c6f72615f6e616d65a76d792d6c6f7261"
+            + "aa65787472615f6b6579739191a76d792d6c6f726100");
+
     private final KvEventSubscriber subscriber = new KvEventSubscriber(SubscriptionTransportTest.CONFIG);
 
     @AfterEach
@@ -123,6 +139,16 @@ class EngineEventFormsTest {
         assertNull(unknown.sessionId());
         assertEquals(EventKind.BLOCKS_REMOVED, events.get(2).kind());
         assertEquals(Medium.OTHER, events.get(2).medium());
+    }
+
+    @Test
+    void shouldTakeTheSaltFromBlockZerosExtraKeysWhenVllmPublishesASaltedRequest() {
+        final List<DecodedEvent> events = receive(PublisherType.VLLM, VLLM_SALTED_EXTRA_KEYS, 3);
+
+        assertEquals("tenant-a", events.get(0).cacheSalt());
+        assertEquals("my-lora", events.get(0).loraName());
+        assertEquals("tenant-b", events.get(1).cacheSalt());
+        assertNull(events.get(2).cacheSalt(), "a continuation's first tuple is not block 0's");
     }
 
     @Test

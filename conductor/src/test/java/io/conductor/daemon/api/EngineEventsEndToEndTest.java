@@ -302,6 +302,56 @@ class EngineEventsEndToEndTest {
         assertEquals("salted", route.get("instance_id"), route.toString());
     }
 
+    /** vLLM's map BlockStored of a salted request's first blocks: the salt is in block 0's extra keys. */
+    private static Writer vllmSalted(long[] hashes, int[] tokens, String salt) {
+        return p -> {
+            p.packMapHeader(9).packString("type").packString("BlockStored").packString("block_hashes")
+                    .packArrayHeader(hashes.length);
+            for (long h : hashes) {
+                unsigned(p, h);
+            }
+            p.packString("parent_block_hash").packNil().packString("token_ids").packArrayHeader(tokens.length);
+            for (int t : tokens) {
+                p.packInt(t);
+            }
+            p.packString("block_size").packInt(16).packString("lora_id").packNil();
+            p.packString("medium").packString("GPU").packString("lora_name").packNil();
+            p.packString("extra_keys").packArrayHeader(hashes.length).packArrayHeader(1).packString(salt);
+            for (int i = 1; i < hashes.length; i++) {
+                p.packNil();
+            }
+        };
+    }
+
+    @Test
+    void shouldKeepSaltedVllmBlocksApartInTokenRehashMode() throws Exception {
+        Pub salted = new Pub();
+        Pub plain = new Pub();
+        for (String[] r : new String[][] {{"v-salted", salted.endpoint}, {"v-plain", plain.endpoint}}) {
+            Map<String, Object> reg = ApiTestServer.registration(r[0], 0, r[1]);
+            reg.remove("hash_profile");
+            assertEquals(200, server.post("/register", WireFormat.MSGPACK, reg).status());
+        }
+        salted.awaitSubscribed();
+        plain.awaitSubscribed();
+        int[] tokens = array(prompt(32, 500));
+        salted.publish(batch(vllmSalted(new long[] {41, 42}, tokens, "tenant-a")));
+        plain.publish(batch(vllmStored(new long[] {41, 42}, tokens, "GPU")));
+        Map<String, Object> unsaltedQuery = map("model", "qwen", "block_size", 16, "token_ids", prompt(32, 500));
+        Map<String, Object> saltedQuery = map("model", "qwen", "block_size", 16, "token_ids", prompt(32, 500),
+                "cache_salt", "tenant-a");
+        await("both streams indexed", () -> {
+            try {
+                return longest(saltedQuery, "v-salted") == 32 && longest(unsaltedQuery, "v-plain") == 32;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+
+        assertEquals(0L, longest(saltedQuery, "v-plain"));
+        assertEquals(0L, longest(unsaltedQuery, "v-salted"));
+    }
+
     @Test
     void shouldQuerySglangNativeHashesDirectlyWithTheSglangProfile() throws Exception {
         Pub pub = new Pub();
