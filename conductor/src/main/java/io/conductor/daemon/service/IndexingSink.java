@@ -84,13 +84,13 @@ final class IndexingSink implements KvEventSink {
         eventCounts.setOpaque(slot, eventCounts.getPlain(slot) + 1);
         RankHandle r = rank;
         if (r != null) {
-            onEngineEvent(r, event);
+            onEngineEvent(r, kvBatch, event);
         } else if (pool != null) {
             onPoolEvent(pool, event);
         }
     }
 
-    private void onEngineEvent(RankHandle r, KvEvent event) {
+    private void onEngineEvent(RankHandle r, KvBatch kvBatch, KvEvent event) {
         switch (event.kind()) {
             case BLOCKS_STORED -> {
                 Tier tier = engineTier(event.medium());
@@ -112,6 +112,12 @@ final class IndexingSink implements KvEventSink {
                         ownHashes, 0);
                 if (done > 0) {
                     batch.store(r, lora, tier, parentOwn, event.hasParentHash(), ownHashes, 0, done);
+                } else if (done < 0) {
+                    // Never silently: counted as an unindexed event (conductor_event_decode_errors_total, reason
+                    // "unindexed"). A full table means this stream now holds less than the engine announced, so
+                    // the stream goes DEGRADED; an unknown parent or a token count that does not match the
+                    // blocks was never indexable.
+                    kvBatch.reportUnindexed(done == TokenRehasher.TABLE_FULL);
                 }
             }
             case BLOCKS_REMOVED -> {
