@@ -5,7 +5,8 @@ package io.conductor.events;
  * ({@link StreamStats#drops()}) and logged at most once per stream, reason and minute.
  *
  * <p>Scope: the {@code *_FRAME*}, {@code BATCH_*}, {@code TRAILING_BYTES}, {@code DP_RANK_MISMATCH} reasons drop a
- * whole message; every other reason drops one event, and its batch-mates still apply in order. {@code TRUNCATED}
+ * whole message
+ * ({@code FRAME_TOO_LARGE}: the whole connection); every other reason drops one event, and its batch-mates still apply in order. {@code TRUNCATED}
  * found while validating a batch's structure drops the whole batch.
  *
  * <p>Immutable; thread-safe.
@@ -13,6 +14,11 @@ package io.conductor.events;
 public enum DropReason {
     /** A live message with a frame count other than 3, or a replay reply with fewer than 3 frames. */
     FRAME_COUNT,
+    /**
+     * A peer announced a frame above {@link SubscriberConfig#maxMessageBytes()}: ZMQ disconnected it before reading
+     * the frame (the message is lost; the peer reconnects, and the gap is replayed if it can be).
+     */
+    FRAME_TOO_LARGE,
     /** A sequence frame that is not exactly 8 bytes. */
     SEQ_FRAME_LENGTH,
     /** msgpack that ends early or uses a reserved type byte. */
@@ -44,5 +50,15 @@ public enum DropReason {
     /** A Mooncake event whose 64-bit key cannot be derived from its connector hash, object key or seq hashes. */
     UNINDEXABLE_KEY,
     /** A Mooncake event whose non-empty {@code seq_hashes} disagrees with the key derived from its object key. */
-    HASH_MISMATCH
+    HASH_MISMATCH,
+    /**
+     * A well-formed event the sink could not index ({@link KvBatch#reportUnindexed}), such as a token-rehash
+     * stream whose table is full. When the sink says the stream is now incomplete, the stream goes DEGRADED.
+     */
+    UNINDEXED,
+    /**
+     * A replayed batch whose bytes differ from the live batch of the same seq: the replay server is not serving the
+     * engine's ring. The replay is abandoned and the live batches apply (state DEGRADED).
+     */
+    REPLAY_MISMATCH
 }

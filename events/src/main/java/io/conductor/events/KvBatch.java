@@ -19,6 +19,8 @@ public final class KvBatch {
     private int dpRank = NO_DP_RANK;
     private boolean replayed;
     private int eventCount;
+    private int unindexedEvents;
+    private boolean incomplete;
 
     KvBatch(StreamKey stream, PublisherType publisher) {
         this.stream = stream;
@@ -63,6 +65,34 @@ public final class KvBatch {
     /** Number of events in the batch, including any that will be dropped as malformed. */
     public int eventCount() {
         return eventCount;
+    }
+
+    /**
+     * The sink could not index the current event (for example a token-rehash stream whose table is full): the
+     * stream counts it as dropped ({@link DropReason#UNINDEXED}) instead of losing it silently. Call at most once
+     * per event, during {@link KvEventSink#onEvent}.
+     *
+     * @param streamIncomplete true if the sink now holds less than the engine announced (the stream goes DEGRADED
+     *     until a rebuild or an AllBlocksCleared); false for an event that was never indexable (such as a store
+     *     under a parent that was never seen)
+     */
+    public void reportUnindexed(boolean streamIncomplete) {
+        unindexedEvents++;
+        incomplete |= streamIncomplete;
+    }
+
+    /** Events reported by {@link #reportUnindexed} since the batch began. */
+    int unindexedEvents() {
+        return unindexedEvents;
+    }
+
+    boolean incomplete() {
+        return incomplete;
+    }
+
+    void clearReports() {
+        unindexedEvents = 0;
+        incomplete = false;
     }
 
     void seq(long value) {

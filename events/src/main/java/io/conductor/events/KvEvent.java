@@ -40,7 +40,8 @@ public final class KvEvent {
     private SpecKind specKind = SpecKind.ABSENT;
     private int slidingWindow = ABSENT_INT;
     private Locality locality = Locality.ABSENT;
-    private byte[] raw = new byte[0];
+    private static final byte[] EMPTY_RAW = new byte[0];
+    private byte[] raw = EMPTY_RAW;
     private int extraKeysOffset;
     private int extraKeysLength;
     private long eventId = NO_EVENT_ID;
@@ -378,7 +379,24 @@ public final class KvEvent {
         kind = value;
     }
 
-    /** Makes room for {@code count} hashes (grows, never shrinks) and sets the count. */
+    /**
+     * Drops the reference to the last payload and shrinks arrays a huge event grew, so one oversized batch does not
+     * stay on the heap until the stream's next message.
+     */
+    void release(int retainedHashes, int retainedTokens) {
+        raw = EMPTY_RAW;
+        objectKey = null;
+        if (hashes.length > retainedHashes) {
+            hashes = new long[retainedHashes];
+        }
+        if (tokens.length > retainedTokens) {
+            tokens = new int[retainedTokens];
+        }
+        hashCount = 0;
+        tokenCount = 0;
+    }
+
+    /** Makes room for {@code count} hashes (grows, never shrinks until {@link #release}) and sets the count. */
     long[] hashesFor(int count) {
         if (hashes.length < count) {
             hashes = new long[Math.max(count, hashes.length * 2)];

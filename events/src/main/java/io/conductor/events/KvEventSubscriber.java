@@ -6,6 +6,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -32,6 +35,16 @@ import org.zeromq.ZMQ;
  *
  * <p>Thread-safe: every public method may be called from any thread, except that a sink must not wait for the
  * futures of {@link #add} or {@link #remove} (they complete on the poller thread that calls the sink).
+ *
+ * <p>Transport watch: a watchdog thread checks twice a second that every poller thread is alive and polling, and
+ * learns from the ZMQ context's uncaught-exception handler when a JeroMQ I/O thread dies (a peer announcing a
+ * 2 GiB frame did that before {@code MAXMSGSIZE} was set). A dead I/O thread is answered by a rebuilt transport:
+ * a new context, every subscription's sockets reopened on it (the old context is abandoned, not terminated: its
+ * termination would wait for the dead thread for ever). At most {@value #MAX_REBUILDS} rebuilds are made per
+ * {@value #REBUILD_WINDOW_MINUTES} minutes; past that, or when a poller thread dies, the failure goes to the
+ * fatal handler and {@link #fatalError()}, and {@link #transportHealth()} turns unhealthy, so a daemon goes
+ * not-ready and exits rather than serve a silently frozen index. A poller that has not polled for
+ * {@value #STALL_SECONDS} s (a sink blocked) makes the transport unhealthy until it polls again.
  */
 public final class KvEventSubscriber implements AutoCloseable {
 
@@ -39,9 +52,20 @@ public final class KvEventSubscriber implements AutoCloseable {
     private static final long STOP_TIMEOUT_MILLIS = 5_000;
     /** Socket cap of the ZMQ context: room for 8,000 subscriptions (a SUB and a DEALER each). */
     static final int MAX_SOCKETS = 16_384;
+    static final int MAX_REBUILDS = 3;
+    static final int REBUILD_WINDOW_MINUTES = 60;
+    static final int STALL_SECONDS = 30;
+    private static final long WATCH_INTERVAL_MILLIS = 500;
+    private static final long REOPEN_TIMEOUT_SECONDS = 30;
 
     private final SubscriberConfig config;
-    private final ZMQ.Context context;
+    private volatile ZMQ.Context context;
+    private final Thread watchdog;
+    /** The first JeroMQ thread death not yet answered by a rebuild (set on the dying thread). */
+    private final AtomicReference<@Nullable String> ioThreadDeath = new AtomicReference<>();
+    private final long[] rebuildTimes = new long[MAX_REBUILDS];
+    private volatile TransportHealth health = TransportHealth.OK;
+    private int rebuilds;
     private final PollerThread[] pollers;
     private final ConcurrentHashMap<StreamKey, Subscription> subscriptions = new ConcurrentHashMap<>();
     private final Consumer<Throwable> fatalHandler;
@@ -61,21 +85,36 @@ public final class KvEventSubscriber implements AutoCloseable {
      *
      * @param config the settings
      * @param fatalHandler called on a poller thread with every {@link VirtualMachineError} (such as
-     *     {@link OutOfMemoryError}) a poller catches, after it is logged and recorded in {@link #fatalError()}. The
+     *     {@link OutOfMemoryError}) a poller catches, and with an {@link IllegalStateException} when the transport
+     *     watchdog gives up (a poller thread died, or a JeroMQ I/O thread died and the transport could not be
+     *     rebuilt), after it is logged and recorded in {@link #fatalError()}. The
      *     poller goes on afterwards; a daemon typically stops the process here (the index may have lost updates and
      *     the heap is no longer trustworthy). Must not block for long; exceptions it throws are logged and ignored
      */
     public KvEventSubscriber(SubscriberConfig config, Consumer<Throwable> fatalHandler) {
         this.config = Objects.requireNonNull(config, "config");
         this.fatalHandler = Objects.requireNonNull(fatalHandler, "fatalHandler");
-        this.context = ZMQ.context(config.ioThreads());
-        // Two sockets per subscription: ZMQ's default cap of 1,023 sockets per context would stop near 500.
-        context.setMaxSockets(MAX_SOCKETS);
+        this.context = newContext();
         this.pollers = new PollerThread[config.pollerThreads()];
         for (int i = 0; i < pollers.length; i++) {
             pollers[i] = new PollerThread("conductor-events-poller-" + i, this::onFatal);
             pollers[i].start();
         }
+        this.watchdog = Thread.ofPlatform().name("conductor-events-watchdog").daemon(true).unstarted(this::watch);
+        watchdog.start();
+    }
+
+    private ZMQ.Context newContext() {
+        final ZMQ.Context c = ZMQ.context(config.ioThreads());
+        // Two sockets per subscription: ZMQ's default cap of 1,023 sockets per context would stop near 500.
+        c.setMaxSockets(MAX_SOCKETS);
+        // JeroMQ's I/O and reaper threads catch only RuntimeException: an Error kills them silently, and with them
+        // every socket of the context. Record it for the watchdog.
+        c.setUncaughtExceptionHandler((thread, error) -> {
+            LOG.error("JeroMQ thread {} died; the event transport will be rebuilt", thread.getName(), error);
+            ioThreadDeath.compareAndSet(null, thread.getName() + " died of " + error);
+        });
+        return c;
     }
 
     /**
@@ -94,6 +133,7 @@ public final class KvEventSubscriber implements AutoCloseable {
         }
         final PollerThread poller = leastLoaded();
         final Subscription subscription = new Subscription(spec, sink, config, context, poller);
+        final ZMQ.Context openedOn = context;
         if (subscriptions.putIfAbsent(spec.key(), subscription) != null) {
             return CompletableFuture.failedFuture(
                     new IllegalArgumentException("already subscribed: " + spec.key()));
@@ -107,7 +147,12 @@ public final class KvEventSubscriber implements AutoCloseable {
                 return;
             }
             try {
-                subscription.open();
+                if (context != openedOn) {
+                    // The transport was rebuilt between add() and now: open on the new context.
+                    subscription.reopen(context);
+                } else {
+                    subscription.open();
+                }
                 poller.attach(subscription);
                 LOG.info("stream {}: subscribed to {} ({}{}{})", spec.key(), spec.endpoint(), spec.publisher(),
                         spec.bindsLive() ? ", bound" : "",
@@ -180,11 +225,32 @@ public final class KvEventSubscriber implements AutoCloseable {
             return;
         }
         closed = true;
+        watchdog.interrupt();
         subscriptions.clear();
         for (final PollerThread poller : pollers) {
             poller.stop(STOP_TIMEOUT_MILLIS);
         }
-        context.close();
+        terminate(context, STOP_TIMEOUT_MILLIS);
+    }
+
+    /**
+     * Terminates a ZMQ context, waiting at most {@code timeoutMillis} (0: not at all): a context whose I/O thread died never
+     * finishes terminating (it waits for that thread), and close must not hang on it.
+     */
+    private static void terminate(ZMQ.Context c, long timeoutMillis) {
+        final Thread t = Thread.ofPlatform().name("conductor-events-context-close").daemon(true).start(c::close);
+        if (timeoutMillis <= 0) {
+            return; // abandoned: it terminates if it can, on its own thread
+        }
+        try {
+            t.join(timeoutMillis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (t.isAlive()) {
+            LOG.warn("the ZMQ context did not terminate within {} ms (a JeroMQ thread died); abandoning it",
+                    timeoutMillis);
+        }
     }
 
     /**
@@ -193,6 +259,14 @@ public final class KvEventSubscriber implements AutoCloseable {
      */
     public @Nullable Throwable fatalError() {
         return fatalError.get();
+    }
+
+    /**
+     * The transport's health as the watchdog last saw it (at most about half a second old): unhealthy while a
+     * poller is dead or stalled, or after a JeroMQ I/O thread death that could not be repaired.
+     */
+    public TransportHealth transportHealth() {
+        return health;
     }
 
     /** Poll-loop iterations that failed outside any one stream (each logged; the loop went on). */
@@ -204,10 +278,93 @@ public final class KvEventSubscriber implements AutoCloseable {
         return n;
     }
 
+    private void watch() {
+        String fatal = null;
+        while (!closed) {
+            try {
+                Thread.sleep(WATCH_INTERVAL_MILLIS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            final long now = System.nanoTime();
+            String stalled = null;
+            for (final PollerThread p : pollers) {
+                final long quiet = p.sinceLastLoopNanos(now);
+                if (!p.isAlive()) {
+                    if (fatal == null) {
+                        fatal = "event poller thread " + p.name() + " died";
+                    }
+                } else if (quiet > TimeUnit.SECONDS.toNanos(STALL_SECONDS)) {
+                    stalled = "event poller thread " + p.name() + " has not polled for "
+                            + TimeUnit.NANOSECONDS.toSeconds(quiet) + " s";
+                }
+            }
+            final String death = ioThreadDeath.get();
+            if (fatal == null && death != null && !closed) {
+                fatal = rebuildTransport(death, now);
+            }
+            if (closed) {
+                return; // pollers stop during close: not a failure
+            }
+            final String problem = fatal != null ? fatal : stalled;
+            final boolean firstFatal = fatal != null && fatalError.get() == null;
+            health = new TransportHealth(problem == null, problem == null ? "" : problem, rebuilds);
+            if (firstFatal) {
+                onFatal(new IllegalStateException("event transport failed: " + fatal));
+            }
+        }
+    }
+
+    /**
+     * Watchdog thread: replaces the ZMQ context after one of its threads died and moves every subscription onto
+     * the new one.
+     *
+     * @return {@code null} if rebuilt, else why the transport could not be repaired
+     */
+    private @Nullable String rebuildTransport(String death, long now) {
+        final long window = TimeUnit.MINUTES.toNanos(REBUILD_WINDOW_MINUTES);
+        final long oldest = rebuildTimes[rebuilds % MAX_REBUILDS];
+        if (rebuilds >= MAX_REBUILDS && now - oldest < window) {
+            return death + "; " + MAX_REBUILDS + " transport rebuilds in " + REBUILD_WINDOW_MINUTES
+                    + " minutes already, giving up";
+        }
+        rebuildTimes[rebuilds % MAX_REBUILDS] = now;
+        rebuilds++;
+        LOG.error("event transport: {}; rebuilding it (rebuild {}), every stream resubscribes and is rebuilt from "
+                + "its replay ring", death, rebuilds);
+        final ZMQ.Context old = context;
+        final ZMQ.Context fresh = newContext();
+        context = fresh;
+        ioThreadDeath.set(null);
+        final List<CompletableFuture<List<StreamKey>>> reopened = new ArrayList<>();
+        for (final PollerThread p : pollers) {
+            final CompletableFuture<List<StreamKey>> done = new CompletableFuture<>();
+            p.execute(() -> done.complete(p.reopenAll(fresh)));
+            reopened.add(done);
+        }
+        final List<StreamKey> failed = new ArrayList<>();
+        try {
+            for (final CompletableFuture<List<StreamKey>> f : reopened) {
+                failed.addAll(f.get(REOPEN_TIMEOUT_SECONDS, TimeUnit.SECONDS));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return death + "; interrupted while rebuilding the transport";
+        } catch (ExecutionException | TimeoutException e) {
+            return death + "; rebuilding the transport failed: " + e;
+        }
+        if (!failed.isEmpty()) {
+            return death + "; after the transport rebuild these streams could not resubscribe: " + failed;
+        }
+        LOG.warn("event transport rebuilt ({} so far); the old ZMQ context is abandoned", rebuilds);
+        terminate(old, 0);
+        return null;
+    }
+
     private void onFatal(Throwable t) {
         fatalError.compareAndSet(null, t);
         try {
-            LOG.error("FATAL: an event poller caught {}; streams may have lost updates", t.toString());
+            LOG.error("FATAL: the event transport failed ({}); streams may have lost updates", t.toString());
             fatalHandler.accept(t);
         } catch (Throwable again) {
             LOG.error("the fatal-error handler failed", again);

@@ -19,7 +19,8 @@ final class MsgpackReader {
      *  variable-size ext types and the reserved byte. */
     private static final byte[] SCALAR_SIZE = scalarSizes();
 
-    private byte[] buffer = new byte[0];
+    private static final byte[] EMPTY = new byte[0];
+    private byte[] buffer = EMPTY;
     private int position;
     private int limit;
 
@@ -33,6 +34,13 @@ final class MsgpackReader {
         this.buffer = buffer;
         this.position = offset;
         this.limit = offset + length;
+    }
+
+    /** Forgets the wrapped buffer (a large payload must not stay reachable from here). */
+    void release() {
+        this.buffer = EMPTY;
+        this.position = 0;
+        this.limit = 0;
     }
 
     byte[] buffer() {

@@ -38,8 +38,19 @@ final class PollerThread {
     private static final int BUDGET_PER_SOCKET = 256;
     private static final long MAX_POLL_MILLIS = 100;
     private static final long FAILURE_PAUSE_MILLIS = 100;
+    private static final byte[] EMPTY = new byte[0];
 
-    private record ConnectionEvent(Subscription subscription, boolean connected) {
+    /** What a socket event hook saw. */
+    enum PeerEvent {
+        CONNECTED,
+        DISCONNECTED,
+        /** The live peer was dropped for a frame above {@code MAXMSGSIZE} (also a disconnect). */
+        LIVE_TOO_LARGE,
+        /** The replay peer was dropped for a frame above {@code MAXMSGSIZE}. */
+        REPLAY_TOO_LARGE
+    }
+
+    private record ConnectionEvent(Subscription subscription, PeerEvent event) {
     }
 
     private final Thread thread;
@@ -54,6 +65,8 @@ final class PollerThread {
     private final ByteBuffer wakeByte = ByteBuffer.allocate(1);
     private final ByteBuffer wakeDrain = ByteBuffer.allocate(256);
     private volatile boolean running = true;
+    /** System.nanoTime() at the start of the latest loop iteration: the watchdog's sign of life. */
+    private volatile long lastLoopNanos = System.nanoTime();
     private boolean socketsChanged = true;
     private ZMQ.PollItem[] items = new ZMQ.PollItem[0];
     private Subscription[] owners = new Subscription[0];
@@ -106,8 +119,8 @@ final class PollerThread {
     }
 
     /** Called on a JeroMQ I/O thread by a subscription's socket event hook. */
-    void connectionEvent(Subscription subscription, boolean connected) {
-        connectionEvents.add(new ConnectionEvent(subscription, connected));
+    void connectionEvent(Subscription subscription, PeerEvent event) {
+        connectionEvents.add(new ConnectionEvent(subscription, event));
         wakeup();
     }
 
@@ -185,7 +198,42 @@ final class PollerThread {
         }
     }
 
+    boolean isAlive() {
+        return thread.isAlive();
+    }
+
+    String name() {
+        return thread.getName();
+    }
+
+    /** Nanoseconds since the loop last started an iteration (it does at least every 100 ms while healthy). */
+    long sinceLastLoopNanos(long now) {
+        return now - lastLoopNanos;
+    }
+
+    /**
+     * Poller thread: moves every attached subscription onto {@code fresh} (after a JeroMQ I/O thread died).
+     *
+     * @return keys of the subscriptions that could not be reopened (each was failed and closed)
+     */
+    List<StreamKey> reopenAll(ZMQ.Context fresh) {
+        final List<StreamKey> failed = new ArrayList<>();
+        for (int i = subscriptions.size() - 1; i >= 0; i--) {
+            final Subscription s = subscriptions.get(i);
+            try {
+                s.reopen(fresh);
+            } catch (RuntimeException e) {
+                LOG.error("stream {}: cannot reopen its sockets on the rebuilt transport", s.spec.key(), e);
+                streamFailed(s, e, System.nanoTime());
+                failed.add(s.spec.key());
+            }
+        }
+        socketsChanged = true;
+        return failed;
+    }
+
     private void pollOnce() {
+        lastLoopNanos = System.nanoTime();
         runCommands();
         runConnectionEvents();
         if (socketsChanged) {
@@ -220,6 +268,13 @@ final class PollerThread {
             if (deadline != Long.MAX_VALUE && timersAt - deadline >= 0) {
                 try {
                     s.session.onTimer(timersAt);
+                } catch (Throwable t) {
+                    streamFailed(s, t, timersAt);
+                }
+            }
+            if (s.reopenLiveAt() != Long.MAX_VALUE) {
+                try {
+                    s.reopenLiveIfDue(timersAt);
                 } catch (Throwable t) {
                     streamFailed(s, t, timersAt);
                 }
@@ -280,10 +335,20 @@ final class PollerThread {
                 continue; // already removed
             }
             try {
-                if (event.connected()) {
-                    s.session.onConnected(System.nanoTime());
-                } else {
-                    s.session.onDisconnected();
+                final long now = System.nanoTime();
+                switch (event.event()) {
+                    case CONNECTED -> s.session.onConnected(now);
+                    case DISCONNECTED -> s.session.onDisconnected();
+                    case LIVE_TOO_LARGE -> {
+                        s.session.dropFrame(DropReason.FRAME_TOO_LARGE, "live peer " + s.spec.endpoint()
+                                + " sent a frame above " + s.maxMessageBytes() + " bytes; disconnected it",
+                                EMPTY, 0, 0, now);
+                        s.session.onDisconnected();
+                        s.onLiveTooLarge(now);
+                    }
+                    case REPLAY_TOO_LARGE -> s.session.dropFrame(DropReason.FRAME_TOO_LARGE, "replay peer "
+                            + s.spec.replayEndpoint() + " sent a frame above " + s.maxMessageBytes()
+                            + " bytes; disconnected it", EMPTY, 0, 0, now);
                 }
             } catch (Throwable t) {
                 streamFailed(s, t, System.nanoTime());
@@ -297,7 +362,8 @@ final class PollerThread {
         }
         long next = MAX_POLL_MILLIS;
         for (int i = 0, n = subscriptions.size(); i < n; i++) {
-            final long deadline = subscriptions.get(i).session.nextDeadline();
+            final Subscription s = subscriptions.get(i);
+            final long deadline = Math.min(s.session.nextDeadline(), s.reopenLiveAt());
             if (deadline != Long.MAX_VALUE) {
                 next = Math.min(next, Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - now) + 1));
             }

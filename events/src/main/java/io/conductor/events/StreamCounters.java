@@ -70,6 +70,10 @@ final class StreamCounters {
         drops.setOpaque(reason.ordinal(), drops.getOpaque(reason.ordinal()) + 1);
     }
 
+    void drop(DropReason reason, long count) {
+        drops.setOpaque(reason.ordinal(), drops.getOpaque(reason.ordinal()) + count);
+    }
+
     long drops(DropReason reason) {
         return drops.getOpaque(reason.ordinal());
     }

@@ -41,6 +41,12 @@ final class StreamSession {
      * lastSeq + 1 means the ring covers the snapshot's position, so skip what we hold and apply the rest; a later
      * seq means batches were lost in between: keep the contents, apply the ring and mark the stream STALE until a
      * reset or an AllBlocksCleared. A live seq at or below the snapshot's is an engine restart (reset).
+     *
+     * Bounds (issue 15): a rebuild that still cannot reach the buffered live batch (the live seq is ahead of the
+     * engine's ring) fails instead of rebuilding again at once, so retries follow the backoff; an exchange with
+     * all its resumptions lasts at most MAX_SYNC_TIMEOUTS replay timeouts; a replayed batch whose bytes differ
+     * from the buffered live batch of the same seq abandons the replay; a sink that reports an event it could not
+     * index makes the stream DEGRADED until a reset. Warnings on these paths are logged at most once a minute.
      */
 
     private static final Logger LOG = LoggerFactory.getLogger(StreamSession.class);
@@ -53,6 +59,16 @@ final class StreamSession {
     /** Silence between two replies of one exchange after which the rest counts as dropped. */
     private static final long MAX_REPLAY_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     private static final DropReason[] REASONS = DropReason.values();
+    /** An exchange including its resumptions may last this many replay timeouts before it fails. */
+    private static final int MAX_SYNC_TIMEOUTS = 8;
+    /** Event arrays above these sizes are shrunk back after a batch (a huge event must not pin its arrays). */
+    private static final int RETAINED_HASHES = 4_096;
+    private static final int RETAINED_TOKENS = 65_536;
+    private static final int WARN_REPLAY_EMPTY = 0;
+    private static final int WARN_REPLAY_FAILED = 1;
+    private static final int WARN_REPLAY_MISMATCH = 2;
+    private static final int WARN_UNINDEXED = 3;
+    private static final int WARN_SITES = 4;
 
     private record Pending(long seq, byte[] payload) {
     }
@@ -71,6 +87,9 @@ final class StreamSession {
     private final long rebuildMaxNanos;
     private final long[] lastDropLogNanos = new long[REASONS.length];
     private long lastSinkErrorLogNanos;
+    private final long[] lastWarnNanos = new long[WARN_SITES];
+    private final long[] suppressedWarns = new long[WARN_SITES];
+    private final long maxSyncNanos;
     private long lastFailureLogNanos = Long.MIN_VALUE;
 
     private long epoch;
@@ -87,6 +106,8 @@ final class StreamSession {
     private boolean connectedOnce;
     private boolean lostPeer;
     private boolean degraded;
+    /** The sink reported an event it could not index since the owner was last reset: a rebuild alone does not heal. */
+    private boolean incompleteSinceReset;
     private boolean bootstrapPending;
     private boolean bootstrapStarted;
     /** Set by a rebuild that found an empty ring: the next live seq must be the publisher's first. */
@@ -104,6 +125,8 @@ final class StreamSession {
     private long syncStartSeq;
     private int syncAttempts;
     private long syncDeadline;
+    /** When the exchange began (kept across resumptions). */
+    private long syncBeganAt;
     private final ArrayDeque<Pending> buffer = new ArrayDeque<>();
     private long rebuildAt = NEVER;
     private int rebuildFailures;
@@ -118,6 +141,8 @@ final class StreamSession {
         this.batch = new KvBatch(spec.key(), spec.publisher());
         this.replayTimeoutNanos = config.replayTimeout().toNanos();
         this.replayIdleNanos = Math.min(replayTimeoutNanos, MAX_REPLAY_IDLE_NANOS);
+        this.maxSyncNanos = MAX_SYNC_TIMEOUTS * replayTimeoutNanos;
+        Arrays.fill(lastWarnNanos, Long.MIN_VALUE);
         this.maxBuffered = config.maxBufferedBatches();
         this.rebuildMinNanos = config.rebuildBackoffMin().toNanos();
         this.rebuildMaxNanos = config.rebuildBackoffMax().toNanos();
@@ -189,6 +214,13 @@ final class StreamSession {
             counters.increment(StreamCounters.DUPLICATES); // a late reply to an abandoned exchange
             return;
         }
+        if (now - syncBeganAt - maxSyncNanos >= 0) {
+            // A server that keeps answering (junk, or the same batches again and again) must not hold the stream
+            // in SYNCING for ever.
+            fail(ReplayResult.TIMEOUT, "replay still running after " + maxSyncNanos / 1_000_000 + " ms", now);
+            publishState();
+            return;
+        }
         // Replies of one exchange come back to back: once data flowed, a short silence means the rest (the end
         // marker at least) was dropped, and the exchange resumes from lastSeq + 1 instead of waiting it out.
         syncDeadline = now + replayIdleNanos;
@@ -221,7 +253,29 @@ final class StreamSession {
             syncStalled = true;
             return;
         }
+        if (!matchesBufferedLive(seq, payload, offset, length)) {
+            drop(DropReason.REPLAY_MISMATCH, "replayed seq " + seq + " differs from the live batch of that seq",
+                    payload, offset, length, now);
+            fail(ReplayResult.FAILED, "replayed seq " + seq + " differs from the live batch of that seq", now);
+            publishState();
+            return;
+        }
         apply(seq, payload, offset, length, true, now);
+    }
+
+    /**
+     * Before a replayed batch applies: buffered live batches below its seq are now duplicates (dropped here, so
+     * the head is the only candidate), and a buffered live batch of the same seq must carry the same bytes.
+     */
+    private boolean matchesBufferedLive(long seq, byte[] payload, int offset, int length) {
+        Pending head;
+        while ((head = buffer.peek()) != null && Long.compareUnsigned(head.seq(), seq) < 0) {
+            buffer.poll();
+            counters.increment(StreamCounters.DUPLICATES);
+        }
+        counters.set(StreamCounters.BUFFERED, buffer.size());
+        return head == null || head.seq() != seq
+                || Arrays.equals(head.payload(), 0, head.payload().length, payload, offset, offset + length);
     }
 
     /** The replay end marker arrived. */
@@ -233,7 +287,17 @@ final class StreamSession {
             // A ring always keeps the newest batches, yet it holds nothing at or after the requested seq while a
             // newer live batch exists: the publisher restarted under us. (An empty reply with nothing buffered
             // just means we are caught up.)
-            LOG.warn("stream {}: replay from {} returned nothing; rebuilding", spec.key(), syncFrom);
+            if (syncRebuilding) {
+                // This exchange already rebuilt from the ring, and the ring still ends before the buffered live
+                // batch: the batches in between are gone (the live seq is ahead of the ring). Rebuilding again at
+                // once would loop for ever; fail, so the next rebuild waits for the backoff.
+                fail(ReplayResult.TRUNCATED, "the ring ends at " + lastSeq + ", before live seq "
+                        + buffer.peek().seq(), now);
+                publishState();
+                return;
+            }
+            warn(WARN_REPLAY_EMPTY, now, "stream {}: replay from {} returned nothing; rebuilding", spec.key(),
+                    syncFrom);
             counters.replay(ReplayResult.TRUNCATED);
             syncing = false;
             startSync(0, true, now);
@@ -263,7 +327,7 @@ final class StreamSession {
         everLive = true;
         syncAttempts = 0;
         rebuildFailures = 0;
-        if (syncRebuilding) {
+        if (syncRebuilding && !incompleteSinceReset) {
             degraded = false; // a complete rebuild makes the stream exact again
         }
         if (degraded && replay != null) {
@@ -306,6 +370,17 @@ final class StreamSession {
         publishState();
     }
 
+    /**
+     * The sockets were replaced after JeroMQ's I/O thread died: whatever the old ones held is gone, so the stream
+     * behaves as after a lost peer (the next handshake rebuilds it from the ring). A replay in progress was sent on
+     * the dead socket: it times out and fails as usual.
+     */
+    void onTransportRebuilt() {
+        connected = false;
+        lostPeer = true;
+        publishState();
+    }
+
     /** A frame-level problem on the live or replay socket. */
     void dropFrame(DropReason reason, String message, byte[] bytes, int offset, int length, long now) {
         drop(reason, message, bytes, offset, length, now);
@@ -314,7 +389,10 @@ final class StreamSession {
     /** Timeouts and scheduled rebuilds. */
     void onTimer(long now) {
         if (syncing) {
-            if (now - syncDeadline >= 0) {
+            if (now - syncBeganAt - maxSyncNanos >= 0) {
+                fail(ReplayResult.TIMEOUT, "replay still running after " + maxSyncNanos / 1_000_000 + " ms", now);
+                publishState();
+            } else if (now - syncDeadline >= 0) {
                 if (syncGotData && lastSeq != syncStartSeq) {
                     // Replies (the end marker at least) were lost after real progress: continue from there on a
                     // fresh socket, so late replies of this exchange cannot interleave.
@@ -372,7 +450,11 @@ final class StreamSession {
 
     /** The next time {@link #onTimer} has work, or {@link Long#MAX_VALUE}. */
     long nextDeadline() {
-        return syncing ? syncDeadline : rebuildAt;
+        if (!syncing) {
+            return rebuildAt;
+        }
+        final long end = syncBeganAt + maxSyncNanos;
+        return end - syncDeadline < 0 ? end : syncDeadline;
     }
 
     // ---- transitions ----
@@ -455,6 +537,7 @@ final class StreamSession {
         syncStartSeq = lastSeq;
         syncAttempts++;
         syncDeadline = now + replayTimeoutNanos;
+        syncBeganAt = now;
         bootstrapPending = false;
         rebuildAt = NEVER;
         if (!channel.request(from)) {
@@ -480,16 +563,20 @@ final class StreamSession {
         }
         final boolean truncated = syncTruncated;
         final boolean rebuilding = syncRebuilding;
+        final long began = syncBeganAt;
         startSync(lastSeq == NONE ? 0 : lastSeq + 1, lastSeq == NONE, now);
         syncTruncated = truncated;
         syncRebuilding = rebuilding || syncRebuilding;
+        if (syncing) {
+            syncBeganAt = began;
+        }
     }
 
     /** Replay could not help: reset, apply what is buffered, go DEGRADED, schedule a rebuild if possible. */
     private void fail(ReplayResult result, String why, long now) {
         counters.replay(result);
-        LOG.warn("stream {}: replay from {} {} ({}); clearing the stream's blocks, state DEGRADED", spec.key(),
-                syncFrom, result, why);
+        warn(WARN_REPLAY_FAILED, now, "stream {}: replay from {} {} ({}); clearing the stream's blocks, state "
+                + "DEGRADED, next rebuild after the backoff", spec.key(), syncFrom, result, why);
         syncing = false;
         syncAttempts = 0;
         if (replay != null) {
@@ -565,6 +652,7 @@ final class StreamSession {
         holdsState = false;
         stale = false;
         resumeAfter = NONE;
+        incompleteSinceReset = false;
         try {
             sink.onStreamReset(spec.key(), cause, epoch);
         } catch (RuntimeException e) {
@@ -600,10 +688,12 @@ final class StreamSession {
         batch.seq(seq);
         batch.epoch(epoch);
         batch.replayed(replayed);
+        batch.clearReports();
         try {
             decoder.begin(payload, offset, length, batch, spec.key().dpRank());
         } catch (DecodeException e) {
             drop(e.reason(), "seq " + seq + ": " + e.getMessage(), payload, offset, length, now);
+            releaseBuffers();
             return;
         }
         try {
@@ -636,10 +726,13 @@ final class StreamSession {
             if (!event.isPrimaryGroup()) {
                 nonPrimary++;
             }
-            if (event.kind() == EventKind.ALL_BLOCKS_CLEARED && degraded && !syncing) {
-                // The engine dropped everything: from here on we hold exactly what it announces.
-                degraded = false;
-                rebuildAt = NEVER;
+            if (event.kind() == EventKind.ALL_BLOCKS_CLEARED) {
+                incompleteSinceReset = false;
+                if (degraded && !syncing) {
+                    // The engine dropped everything: from here on we hold exactly what it announces.
+                    degraded = false;
+                    rebuildAt = NEVER;
+                }
             }
             if (event.kind() == EventKind.ALL_BLOCKS_CLEARED) {
                 stale = false; // nothing restored is left to distrust
@@ -655,6 +748,11 @@ final class StreamSession {
         } catch (RuntimeException e) {
             sinkError(e, now);
         }
+        releaseBuffers();
+        final int unindexed = batch.unindexedEvents();
+        if (unindexed > 0) {
+            onUnindexed(seq, unindexed, batch.incomplete(), now);
+        }
         final StreamCounters c = counters;
         c.increment(StreamCounters.BATCHES_APPLIED);
         if (replayed) {
@@ -666,6 +764,43 @@ final class StreamSession {
         c.add(StreamCounters.CLEARS, clears);
         c.add(StreamCounters.NON_PRIMARY_GROUP, nonPrimary);
         c.lastTimestamp(batch.timestampSeconds());
+    }
+
+    /** The decoder and the event flyweight forget the payload, and arrays a huge event grew are shrunk. */
+    private void releaseBuffers() {
+        decoder.reader.release();
+        event.release(RETAINED_HASHES, RETAINED_TOKENS);
+    }
+
+    private void onUnindexed(long seq, int events, boolean incomplete, long now) {
+        counters.drop(DropReason.UNINDEXED, events);
+        warn(WARN_UNINDEXED, now, "stream {}: the sink could not index {} event(s) of seq {}{}", spec.key(), events,
+                seq, incomplete ? "; state DEGRADED" : "");
+        if (incomplete) {
+            incompleteSinceReset = true;
+            if (!degraded) {
+                degraded = true;
+                if (!syncing && rebuildAt == NEVER) {
+                    scheduleRebuild(now);
+                    rebuildFailures++;
+                }
+            }
+        }
+    }
+
+    /** A WARN line logged at most once a minute per site, with how many were suppressed in between. */
+    private void warn(int site, long now, String format, Object... args) {
+        if (lastWarnNanos[site] != Long.MIN_VALUE && now - lastWarnNanos[site] < LOG_INTERVAL_NANOS) {
+            suppressedWarns[site]++;
+            return;
+        }
+        lastWarnNanos[site] = now;
+        final long suppressed = suppressedWarns[site];
+        suppressedWarns[site] = 0;
+        if (suppressed > 0) {
+            LOG.warn("stream {}: {} similar warnings suppressed in the last minute", spec.key(), suppressed);
+        }
+        LOG.warn(format, args);
     }
 
     private void drop(DropReason reason, String message, byte[] bytes, int offset, int length, long now) {

@@ -7,6 +7,8 @@ import org.zeromq.ZEvent;
 import org.zeromq.ZMQ;
 import org.zeromq.ZMonitor;
 import zmq.Msg;
+import zmq.ZError;
+import zmq.util.Errno;
 
 /**
  * The sockets of one subscription: a SUB for the live stream (connect, or bind for {@code tcp://*:port}) and, when
@@ -25,12 +27,14 @@ final class Subscription implements ReplayChannel {
     final StreamCounters counters = new StreamCounters();
     final StreamSession session;
     final PollerThread poller;
-    private final ZMQ.Context context;
+    private ZMQ.Context context;
     private final SubscriberConfig config;
     private final Msg[] frames = new Msg[MAX_FRAMES];
     private ZMQ.@Nullable Socket sub;
     private ZMQ.@Nullable Socket dealer;
     private volatile boolean closed;
+    private long reopenLiveAt = Long.MAX_VALUE;
+    private int oversizeStreak;
 
     Subscription(SubscriptionSpec spec, KvEventSink sink, SubscriberConfig config, ZMQ.Context context,
                  PollerThread poller) {
@@ -47,10 +51,23 @@ final class Subscription implements ReplayChannel {
      * @throws org.zeromq.ZMQException if ZMQ rejects an endpoint (bad address, port in use); nothing stays open
      */
     void open() {
+        try {
+            openSub();
+            if (spec.hasReplay()) {
+                openDealer();
+            }
+        } catch (RuntimeException e) {
+            closeSockets();
+            throw e;
+        }
+    }
+
+    private void openSub() {
         final ZMQ.Socket s = context.socket(SocketType.SUB);
         try {
             s.setLinger(0);
             s.setIPv6(true);
+            s.setMaxMsgSize(config.maxMessageBytes());
             s.setRcvHWM(config.receiveHighWaterMark());
             s.setReconnectIVL((int) config.reconnectInterval().toMillis());
             s.setReconnectIVLMax((int) config.reconnectIntervalMax().toMillis());
@@ -68,14 +85,54 @@ final class Subscription implements ReplayChannel {
                 s.connect(spec.endpoint());
             }
             sub = s;
-            if (spec.hasReplay()) {
-                openDealer();
-            }
         } catch (RuntimeException e) {
             s.close();
-            closeDealer();
             throw e;
         }
+    }
+
+    /**
+     * Poller thread: the live peer was dropped for an oversized frame. ZMQ treats that as a protocol error and
+     * never reconnects that connection, so a connecting SUB is replaced after a delay that doubles per consecutive
+     * oversized frame (reconnect interval up to its cap): a peer that only sends oversized frames costs one
+     * connection per 5 s, and a publisher that sent one is back after the first delay. A binding SUB keeps its
+     * listener; the peer reconnects itself.
+     */
+    void onLiveTooLarge(long now) {
+        if (spec.bindsLive() || closed) {
+            return;
+        }
+        final long min = config.reconnectInterval().toNanos();
+        final long max = config.reconnectIntervalMax().toNanos();
+        final long delay = Math.min(max, min << Math.min(oversizeStreak, 20));
+        oversizeStreak++;
+        reopenLiveAt = now + delay;
+    }
+
+    /** When {@link #reopenLiveIfDue} has work, or {@link Long#MAX_VALUE}. */
+    long reopenLiveAt() {
+        return reopenLiveAt;
+    }
+
+    /** Poller thread: replaces the live SUB if its reopen is due. */
+    void reopenLiveIfDue(long now) {
+        if (reopenLiveAt == Long.MAX_VALUE || now - reopenLiveAt < 0) {
+            return;
+        }
+        reopenLiveAt = Long.MAX_VALUE;
+        final ZMQ.Socket old = sub;
+        if (old != null) {
+            old.close();
+            sub = null;
+        }
+        if (!closed) {
+            openSub();
+        }
+        poller.socketsChanged();
+    }
+
+    long maxMessageBytes() {
+        return config.maxMessageBytes();
     }
 
     ZMQ.@Nullable Socket sub() {
@@ -88,6 +145,23 @@ final class Subscription implements ReplayChannel {
 
     void close() {
         closed = true;
+        closeSockets();
+    }
+
+    /**
+     * Poller thread, after JeroMQ's I/O thread died: closes the sockets of the dead context and opens new ones on
+     * {@code fresh}. The session sees a lost peer, so the next handshake rebuilds the stream from the replay ring.
+     *
+     * @throws org.zeromq.ZMQException if ZMQ rejects an endpoint now (a bound port still held by the dead context)
+     */
+    void reopen(ZMQ.Context fresh) {
+        closeSockets();
+        context = fresh;
+        session.onTransportRebuilt();
+        open();
+    }
+
+    private void closeSockets() {
         final ZMQ.Socket s = sub;
         if (s != null) {
             s.close();
@@ -146,6 +220,7 @@ final class Subscription implements ReplayChannel {
                         seq.data(), 0, seq.size(), now);
                 continue;
             }
+            oversizeStreak = 0;
             session.onLive(seq.getLong(0), payload.data(), 0, payload.size(), now);
         }
         clearFrames();
@@ -155,7 +230,7 @@ final class Subscription implements ReplayChannel {
     /**
      * Reads up to {@code budget} replay replies. Both reply formats: {@code ["", topic, seq, payload]} (current
      * vLLM) and {@code ["", seq, payload]} (older vLLM, SGLang): drop the leading empty frame, take the last two
-     * frames as (seq, payload); seq {@code ff x 8} or an empty payload ends the replay.
+     * frames as (seq, payload); seq {@code ff x 8} ends the replay (an empty payload under another seq is data).
      */
     int drainReplay(int budget, long now) {
         final ZMQ.Socket d = dealer;
@@ -181,7 +256,9 @@ final class Subscription implements ReplayChannel {
                 continue;
             }
             final long seqValue = seq.getLong(0);
-            if (seqValue == -1L || payload.size() == 0) {
+            // Only seq ff x 8 ends a replay: an empty payload under a real seq is a batch held in the ring (an
+            // empty batch the engine published), and reading it as the end would stop every rebuild there.
+            if (seqValue == -1L) {
                 session.onReplayEnd(now);
             } else {
                 session.onReplayData(seqValue, payload.data(), 0, payload.size(), now);
@@ -225,10 +302,25 @@ final class Subscription implements ReplayChannel {
         // stalls and is dropped (handshakeTimeout) must not look like a lost peer and trigger a rebuild.
         final ZMonitor.Event type = event.getEvent();
         if (type == ZMonitor.Event.HANDSHAKE_PROTOCOL) {
-            poller.connectionEvent(this, true);
+            poller.connectionEvent(this, PollerThread.PeerEvent.CONNECTED);
         } else if (type == ZMonitor.Event.DISCONNECTED) {
-            poller.connectionEvent(this, false);
+            poller.connectionEvent(this, tooLarge() ? PollerThread.PeerEvent.LIVE_TOO_LARGE
+                    : PollerThread.PeerEvent.DISCONNECTED);
         }
+    }
+
+    private void onDealerEvent(ZEvent event) {
+        if (!closed && event.getEvent() == ZMonitor.Event.DISCONNECTED && tooLarge()) {
+            poller.connectionEvent(this, PollerThread.PeerEvent.REPLAY_TOO_LARGE);
+        }
+    }
+
+    /**
+     * I/O thread, inside a disconnect notification: JeroMQ's decoder leaves EMSGSIZE in the I/O thread's errno
+     * when it drops a peer for a frame above {@code MAXMSGSIZE}, and notifies synchronously on that thread.
+     */
+    private static boolean tooLarge() {
+        return new Errno().get() == ZError.EMSGSIZE;
     }
 
     private void openDealer() {
@@ -240,7 +332,9 @@ final class Subscription implements ReplayChannel {
         try {
             d.setLinger(0);
             d.setIPv6(true);
+            d.setMaxMsgSize(config.maxMessageBytes());
             d.setRcvHWM(config.receiveHighWaterMark());
+            d.setEventHook(this::onDealerEvent, ZMQ.EVENT_DISCONNECTED);
             d.setReconnectIVL((int) config.reconnectInterval().toMillis());
             d.setReconnectIVLMax((int) config.reconnectIntervalMax().toMillis());
             d.setHandshakeIvl((int) config.handshakeTimeout().toMillis());

@@ -27,6 +27,7 @@ import io.conductor.daemon.snapshot.IndexSnapshots;
 import io.conductor.daemon.snapshot.SnapshotSettings;
 import io.conductor.daemon.snapshot.SnapshotTaker;
 import io.conductor.daemon.store.StoreTier;
+import io.conductor.events.TransportHealth;
 import io.conductor.index.hash.HashProfile;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.PrefixIndexConfig;
@@ -155,6 +156,14 @@ public final class ConductorApiExtension implements DaemonExtension {
                 Throwable fatal = zmq.fatalError();
                 return fatal == null ? ReadinessCheck.Result.ready("ok")
                         : ReadinessCheck.Result.notReady("fatal poller error: " + fatal);
+            });
+            // A stalled or dead poller, or a JeroMQ I/O thread death the transport watch could not repair: the
+            // index is frozen, so the daemon must not say ready (issue 15 point 6).
+            context.addReadinessCheck("event-transport", () -> {
+                TransportHealth health = zmq.transportHealth();
+                return health.healthy()
+                        ? ReadinessCheck.Result.ready("ok, " + health.rebuilds() + " transport rebuilds")
+                        : ReadinessCheck.Result.notReady(health.problem());
             });
         }
         // Steps run in reverse order: unregister every subscription first, then close the subscriber.

@@ -201,13 +201,13 @@ final class IndexingSink implements KvEventSink {
         eventCounts.setOpaque(slot, eventCounts.getPlain(slot) + 1);
         RankHandle r = rank;
         if (r != null) {
-            onEngineEvent(r, event);
+            onEngineEvent(r, kvBatch, event);
         } else if (pool != null) {
             onPoolEvent(pool, event);
         }
     }
 
-    private void onEngineEvent(RankHandle r, KvEvent event) {
+    private void onEngineEvent(RankHandle r, KvBatch kvBatch, KvEvent event) {
         GroupLayout layout = groups;
         if (layout != null && event.kind() != EventKind.ALL_BLOCKS_CLEARED) {
             onHybridEvent(r, layout, event);
@@ -247,6 +247,9 @@ final class IndexingSink implements KvEventSink {
                     skip(SkipReason.TOKEN_COUNT_MISMATCH);
                 } else if (done == TokenRehasher.TABLE_FULL) {
                     skip(SkipReason.REHASH_TABLE_FULL);
+                    // This stream now holds less than the engine announced: the event layer marks it DEGRADED
+                    // until a rebuild or an AllBlocksCleared.
+                    kvBatch.reportUnindexed(true);
                 }
             }
             case BLOCKS_REMOVED -> {

@@ -10,6 +10,7 @@ import io.conductor.events.PublisherType;
 import io.conductor.events.StreamKey;
 import io.conductor.events.StreamStats;
 import io.conductor.events.SubscriberConfig;
+import io.conductor.events.TransportHealth;
 import io.conductor.events.SubscriptionSpec;
 import io.conductor.index.hash.TokenRehasher;
 import io.conductor.index.prefix.PoolStream;
@@ -76,7 +77,8 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     /**
      * Creates the daemon's streams: the subscriber's defaults, overridden by the environment variables
      * {@value #ENV_POLLER_THREADS} (poller threads, 1..64) and {@value #ENV_RECEIVE_HWM} (receive high-water mark
-     * in messages per socket, 0 = unlimited).
+     * in messages per socket, 0 = unlimited) and {@value #ENV_MAX_MESSAGE_BYTES} (largest ZMQ frame accepted from a
+     * publisher, in bytes, -1 = unlimited).
      *
      * @return the streams
      * @throws IllegalArgumentException if an environment override is not a valid number
@@ -110,6 +112,8 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     public static final String ENV_POLLER_THREADS = "CONDUCTOR_EVENT_POLLER_THREADS";
     /** Environment variable overriding {@link SubscriberConfig#receiveHighWaterMark()}. */
     public static final String ENV_RECEIVE_HWM = "CONDUCTOR_EVENT_RCVHWM";
+    /** Environment variable overriding {@link SubscriberConfig#maxMessageBytes()} (ZMQ {@code MAXMSGSIZE}). */
+    public static final String ENV_MAX_MESSAGE_BYTES = "CONDUCTOR_EVENT_MAX_MESSAGE_BYTES";
     /** Exit status the daemon stops with after a fatal poller error (EX_SOFTWARE). */
     public static final int FATAL_EXIT_STATUS = 70;
 
@@ -123,6 +127,10 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         if (hwm != null && !hwm.isBlank()) {
             c = c.withReceiveHighWaterMark(parse(ENV_RECEIVE_HWM, hwm));
         }
+        String maxMessage = env.get(ENV_MAX_MESSAGE_BYTES);
+        if (maxMessage != null && !maxMessage.isBlank()) {
+            c = c.withMaxMessageBytes(parse(ENV_MAX_MESSAGE_BYTES, maxMessage));
+        }
         return c;
     }
 
@@ -132,6 +140,16 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(name + " must be an integer, was \"" + value + "\"", e);
         }
+    }
+
+    /**
+     * The event transport's health (JeroMQ I/O threads and poller threads, as the subscriber's watchdog last saw
+     * them): unhealthy while a poller is stalled or dead, or after an I/O thread death that could not be repaired.
+     *
+     * @return the health
+     */
+    public TransportHealth transportHealth() {
+        return subscriber.transportHealth();
     }
 
     /**

@@ -29,6 +29,16 @@ class ZmqEventStreamsConfigTest {
     }
 
     @Test
+    void shouldCapFramesByDefaultAndTakeTheCapFromTheEnvironment() {
+        assertEquals(SubscriberConfig.DEFAULT_MAX_MESSAGE_BYTES, ZmqEventStreams.configFrom(Map.of()).maxMessageBytes());
+        assertEquals(1 << 20, ZmqEventStreams.configFrom(Map.of(ZmqEventStreams.ENV_MAX_MESSAGE_BYTES, "1048576"))
+                .maxMessageBytes());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ZmqEventStreams.configFrom(Map.of(ZmqEventStreams.ENV_MAX_MESSAGE_BYTES, "12")));
+        assertTrue(e.getMessage().contains("maxMessageBytes"), e.getMessage());
+    }
+
+    @Test
     void shouldRejectWhenEnvironmentValueIsInvalid() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ZmqEventStreams.configFrom(Map.of(ZmqEventStreams.ENV_RECEIVE_HWM, "lots")));
