@@ -59,9 +59,9 @@ public final class ServiceRegistry {
 
     private static final class Binding {
         final @Nullable HashProfileSpec profile;
-        /** The KV-cache group layout of the context's engine registrations, once one registered. */
+        /** The KV-cache group layout of the context's engine registrations, while {@link #engines} > 0. */
         @Nullable GroupLayout layout;
-        boolean engineBound;
+        int engines;
         int registrations;
 
         Binding(@Nullable HashProfileSpec profile) {
@@ -137,7 +137,7 @@ public final class ServiceRegistry {
                         : "failed to bind shared-cache profile: hash profile conflicts with the registered "
                                 + "ContextKey profile");
             }
-            if (binding != null && binding.engineBound && registration.type().isEngine()
+            if (binding != null && binding.engines > 0 && registration.type().isEngine()
                     && !Objects.equals(binding.layout, registration.kvCacheGroups())) {
                 throw invalid("failed to register prefix context: registration conflicts with the ContextKey "
                         + "KV-cache group layout " + (binding.layout == null ? "(plain model)" : binding.layout));
@@ -158,8 +158,7 @@ public final class ServiceRegistry {
                 binding = new Binding(registration.profile());
                 bindings.put(registration.context(), binding);
             }
-            if (registration.type().isEngine() && !binding.engineBound) {
-                binding.engineBound = true;
+            if (registration.type().isEngine() && binding.engines++ == 0) {
                 binding.layout = registration.kvCacheGroups();
             }
             binding.registrations++;
@@ -217,6 +216,9 @@ public final class ServiceRegistry {
             slots.remove(key);
             endpointOwners.remove(registration.endpoint());
             Binding binding = bindings.get(registration.context());
+            if (binding != null && registration.type().isEngine()) {
+                binding.engines--;
+            }
             if (binding != null && --binding.registrations == 0) {
                 bindings.remove(registration.context());
             }

@@ -322,5 +322,10 @@ class HybridEventsTest {
         r = server.post("/register", WireFormat.JSON, conflicting);
         assertTrue(r.status() >= 400, r.body().toString());
         assertTrue(r.body().toString().contains("KV-cache group layout"), r.body().toString());
+
+        // Once the context's last engine is gone, the context may be registered again with another layout.
+        assertEquals(200, server.post("/unregister", WireFormat.JSON, map("instance_id", "g1", "dp_rank", 0))
+                .status());
+        assertEquals(200, server.post("/register", WireFormat.JSON, conflicting).status());
     }
 }

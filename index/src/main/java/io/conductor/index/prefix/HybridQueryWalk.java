@@ -23,9 +23,10 @@ final class HybridQueryWalk {
      *
      * One pass, all ranks at once: the walk reads block i of the hash chain in every group whose blocks end there
      * (group block j = (i + 1) / k - 1 when k divides i + 1) and keeps, per rank, what decides acceptance at the
-     * next aligned end: a "still contiguous" bitmap per full group, the current run length per sliding-window
-     * group, and "holds the block just read" per Mamba group. At every aligned end the ranks all groups accept
-     * record L.
+     * next aligned end, as owner bitmaps so that all ranks move together: "still contiguous" per full group,
+     * "holds the block just read" per Mamba group, and per sliding-window group "the window before here is held"
+     * (true until a miss, then again c blocks after the last miss; only ranks that missed recently are looked at
+     * one by one, with their last miss position). At every aligned end the ranks all groups accept record L.
      *
      * Tiers: levels are cumulative here. Level GPU sees GPU blocks, level CPU blocks on GPU or on a CPU tier the
      * rank can use, level disk any of them, so gpu <= cpu <= disk. (The plain walk's strict phases, which never go
@@ -63,7 +64,7 @@ final class HybridQueryWalk {
         }
         long[] alive = out.hybridAlive;
         long[] held = out.hybridHeld;
-        int[] runs = out.hybridRuns;
+        int[] lastMiss = out.hybridRuns;
         long[] level = out.hybridLevel;
         long[] acc = out.inCpu;
         byte[] kinds = layout.kinds;
@@ -75,7 +76,6 @@ final class HybridQueryWalk {
                 int base = (p * groups + g) * words;
                 System.arraycopy(cand, 0, alive, base, words);
                 Arrays.fill(held, base, base + words, 0L);
-                Arrays.fill(runs, (p * groups + g) * owners, (p * groups + g + 1) * owners, 0);
             }
         }
         ReadBuffer buf = out.buffer;
@@ -115,22 +115,35 @@ final class HybridQueryWalk {
                             }
                         }
                         default -> {
-                            int runBase = (p * groups + g) * owners;
+                            int c = window[g];
+                            if (c == 0) {
+                                break;
+                            }
+                            int j = end / k - 1;
+                            int missBase = (p * groups + g) * owners;
                             for (int w = 0; w < words; w++) {
-                                long c = cand[w];
-                                long hit = level[p * words + w];
-                                while (c != 0) {
-                                    int o = (w << 6) + Long.numberOfTrailingZeros(c);
-                                    runs[runBase + o] = (hit & (1L << o)) != 0 ? runs[runBase + o] + 1 : 0;
-                                    c &= c - 1;
+                                long miss = cand[w] & ~level[p * words + w];
+                                long waiting = held[base + w] & ~miss;
+                                while (waiting != 0) {
+                                    int o = (w << 6) + Long.numberOfTrailingZeros(waiting);
+                                    if (j - lastMiss[missBase + o] >= c) {
+                                        alive[base + w] |= 1L << o;
+                                        held[base + w] &= ~(1L << o);
+                                    }
+                                    waiting &= waiting - 1;
                                 }
+                                for (long m = miss; m != 0; m &= m - 1) {
+                                    lastMiss[missBase + (w << 6) + Long.numberOfTrailingZeros(m)] = j;
+                                }
+                                alive[base + w] &= ~miss;
+                                held[base + w] |= miss;
                             }
                         }
                     }
                 }
             }
             if (end % align == 0) {
-                recordAccepted(layout, end, words, owners, cand, alive, held, runs, acc, out);
+                recordAccepted(layout, end, words, cand, alive, held, acc, out);
             }
             if (layout.hasFull) {
                 long stillOpen = 0;
@@ -154,39 +167,17 @@ final class HybridQueryWalk {
     }
 
     /** At an aligned end {@code end}: every rank all groups accept at a level records {@code end} there. */
-    private static void recordAccepted(GroupLayout layout, int end, int words, int owners, long[] cand,
-            long[] alive, long[] held, int[] runs, long[] acc, PrefixMatch out) {
+    private static void recordAccepted(GroupLayout layout, int end, int words, long[] cand, long[] alive,
+            long[] held, long[] acc, PrefixMatch out) {
         int groups = layout.groupCount();
         byte[] kinds = layout.kinds;
         for (int p = 0; p < LEVELS; p++) {
             System.arraycopy(cand, 0, acc, 0, words);
             for (int g = 0; g < groups; g++) {
+                long[] accepts = kinds[g] == GroupLayout.MAMBA ? held : alive;
                 int base = (p * groups + g) * words;
-                if (kinds[g] == GroupLayout.FULL) {
-                    for (int w = 0; w < words; w++) {
-                        acc[w] &= alive[base + w];
-                    }
-                } else if (kinds[g] == GroupLayout.MAMBA) {
-                    for (int w = 0; w < words; w++) {
-                        acc[w] &= held[base + w];
-                    }
-                }
-            }
-            for (int g = 0; g < groups; g++) {
-                if (kinds[g] != GroupLayout.WINDOW) {
-                    continue;
-                }
-                int need = Math.min(layout.windowBlocks[g], end / layout.blocksPerGroupBlock[g]);
-                int runBase = (p * groups + g) * owners;
                 for (int w = 0; w < words; w++) {
-                    long c = acc[w];
-                    while (c != 0) {
-                        int o = (w << 6) + Long.numberOfTrailingZeros(c);
-                        if (runs[runBase + o] < need) {
-                            acc[w] &= ~(1L << o);
-                        }
-                        c &= c - 1;
-                    }
+                    acc[w] &= accepts[base + w];
                 }
             }
             int[] ends = p == 0 ? out.ownerGpuEnd : p == 1 ? out.ownerCpuEnd : out.ownerDiskEnd;

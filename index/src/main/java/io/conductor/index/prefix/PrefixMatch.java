@@ -67,7 +67,7 @@ public final class PrefixMatch {
         }
     }
 
-    /** Hybrid walk scratch: per (tier level, group) owner bitmaps and run lengths, and the levels of one read. */
+    /** Hybrid walk scratch: per (tier level, group) owner bitmaps and last-miss positions, the levels of a read. */
     long[] hybridAlive = new long[0];
     long[] hybridHeld = new long[0];
     int[] hybridRuns = new int[0];
