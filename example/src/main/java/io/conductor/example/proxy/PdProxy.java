@@ -263,9 +263,9 @@ public final class PdProxy implements AutoCloseable {
             return fallback("unknown_instance", "conductor chose " + routed.instanceId()
                 + ", which is not a configured prefill instance");
         }
-        // The conductor ranks by cached prefix only. Estimate each candidate's time to finish this prefill, in
-        // tokens: what it must compute for this prompt plus what is already queued per rank, and take the
-        // cheapest. With equal load this is the conductor's choice; a hot instance loses to a cold one only when
+        // The conductor weighs cached prefix against the work it routed itself (its reservations); the proxy also
+        // knows each rank's exact queue. Estimate each candidate's time to finish this prefill, in tokens: what it
+        // must compute for this prompt plus what is already queued per rank, and take the cheapest. With equal load this is the conductor's choice; a hot instance loses to a cold one only when
         // its queue costs more than the prefix saves.
         ProxyConfig.Instance target = conductorsChoice;
         long targetMatched = routed.longestMatched();
