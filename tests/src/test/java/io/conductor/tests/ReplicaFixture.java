@@ -29,7 +29,7 @@ import java.util.function.BooleanSupplier;
 final class ReplicaFixture implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String MODEL = "sim";
-    static final Duration DEADLINE = Duration.ofSeconds(60);
+    static final Duration DEADLINE = Duration.ofSeconds(180);
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<AutoCloseable> open = new ArrayList<>();
