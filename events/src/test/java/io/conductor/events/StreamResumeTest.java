@@ -68,7 +68,7 @@ class StreamResumeTest {
     private StreamSession session(KvEventSink sink, boolean withReplay) {
         SubscriberConfig config = new SubscriberConfig(1, 1, 1000, Duration.ofSeconds(1), 100,
                 Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ZERO, Duration.ofSeconds(1),
-                Duration.ofSeconds(1), Duration.ofSeconds(4));
+                Duration.ofSeconds(1), Duration.ofSeconds(4), SubscriberConfig.DEFAULT_MAX_MESSAGE_BYTES);
         return new StreamSession(SubscriptionSpec.of(new StreamKey("s", "default", 0), PublisherType.VLLM,
                 "tcp://127.0.0.1:1", withReplay ? "tcp://127.0.0.1:2" : null), sink, counters,
                 withReplay ? channel : null, config);
