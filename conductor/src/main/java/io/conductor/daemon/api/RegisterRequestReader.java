@@ -51,9 +51,10 @@ final class RegisterRequestReader {
         String additionalSalt = FieldRules.optionalString("additionalsalt", f.get("additionalsalt"), "", limits);
         long loraId = loraId(f.get("lora_id"));
         GroupLayout groups = kvCacheGroups(f.get("kv_cache_groups"), blockSize, limits);
-        if (groups != null && !serviceType.isEngine()) {
+        if (groups != null && serviceType != ServiceType.VLLM) {
             throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_cache_groups",
-                    "kv_cache_groups describes an engine's KV cache; a Mooncake store registration has none");
+                    "kv_cache_groups describes a vLLM engine's KV-cache groups (group_idx); " + type
+                            + " publishes none");
         }
         // SGLang hashes are not vLLM's: its streams are always indexed in token-rehash mode.
         return new ServiceRegistration(endpoint, replay, serviceType, model, instance, tenant, lora, blockSize,
