@@ -70,9 +70,10 @@ final class RegisterRequestReader {
             endpoints.check("replay_endpoint", replay);
         }
         GroupLayout groups = kvCacheGroups(f.get("kv_cache_groups"), blockSize, limits);
-        if (groups != null && !serviceType.isEngine()) {
+        if (groups != null && serviceType != ServiceType.VLLM) {
             throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_cache_groups",
-                    "kv_cache_groups describes an engine's KV cache; a Mooncake store registration has none");
+                    "kv_cache_groups describes a vLLM engine's KV-cache groups (group_idx); " + type
+                            + " publishes none");
         }
         // SGLang hashes are not vLLM's: an SGLang stream keeps only an sglang profile (its native hashes index
         // directly); with any other profile it is indexed in token-rehash mode.

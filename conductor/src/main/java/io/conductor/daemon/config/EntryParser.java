@@ -124,6 +124,10 @@ final class EntryParser {
         }
         HashProfileConfig hashProfile = parseHashProfile(type);
         GroupLayout groups = parseGroups(blockSize);
+        if (groups != null && type != null && type != ServiceType.VLLM) {
+            fieldErrors.add("kv_cache_groups: expected no kv_cache_groups for a " + type.configName()
+                + " entry (only vLLM publishes group_idx), got " + describe(entry.get("kv_cache_groups")));
+        }
 
         if (!fieldErrors.isEmpty() || type == null) {
             return null;

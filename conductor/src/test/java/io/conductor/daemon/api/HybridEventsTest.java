@@ -314,6 +314,12 @@ class HybridEventsTest {
         assertEquals(400, r.status());
         assertTrue(r.body().toString().contains("multiple"), r.body().toString());
 
+        Map<String, Object> store = gemmaGroups(ApiTestServer.registration("pool", 0, e.endpoint));
+        store.put("type", "Mooncake");
+        r = server.post("/register", WireFormat.JSON, store);
+        assertEquals(400, r.status());
+        assertTrue(r.body().toString().contains("Mooncake publishes none"), r.body().toString());
+
         assertEquals(200, server.post("/register", WireFormat.JSON,
                 gemmaGroups(ApiTestServer.registration("g1", 0, e.endpoint))).status());
         Engine other = new Engine();

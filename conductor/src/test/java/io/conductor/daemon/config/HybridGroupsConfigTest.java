@@ -58,6 +58,10 @@ class HybridGroupsConfigTest {
         assertTrue(p.getFirst().contains("unsupported group kind \"cross_attention\""), p.toString());
         p = problems(entry("[{\"kind\": \"mamba\", \"window\": 3}]"));
         assertTrue(p.getFirst().contains("kv_cache_groups[0].window: expected no such key"), p.toString());
+        p = problems(entry("[{\"kind\": \"full_attention\"}, {\"kind\": \"mamba\"}]")
+            .replace("\"vLLM\"", "\"SGLang\""));
+        assertTrue(p.getFirst().contains("kv_cache_groups: expected no kv_cache_groups for a SGLang entry"),
+            p.toString());
         p = problems(entry("[]"));
         assertTrue(p.getFirst().contains("kv_cache_groups: expected an array of 1 to 64 groups"), p.toString());
     }
