@@ -82,6 +82,7 @@ public final class Main {
           CONDUCTOR_ADMIN_API_KEY         when set, POST /register and /unregister need it (X-API-Key)
           CONDUCTOR_EVENT_POLLER_THREADS  ZMQ event poller threads
           CONDUCTOR_EVENT_RCVHWM          ZMQ receive high-water mark per subscription
+          CONDUCTOR_EVENT_MAX_MESSAGE_BYTES  largest ZMQ frame accepted from a publisher (default 16 MiB)
           CONDUCTOR_JAVA_OPTS             extra JVM options (read by bin/mooncake_conductor)
           CONDUCTOR_SKIP_BUILD            1: a source checkout's launcher runs the jar it has, never rebuilds
           CONDUCTOR_WARMUP_SECONDS        start-up warm-up before /ready turns 200 (default 3; 0 = off)

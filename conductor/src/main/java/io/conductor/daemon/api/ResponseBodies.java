@@ -208,7 +208,7 @@ final class ResponseBodies {
         w.key("services").beginArray(services.size());
         for (RegistrySnapshot.Service s : services) {
             ServiceRegistration r = s.registration();
-            w.beginMap(15)
+            w.beginMap(16)
                     .field("Endpoint", r.endpoint())
                     .field("ReplayEndpoint", r.replayEndpoint())
                     .field("Type", r.type().wireName())

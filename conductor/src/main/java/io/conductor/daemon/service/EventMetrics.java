@@ -78,9 +78,15 @@ public final class EventMetrics {
                 .callback(cb -> {
                     for (Map.Entry<ServiceKey, IndexingSink> e : streams.sinks().entrySet()) {
                         ServiceKey k = e.getKey();
-                        for (Map.Entry<String, Long> m : e.getValue().unknownMedia().entrySet()) {
+                        Map<String, Long> media = e.getValue().unknownMedia();
+                        for (Map.Entry<String, Long> m : media.entrySet()) {
                             cb.call(m.getValue(), k.instanceId(), k.tenantId(), Integer.toString(k.dpRank()),
                                     m.getKey());
+                        }
+                        if (!media.containsKey("other")) {
+                            // Every stream shows the family from its registration on, at zero, under the
+                            // overflow name; raw names appear as they are seen.
+                            cb.call(0, k.instanceId(), k.tenantId(), Integer.toString(k.dpRank()), "other");
                         }
                     }
                 }).register(registry);

@@ -145,10 +145,11 @@ public final class StartupWarmup {
     private void runGuarded(String httpHost, int httpPort) {
         long start = System.nanoTime();
         try {
-            long queries = drive(httpHost, httpPort);
-            outcome = String.format("warmed up in %.1f s (%d queries)", (System.nanoTime() - start) / 1e9, queries);
-            LOG.info("event=warmup_done seconds={} queries={}", String.format("%.2f", (System.nanoTime() - start) / 1e9),
-                queries);
+            long[] counts = drive(httpHost, httpPort);
+            outcome = String.format("warmed up in %.1f s (%d queries, %d full hits)", (System.nanoTime() - start) / 1e9,
+                counts[0], counts[1]);
+            LOG.info("event=warmup_done seconds={} queries={} full_hits={}",
+                String.format("%.2f", (System.nanoTime() - start) / 1e9), counts[0], counts[1]);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             outcome = "warm-up interrupted";
@@ -161,8 +162,8 @@ public final class StartupWarmup {
         }
     }
 
-    /** The drive itself; returns the number of queries answered. */
-    private long drive(String httpHost, int httpPort) throws IOException, InterruptedException {
+    /** The drive itself; returns the number of queries answered and of full-hit queries that did hit. */
+    private long[] drive(String httpHost, int httpPort) throws IOException, InterruptedException {
         String base = "http://" + (httpHost.contains(":") ? "[" + httpHost + "]" : httpHost) + ":" + httpPort;
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(REQUEST_TIMEOUT).build();
@@ -221,9 +222,10 @@ public final class StartupWarmup {
         }
     }
 
-    private static long queryLoop(HttpClient http, String base, int[][] sequences, SplittableRandom random,
-                                  long deadline) throws IOException, InterruptedException {
+    private static long[] queryLoop(HttpClient http, String base, int[][] sequences, SplittableRandom random,
+                                    long deadline) throws IOException, InterruptedException {
         long queries = 0;
+        long hits = 0;
         int[] prompt = new int[PROMPT_BLOCKS * BLOCK_SIZE];
         do {
             for (int kind = 0; kind < 6; kind++) {
@@ -249,9 +251,12 @@ public final class StartupWarmup {
                         + new String(answer.body(), StandardCharsets.UTF_8));
                 }
                 queries++;
+                if (kind == 0 || kind == 3) {
+                    hits += longestMatchedPositive(answer.body()) ? 1 : 0;  // msgpack /query of a full hit
+                }
             }
         } while (System.nanoTime() < deadline);
-        return queries;
+        return new long[] {queries, hits};
     }
 
     private static void publish(ZMQ.Socket publisher, long seq, byte[] payload) {

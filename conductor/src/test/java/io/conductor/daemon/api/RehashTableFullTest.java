@@ -128,7 +128,7 @@ class RehashTableFullTest {
                 throw new IllegalStateException(e);
             }
         });
-        assertEquals(1, metric("conductor_event_decode_errors_total{reason=\"unindexed\",stream=\"full|default|0\"}"));
+        assertEquals(1, metric("conductor_event_decode_errors_total{dp_rank=\"0\",instance_id=\"full\",reason=\"unindexed\",tenant=\"default\"}"));
         assertTrue(server.index.stats().blocks() == 3, "blocks " + server.index.stats().blocks());
     }
 }

@@ -50,7 +50,9 @@ class RouteRolesTest {
     }
 
     private ApiTestServer.Response route(Object... extra) throws Exception {
-        Map<String, Object> body = map("model", "qwen", "block_size", 16, "token_ids", prompt);
+        // The longest-prefix policy: what is asserted here is who may be a candidate, not the cost model's choice.
+        Map<String, Object> body = map("model", "qwen", "block_size", 16, "token_ids", prompt,
+                "policy", "longest_prefix");
         body.putAll(map(extra));
         return server.post("/route", WireFormat.JSON, body);
     }

@@ -214,9 +214,9 @@ class ConfigFormatsTest {
 
         assertEquals(List.of(
             "unknown top-level key \"kvevent_instances\": did you mean \"kvevent_instance\"? (known: "
-                + "http_server_port, index, kvevent_instance, native_store)",
+                + "api, cluster, http_server_port, index, kvevent_instance, native_store, routing, snapshot)",
             "unknown top-level key \"http_port\": did you mean \"http_server_port\"? (known: "
-                + "http_server_port, index, kvevent_instance, native_store)"), e.problems());
+                + "api, cluster, http_server_port, index, kvevent_instance, native_store, routing, snapshot)"), e.problems());
     }
 
     @Test
@@ -227,7 +227,7 @@ class ConfigFormatsTest {
 
         assertEquals(List.of(
             "ignoring unknown top-level key \"http_port\": did you mean \"http_server_port\"? (known: "
-                + "http_server_port, index, kvevent_instance, native_store)",
+                + "api, cluster, http_server_port, index, kvevent_instance, native_store, routing, snapshot)",
             "entry \"a\": ignoring unknown field \"blocksize\"",
             "entry \"a\": ignoring legacy \"ip\"/\"port\" because \"endpoint\" is given"), loaded.warnings());
         assertEquals(16, loaded.config().subscriptions().get(0).blockSize());
