@@ -95,7 +95,27 @@ final class DaemonProcess implements AutoCloseable {
      * @return the started process
      */
     static DaemonProcess start(Path logDir, java.util.Map<String, String> env, String... args) throws IOException {
-        Path home = distribution();
+        return launch(distribution(), logDir, env, args);
+    }
+
+    /**
+     * Starts the source checkout's {@code bin/mooncake_conductor ARGS} (for {@code demo}, {@code engine} and
+     * {@code proxy}, which the distribution does not hold), running the jar the reactor built, never rebuilding.
+     *
+     * @param logDir where to write the process output
+     * @param env    variables to set for the process
+     * @param args   the command-line arguments
+     * @return the started process
+     */
+    static DaemonProcess startFromCheckout(Path logDir, java.util.Map<String, String> env, String... args)
+            throws IOException {
+        java.util.Map<String, String> all = new java.util.HashMap<>(env);
+        all.putIfAbsent("CONDUCTOR_SKIP_BUILD", "1");
+        return launch(home(), logDir, all, args);
+    }
+
+    private static DaemonProcess launch(Path home, Path logDir, java.util.Map<String, String> env, String... args)
+            throws IOException {
         List<String> command = new ArrayList<>(DEFAULT_SIGINT);
         command.add(home.resolve("bin/mooncake_conductor").toString());
         command.addAll(List.of(args));

@@ -54,7 +54,7 @@ class DocsExamplesIT {
         assertTrue(examples.size() >= 15, "the docs' curl examples were found: " + examples.size());
 
         String python = pythonWithMsgpack();
-        try (DaemonProcess demo = DaemonProcess.start(tmp, "demo", "--serve")) {
+        try (DaemonProcess demo = DaemonProcess.startFromCheckout(tmp, java.util.Map.of(), "demo", "--serve")) {
             String printed = awaitServing(demo);
             Map<Integer, Integer> ports = portMap(printed);
 

@@ -119,6 +119,32 @@ final class ReplicaFixture implements AutoCloseable {
         await("/ready on " + port + "\n" + d.output(), () -> status(port, "/ready") == 200);
     }
 
+    /**
+     * Waits until the daemon answers and its {@code snapshot-restore} readiness check passes (a restored stream has
+     * resumed, or its resume gave up). For a start whose publishers are gone: {@code /ready} then stays 503, truthfully,
+     * because a static subscription has never connected.
+     */
+    void awaitRestored(DaemonProcess d, int port) throws InterruptedException {
+        d.awaitHealthy(port, DEADLINE);
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        await("the snapshot-restore check on " + port + "\n" + d.output(), () -> {
+            try {
+                for (com.fasterxml.jackson.databind.JsonNode c : json.readTree(DaemonProcess.get(port, "/ready").body())
+                        .path("checks")) {
+                    if ("snapshot-restore".equals(c.path("name").asText())) {
+                        return c.path("ready").asBoolean();
+                    }
+                }
+                return false;
+            } catch (IOException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        });
+    }
+
     int status(int port, String path) {
         try {
             return DaemonProcess.get(port, path).statusCode();

@@ -60,10 +60,12 @@ class SnapshotRestartIT {
         engine.close();
 
         DaemonProcess d = fx.startDaemon(config, port);
-        fx.awaitReady(d, port);
+        fx.awaitRestored(d, port);
         hit = fx.gpuHit(port, "sim-0", tokens);
 
         assertTrue(hit >= 48, "restored hit " + hit + "\n" + d.output());
+        // Serving the restored blocks, while /ready says truthfully that the static subscription never connected.
+        assertEquals(503, fx.status(port, "/ready"), d.output());
         assertTrue(d.output().contains("event=snapshot_loaded source=file"), d.output());
     }
 
@@ -131,7 +133,7 @@ class SnapshotRestartIT {
         Files.write(snapshotFile, bytes);
 
         DaemonProcess d = fx.startDaemon(config, port);
-        fx.awaitReady(d, port);
+        fx.awaitRestored(d, port);
 
         assertTrue(d.output().contains("event=snapshot_rejected") && d.output().contains("checksum"), d.output());
         assertEquals(0, fx.gpuHit(port, "sim-0", tokens), "never a half-loaded index");
