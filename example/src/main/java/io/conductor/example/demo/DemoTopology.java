@@ -29,7 +29,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class DemoTopology implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
 
     /** Name the simulated engines serve and register. */
     public static final String MODEL = "sim-qwen";
