@@ -522,6 +522,10 @@ public final class ApiRoutes {
         res.setContentLength(reply.body().length);
         try {
             res.getOutputStream().write(reply.body());
+            if (reply.status() == 413 || reply.status() == 503) {
+                // Send it now: completing the exchange would first wait for the rest of a body we refused.
+                res.flushBuffer();
+            }
         } catch (IOException e) {
             LOG.debug("client went away before the response was written", e);
         }

@@ -87,8 +87,9 @@ class MemoryAdmissionTest {
         try (ApiTestServer server = new ApiTestServer(ApiLimits.defaults(), budget);
                 Socket idle = new Socket(InetAddress.getLoopbackAddress(), server.app.port());
                 Socket slow = new Socket(InetAddress.getLoopbackAddress(), server.app.port())) {
-            // Declares 16 MiB, sends one byte: holds one small read buffer, not the declared size.
-            start(idle, 16 << 20).write(0x83);
+            // Declares 1.9 MB (within the request budget), sends one byte: holds one small read buffer, not the
+            // declared size.
+            start(idle, 1_900_000).write(0x83);
             idle.getOutputStream().flush();
             awaitInFlight(budget, 1, 64 * 1024);
             // Declares 1 MB, sends 700 KB: its buffer has grown to hold what came (at most the declared size; the
