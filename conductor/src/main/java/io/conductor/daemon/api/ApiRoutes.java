@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * logged and answered {@code 500 {"error": "internal error"}}, which bad input never reaches.
  *
  * <p>Thread-safe: handlers keep per-request state on the request thread and touch shared state only through the
- * thread-safe {@link ConductorService}, {@link RoutePolicy} and {@link ApiMetrics}.
+ * thread-safe {@link ConductorService}, {@link RoutePolicy}, {@link RoutingModel} and {@link ApiMetrics}.
  */
 public final class ApiRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);

@@ -50,6 +50,7 @@ final class LoadLedger implements StoredBlocksListener {
         final long promptTokens;
         final long uncachedTokens;
         final long predictedQueueNanos;
+        /** Start and end on the ledger's clock plus the queue's {@code shift} at the time they were last set. */
         long start;
         long finish;
         boolean started;
@@ -80,6 +81,11 @@ final class LoadLedger implements StoredBlocksListener {
     private static final class Queue {
         final ArrayDeque<Reservation> fifo = new ArrayDeque<>();
         long busyUntil;
+        /**
+         * How far every reservation in the queue has moved up since it was placed, by removals at the head: their
+         * stored times minus this are their times. Makes the common removal (the oldest) O(1).
+         */
+        long shift;
     }
 
     private final long ttlNanos;
@@ -180,7 +186,7 @@ final class LoadLedger implements StoredBlocksListener {
         if (q.fifo.size() >= MAX_PER_INSTANCE) {
             Reservation oldest = q.fifo.pollFirst();
             if (oldest != null) {
-                shiftAfterRemoval(q, oldest, now);
+                shiftAfterRemoval(q, oldest, now, true);
                 byRouteId.remove(oldest.routeId);
                 waiting -= oldest.started || !oldest.hasReleaseHash ? 0 : 1;
                 ended.incrementAndGet(End.EVICTED.ordinal());
@@ -189,9 +195,9 @@ final class LoadLedger implements StoredBlocksListener {
         long start = Math.max(now, q.busyUntil);
         Reservation r = new Reservation(nextRouteId++, instanceId, releaseHash, hasReleaseHash, workNanos,
                 now + ttlNanos, promptTokens, uncachedTokens, start - now);
-        r.start = start;
-        r.finish = start + workNanos;
-        q.busyUntil = r.finish;
+        r.start = start + q.shift;
+        r.finish = r.start + workNanos;
+        q.busyUntil = start + workNanos;
         q.fifo.addLast(r);
         byRouteId.put(r.routeId, r);
         waiting += hasReleaseHash ? 1 : 0;
@@ -256,7 +262,7 @@ final class LoadLedger implements StoredBlocksListener {
         r.started = true;
         waiting--;
         started.incrementAndGet();
-        long delta = r.start - now;
+        long delta = r.start - q.shift - now;
         if (delta == 0) {
             return;
         }
@@ -270,7 +276,7 @@ final class LoadLedger implements StoredBlocksListener {
                 other.finish -= delta;
             }
         }
-        q.busyUntil = Math.max(q.busyUntil - delta, r.finish);
+        q.busyUntil = Math.max(q.busyUntil - delta, r.finish - q.shift);
     }
 
     /**
@@ -311,20 +317,29 @@ final class LoadLedger implements StoredBlocksListener {
     }
 
     private void release(Queue q, Reservation r, long now, End why) {
+        boolean head = q.fifo.peekFirst() == r;
         q.fifo.remove(r);
-        shiftAfterRemoval(q, r, now);
+        shiftAfterRemoval(q, r, now, head);
         byRouteId.remove(r.routeId);
         waiting -= r.started || !r.hasReleaseHash ? 0 : 1;
         ended.incrementAndGet(why.ordinal());
     }
 
-    /** Takes what was left of {@code r} out of the queue: the end and every later slot move up by it. */
-    private static void shiftAfterRemoval(Queue q, Reservation r, long now) {
-        long left = Math.clamp(r.finish - Math.max(now, r.start), 0, r.workNanos);
+    /**
+     * Takes what was left of {@code r} (already out of the queue) out of the schedule: the end and every later
+     * slot move up by it. For the former head every remaining reservation is later, so the queue's shift moves
+     * them all at once.
+     */
+    private static void shiftAfterRemoval(Queue q, Reservation r, long now, boolean head) {
+        long left = Math.clamp(r.finish - q.shift - Math.max(now, r.start - q.shift), 0, r.workNanos);
         if (left == 0) {
             return;
         }
         q.busyUntil -= left;
+        if (head) {
+            q.shift += left;
+            return;
+        }
         for (Reservation later : q.fifo) {
             if (later.start >= r.finish) {
                 later.start -= left;
@@ -337,7 +352,7 @@ final class LoadLedger implements StoredBlocksListener {
     private void expire(Queue q, long now) {
         while (!q.fifo.isEmpty() && q.fifo.peekFirst().expiresAt - now <= 0) {
             Reservation r = q.fifo.pollFirst();
-            shiftAfterRemoval(q, r, now);
+            shiftAfterRemoval(q, r, now, true);
             byRouteId.remove(r.routeId);
             waiting -= r.started || !r.hasReleaseHash ? 0 : 1;
             ended.incrementAndGet(End.TTL.ordinal());

@@ -85,13 +85,17 @@ public final class RoutingModel implements AutoCloseable {
     }
 
     /**
-     * Takes a {@code /feedback} report of a registered instance: ends its reservation, records the prediction
-     * error, and refines the instance's prefill cost from the observed duration (the prefill duration, or the
-     * TTFT of a request that was predicted to wait for nothing).
+     * Takes a {@code /feedback} report of a registered instance: ends its reservation (the named one, else the
+     * instance's oldest), records the prediction error of a named reservation, and refines the instance's prefill
+     * cost from the observed duration (the prefill duration, or the TTFT of a named request that was predicted to
+     * wait for nothing).
      */
     void feedback(OtherRequestReaders.Feedback f) {
         long now = ledger.now();
-        LoadLedger.Reservation r = ledger.releaseByFeedback(f.instanceId(), f.routeId(), now);
+        LoadLedger.Reservation released = ledger.releaseByFeedback(f.instanceId(), f.routeId(), now);
+        // Without a route id the oldest reservation ends, but it may be another request's: its predictions and
+        // prompt length are not this report's.
+        LoadLedger.Reservation r = f.routeId() != 0 ? released : null;
         if (r != null) {
             if (f.prefillMillis() >= 0) {
                 metrics.predictionError(f.instanceId(), "prefill", r.predictedPrefillNanos() / 1e9,
