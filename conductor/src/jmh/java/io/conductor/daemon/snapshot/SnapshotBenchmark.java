@@ -117,6 +117,35 @@ public class SnapshotBenchmark {
     }
 
     /**
+     * One write and one load outside JMH, printing wall and thread CPU time: on a machine shared with other
+     * builds the CPU time is the figure that does not depend on how many other processes want the cores. Run:
+     * {@code java -Xmx5g -cp "conductor/target/test-classes:conductor/target/classes:$(cat conductor/target/jmh.classpath)"
+     * io.conductor.daemon.snapshot.SnapshotBenchmark} (after {@code bin/bench conductor -l}).
+     *
+     * @param args ignored
+     * @throws Exception on any failure
+     */
+    public static void main(String[] args) throws Exception {
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        SnapshotBenchmark b = new SnapshotBenchmark();
+        b.setup();
+        for (int round = 0; round < 3; round++) {
+            long w0 = System.nanoTime();
+            long c0 = cpu.getCurrentThreadCpuTime();
+            long size = b.write();
+            long w1 = System.nanoTime();
+            long c1 = cpu.getCurrentThreadCpuTime();
+            long pairs = b.load();
+            long w2 = System.nanoTime();
+            long c2 = cpu.getCurrentThreadCpuTime();
+            System.out.printf("round %d: write %d bytes wall %d ms cpu %d ms; load %d pairs wall %d ms cpu %d ms%n",
+                    round, size, (w1 - w0) / 1_000_000, (c1 - c0) / 1_000_000, pairs, (w2 - w1) / 1_000_000,
+                    (c2 - c1) / 1_000_000);
+        }
+        b.tearDown();
+    }
+
+    /**
      * Reads, checks and decodes the file, then restores every rank into a fresh index.
      *
      * @return pairs restored
