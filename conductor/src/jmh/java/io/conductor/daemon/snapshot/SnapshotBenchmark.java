@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Snapshot of 10M (block, owner) pairs: 8 ranks of one context holding 1.25M blocks each, half of every rank's
  * blocks shared with the next rank (so owner sets are inline pairs and arena lists, as in a real fleet).
- * {@code write} exports every rank and writes the file (atomic rename, fsync); {@code load} reads and checks the
+ * {@code write} exports every rank ({@link PrefixIndex#exportRanks}, one table scan, as the daemon's snapshot
+ * taker does) and writes the file (atomic rename, fsync); {@code load} reads and checks the
  * file, decodes it and restores every rank into a fresh index. The file size and the index's accounted bytes are
  * printed at setup. Run: {@code bin/bench conductor SnapshotBenchmark -jvmArgs -Xmx6g}.
  */
@@ -92,9 +93,11 @@ public class SnapshotBenchmark {
 
     private IndexSnapshot take() {
         List<StreamSnapshot> streams = new ArrayList<>();
-        for (RankHandle h : ranks) {
+        List<io.conductor.index.prefix.RankBlocks> blocks = index.exportRanks(ranks);
+        for (int i = 0; i < ranks.size(); i++) {
+            RankHandle h = ranks.get(i);
             streams.add(new StreamSnapshot(new ServiceKey(h.instanceId(), "default", 0), CTX, "p",
-                    "tcp://127.0.0.1:1", 1000, 0, false, index.exportRank(h)));
+                    "tcp://127.0.0.1:1", 1000, 0, false, blocks.get(i)));
         }
         return new IndexSnapshot(System.currentTimeMillis(), streams);
     }
