@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Snapshot of 10M (block, owner) pairs: 8 ranks of one context holding 1.25M blocks each, half of every rank's
  * blocks shared with the next rank (so owner sets are inline pairs and arena lists, as in a real fleet).
- * {@code write} exports every rank and writes the file (atomic rename, fsync); {@code load} reads and checks the
+ * {@code write} exports every rank ({@link PrefixIndex#exportRanks}, one table scan, as the daemon's snapshot
+ * taker does) and writes the file (atomic rename, fsync); {@code load} reads and checks the
  * file, decodes it and restores every rank into a fresh index. The file size and the index's accounted bytes are
  * printed at setup. Run: {@code bin/bench conductor SnapshotBenchmark -jvmArgs -Xmx6g}.
  */
@@ -92,9 +93,11 @@ public class SnapshotBenchmark {
 
     private IndexSnapshot take() {
         List<StreamSnapshot> streams = new ArrayList<>();
-        for (RankHandle h : ranks) {
+        List<io.conductor.index.prefix.RankBlocks> blocks = index.exportRanks(ranks);
+        for (int i = 0; i < ranks.size(); i++) {
+            RankHandle h = ranks.get(i);
             streams.add(new StreamSnapshot(new ServiceKey(h.instanceId(), "default", 0), CTX, "p",
-                    "tcp://127.0.0.1:1", 1000, 0, false, index.exportRank(h)));
+                    "tcp://127.0.0.1:1", 1000, 0, false, blocks.get(i)));
         }
         return new IndexSnapshot(System.currentTimeMillis(), streams);
     }
@@ -114,6 +117,35 @@ public class SnapshotBenchmark {
     @Benchmark
     public long write() throws IOException {
         return file.write(take());
+    }
+
+    /**
+     * One write and one load outside JMH, printing wall and thread CPU time: on a machine shared with other
+     * builds the CPU time is the figure that does not depend on how many other processes want the cores. Run:
+     * {@code java -Xmx5g -cp "conductor/target/test-classes:conductor/target/classes:$(cat conductor/target/jmh.classpath)"
+     * io.conductor.daemon.snapshot.SnapshotBenchmark} (after {@code bin/bench conductor -l}).
+     *
+     * @param args ignored
+     * @throws Exception on any failure
+     */
+    public static void main(String[] args) throws Exception {
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        SnapshotBenchmark b = new SnapshotBenchmark();
+        b.setup();
+        for (int round = 0; round < 3; round++) {
+            long w0 = System.nanoTime();
+            long c0 = cpu.getCurrentThreadCpuTime();
+            long size = b.write();
+            long w1 = System.nanoTime();
+            long c1 = cpu.getCurrentThreadCpuTime();
+            long pairs = b.load();
+            long w2 = System.nanoTime();
+            long c2 = cpu.getCurrentThreadCpuTime();
+            System.out.printf("round %d: write %d bytes wall %d ms cpu %d ms; load %d pairs wall %d ms cpu %d ms%n",
+                    round, size, (w1 - w0) / 1_000_000, (c1 - c0) / 1_000_000, pairs, (w2 - w1) / 1_000_000,
+                    (c2 - c1) / 1_000_000);
+        }
+        b.tearDown();
     }
 
     /**

@@ -68,14 +68,41 @@ public final class SnapshotTaker {
      * @return the snapshot
      */
     public IndexSnapshot take() {
-        List<StreamSnapshot> out = new ArrayList<>();
+        List<ServiceRegistration> regs = new ArrayList<>();
+        List<RankHandle> ranks = new ArrayList<>();
+        List<AppliedPosition> before = new ArrayList<>();
         for (RegistrySnapshot.Service service : registry.snapshot().services()) {
-            StreamSnapshot s = takeStream(service.registration());
+            ServiceRegistration r = service.registration();
+            RankHandle rank = r.type().isEngine() && r.profile() != null ? streams.rank(r.key()) : null;
+            AppliedPosition p = rank == null ? null : events.position(r.key());
+            if (p != null) {
+                regs.add(r);
+                ranks.add(rank);
+                before.add(p);
+            }
+        }
+        // Every rank in one pass per context table; a stream whose epoch moved meanwhile is retried alone.
+        List<RankBlocks> blocks = index.exportRanks(ranks);
+        List<StreamSnapshot> out = new ArrayList<>();
+        for (int i = 0; i < regs.size(); i++) {
+            ServiceRegistration r = regs.get(i);
+            AppliedPosition after = events.position(r.key());
+            if (after == null || !ranks.get(i).isActive()) {
+                continue;
+            }
+            StreamSnapshot s = after.epoch() == before.get(i).epoch()
+                    ? stream(r, before.get(i), blocks.get(i)) : takeStream(r);
             if (s != null) {
                 out.add(s);
             }
         }
         return new IndexSnapshot(System.currentTimeMillis(), out);
+    }
+
+    private StreamSnapshot stream(ServiceRegistration r, AppliedPosition position, RankBlocks blocks) {
+        boolean stale = "stale".equals(events.streamState(r.key()));
+        return new StreamSnapshot(r.key(), r.context(), profileString(java.util.Objects.requireNonNull(r.profile())),
+                r.endpoint(), position.seq(), position.epoch(), stale, blocks);
     }
 
     private @Nullable StreamSnapshot takeStream(ServiceRegistration r) {
@@ -98,9 +125,7 @@ public final class SnapshotTaker {
                 return null;
             }
             if (after.epoch() == before.epoch()) {
-                boolean stale = "stale".equals(events.streamState(r.key()));
-                return new StreamSnapshot(r.key(), r.context(), profileString(profile), r.endpoint(), before.seq(),
-                        before.epoch(), stale, blocks);
+                return stream(r, before, blocks);
             }
         }
         return null;

@@ -193,6 +193,37 @@ final class BlockTable extends SeqlockSlots {
         }
     }
 
+    /**
+     * Like {@link #exportOwner} for several owners of this table in one scan of the slots: {@code outs[k]}
+     * receives the blocks of {@code owners[k]}.
+     */
+    void exportOwners(int[] owners, RankBlocks[] outs) {
+        final long[] s = slots;
+        final int cap = mask + 1;
+        final int n = owners.length;
+        for (int i = 0; i < cap; i++) {
+            long m = s[2 * i + 1];
+            if (m == 0) {
+                continue;
+            }
+            if ((m & ARENA_FORM) == 0) {
+                int o = (int) m >>> 3;
+                for (int k = 0; k < n; k++) {
+                    if (owners[k] == o) {
+                        outs[k].add(loraOf(m), s[2 * i], (int) m & 7, depthOfMeta(m));
+                    }
+                }
+                continue;
+            }
+            for (int k = 0; k < n; k++) {
+                int tiers = tiersAtSlot(m, owners[k]);
+                if (tiers != 0) {
+                    outs[k].add(loraOf(m), s[2 * i], tiers, depthOfMeta(m));
+                }
+            }
+        }
+    }
+
     private int tiersAtSlot(long m, int owner) {
         if ((m & ARENA_FORM) == 0) {
             int p = (int) m;

@@ -296,6 +296,46 @@ public final class PrefixIndex<P> {
     }
 
     /**
+     * Like {@link #exportRank} for several ranks at once: ranks of the same context are exported in one scan of
+     * its table (a snapshot of many ranks reads each table once, not once per rank).
+     *
+     * @param handles the ranks
+     * @return their blocks, in the order of {@code handles}; empty for a rank no longer registered
+     */
+    public List<RankBlocks> exportRanks(List<RankHandle> handles) {
+        writer.lock();
+        try {
+            RankBlocks[] outs = new RankBlocks[handles.size()];
+            Map<ContextState, List<Integer>> byContext = new java.util.IdentityHashMap<>();
+            for (int i = 0; i < outs.length; i++) {
+                RankHandle h = handles.get(i);
+                ContextState cs = h.context;
+                outs[i] = new RankBlocks(h.owner < cs.table.ownerPairs.length ? cs.table.ownerPairs[h.owner] : 0);
+                if (h.active) {
+                    byContext.computeIfAbsent(cs, c -> new ArrayList<>()).add(i);
+                }
+            }
+            for (Map.Entry<ContextState, List<Integer>> e : byContext.entrySet()) {
+                ContextState cs = e.getKey();
+                List<Integer> idx = e.getValue();
+                int[] owners = new int[idx.size()];
+                RankBlocks[] group = new RankBlocks[idx.size()];
+                for (int k = 0; k < owners.length; k++) {
+                    owners[k] = handles.get(idx.get(k)).owner;
+                    group[k] = outs[idx.get(k)];
+                    for (String name : cs.loraNames()) {
+                        group[k].lora(name);
+                    }
+                }
+                cs.table.exportOwners(owners, group);
+            }
+            return List.of(outs);
+        } finally {
+            writer.unlock();
+        }
+    }
+
+    /**
      * Adds blocks to a rank as if its stream had stored them, keeping each block's tiers and chain depth (a
      * snapshot being restored). Blocks beyond the memory budget are dropped and counted like stored blocks
      * ({@link IndexStats#droppedForBudget}); a LoRA the context has no room for drops its blocks

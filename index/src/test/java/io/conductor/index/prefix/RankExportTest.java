@@ -67,6 +67,24 @@ class RankExportTest extends IndexFixture {
     }
 
     @Test
+    void shouldExportSeveralRanksInOneScanAsEachAlone() {
+        RankHandle a = rank("a", 0);
+        RankHandle b = rank("b", 0);
+        RankHandle c = rank("c", 1);
+        store(a, Tier.GPU, 1000, 0, 20);
+        store(b, Tier.GPU, 1000, 5, 30);
+        store(b, Tier.CPU, 1000, 0, 3);
+        store(c, "adapter", Tier.DISK, 1000, 0, 7);
+
+        List<RankBlocks> all = index.exportRanks(List.of(c, a, b));
+
+        assertEquals(contents(index.exportRank(c)), contents(all.get(0)));
+        assertEquals(contents(index.exportRank(a)), contents(all.get(1)));
+        assertEquals(contents(index.exportRank(b)), contents(all.get(2)));
+        assertEquals(20, all.get(1).size());
+    }
+
+    @Test
     void shouldRestoreNothingIntoAnUnregisteredRank() {
         RankHandle a = rank("a", 0);
         store(a, Tier.GPU, 1000, 0, 3);
