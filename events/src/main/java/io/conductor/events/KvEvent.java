@@ -53,6 +53,9 @@ public final class KvEvent {
     private int objectKeyLength = ABSENT_INT;
     private @Nullable String objectKey;
     private @Nullable String cacheSalt;
+    /** Whether {@link #cacheSalt()} already looked into {@code extra_keys} for this event. */
+    private boolean extraSaltResolved;
+    private final MsgpackReader extraKeysReader = new MsgpackReader();
     private @Nullable String sessionId;
     private @Nullable String ownership;
     private boolean bigramTokens;
@@ -136,7 +139,43 @@ public final class KvEvent {
      * block chain, so salted and unsalted blocks with the same tokens are different blocks.
      */
     public @Nullable String cacheSalt() {
+        if (cacheSalt == null && !extraSaltResolved) {
+            extraSaltResolved = true;
+            cacheSalt = firstBlockSalt();
+        }
         return cacheSalt;
+    }
+
+    /**
+     * vLLM puts the request's cache salt into the extra keys of block 0 only, after the LoRA name (hashing.md 3).
+     * For a run that starts at block 0 (no parent), the salt is therefore the last string of the first tuple: the
+     * only one without a LoRA, the second with one. Parsed on demand (token-rehash mode asks; the decoder does not
+     * pay for it); allocates the salt string when there is one. The bytes were validated by the batch walk.
+     */
+    private @Nullable String firstBlockSalt() {
+        if (extraKeysLength <= 0 || hasParentHash || kind != EventKind.BLOCKS_STORED) {
+            return null;
+        }
+        final MsgpackReader r = extraKeysReader;
+        r.wrap(raw, extraKeysOffset, extraKeysLength);
+        if (!r.isArrayNext() || r.readArrayHeader() == 0 || !r.isArrayNext()) {
+            return null;
+        }
+        final int m = r.readArrayHeader();
+        int strings = 0;
+        int lastOffset = 0;
+        int lastLength = 0;
+        for (int j = 0; j < m; j++) {
+            if (r.isStrNext()) {
+                strings++;
+                lastLength = r.readStr();
+                lastOffset = r.lastRawOffset();
+            } else {
+                r.skipValue();
+            }
+        }
+        return strings >= (loraName == null ? 1 : 2) && lastLength > 0
+                ? new String(raw, lastOffset, lastLength, StandardCharsets.UTF_8) : null;
     }
 
     /** The request's session ({@code session_id}: vLLM #51381, SGLang metadata), or {@code null}. */
@@ -349,6 +388,7 @@ public final class KvEvent {
         objectKeyLength = ABSENT_INT;
         objectKey = null;
         cacheSalt = null;
+        extraSaltResolved = false;
         sessionId = null;
         ownership = null;
         bigramTokens = false;

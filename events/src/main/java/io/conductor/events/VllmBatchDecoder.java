@@ -40,10 +40,6 @@ final class VllmBatchDecoder extends BatchDecoder {
     private static final int MIN_REMOVED = 2;
 
     private final boolean sglang;
-    /** Strings in the first tuple of the current event's {@code extra_keys}, and where the last one is. */
-    private int firstBlockStrings;
-    private int firstBlockLastStringOffset;
-    private int firstBlockLastStringLength;
 
     VllmBatchDecoder(boolean sglang) {
         this.sglang = sglang;
@@ -57,7 +53,6 @@ final class VllmBatchDecoder extends BatchDecoder {
     @Override
     void decodeEvent(KvEvent event) {
         final MsgpackReader r = reader;
-        firstBlockStrings = 0;
         if (r.isArrayNext()) {
             decodeArrayEvent(event, r);
         } else if (r.isMapNext()) {
@@ -139,9 +134,6 @@ final class VllmBatchDecoder extends BatchDecoder {
         }
         for (; field < n; field++) {
             r.skipValue(); // fields of newer releases
-        }
-        if (firstBlockStrings > 0) {
-            resolveVllmSalt(event);
         }
     }
 
@@ -256,9 +248,6 @@ final class VllmBatchDecoder extends BatchDecoder {
             throw DecodeException.of(DropReason.MISSING_FIELD, "%s without block_hashes", kind);
         }
         event.kind(kind);
-        if (firstBlockStrings > 0) {
-            resolveVllmSalt(event);
-        }
     }
 
     private static EventKind readTag(MsgpackReader r) {
@@ -370,42 +359,13 @@ final class VllmBatchDecoder extends BatchDecoder {
                 strings.intern(r.buffer(), r.lastRawOffset(), length));
     }
 
-    private void readExtraKeys(KvEvent event, MsgpackReader r) {
+    private static void readExtraKeys(KvEvent event, MsgpackReader r) {
         if (r.tryReadNil()) {
             return;
         }
         final int start = r.position();
-        if (r.isArrayNext() && r.readArrayHeader() > 0 && r.isArrayNext()) {
-            // The first block's tuple: remember its strings (LoRA name first when a LoRA is set, the salt last).
-            final int m = r.readArrayHeader();
-            for (int j = 0; j < m; j++) {
-                if (r.isStrNext()) {
-                    firstBlockStrings++;
-                    firstBlockLastStringLength = r.readStr();
-                    firstBlockLastStringOffset = r.lastRawOffset();
-                } else {
-                    r.skipValue();
-                }
-            }
-        }
-        r.position(start);
         r.skipValue();
         event.extraKeys(start, r.position() - start);
-    }
-
-    /**
-     * vLLM puts the request's cache salt into the extra keys of block 0 only, after the LoRA name (hashing.md 3).
-     * For a run that starts at block 0 (no parent), the salt is therefore the last string of the first tuple: the
-     * only one without a LoRA, the second with one. Exposed as {@link KvEvent#cacheSalt()} so token-rehash mode
-     * keeps salted blocks apart, as SGLang's salts are.
-     */
-    private void resolveVllmSalt(KvEvent event) {
-        if (sglang || event.kind() != EventKind.BLOCKS_STORED || event.hasParentHash() || event.cacheSalt() != null) {
-            return;
-        }
-        if (firstBlockStrings >= (event.loraName() == null ? 1 : 2) && firstBlockLastStringLength > 0) {
-            event.cacheSalt(strings.intern(reader.buffer(), firstBlockLastStringOffset, firstBlockLastStringLength));
-        }
     }
 
     private static void readGroupIdx(KvEvent event, MsgpackReader r) {
