@@ -6,11 +6,15 @@ package is importable, else JSON (the conductor answers each request in the form
     from conductor_client import ConductorClient
 
     conductor = ConductorClient("127.0.0.1:13333", timeout=0.5)
+    # or, with replicas (docs/operations.md, "High availability"): failover between them
+    conductor = ConductorClient(["10.0.0.11:13333", "10.0.0.12:13333", "10.0.0.13:13333"], timeout=0.5)
     decision = conductor.route("Qwen/Qwen3-8B", token_ids, candidates=["prefill-0", "prefill-1"], block_size=16)
     url = prefill_urls[decision.instance_id]        # decision.fallback is True when the conductor was unreachable
 
-Every call has a timeout. ``route()`` never fails for a proxy: when the conductor cannot be reached (connection
-refused, timeout, 5xx), it picks the next candidate round robin, logs a warning (once per outage, and the
+Every call has a timeout. With several addresses (replicas of one conductor cluster), a call that cannot reach
+the current replica (connection refused, timeout, 5xx) is tried on the next ones in turn, and the first that
+answers becomes the current replica (logged once per switch). ``route()`` never fails for a proxy: when no
+conductor can be reached, it picks the next candidate round robin, logs a warning (once per outage, and the
 recovery) and returns a decision with ``fallback=True`` and ``reason="fallback_round_robin"``. ``query()`` then
 returns an empty answer with ``fallback=True``; ``feedback()`` returns False. ``register()`` and ``unregister()``
 are administrative and raise ``ConductorUnavailable`` instead. A 4xx answer is the caller's mistake and raises
@@ -42,7 +46,12 @@ FALLBACK_REASON = "fallback_round_robin"
 
 
 class ConductorUnavailable(Exception):
-    """The conductor could not be reached (refused, timed out) or failed (5xx)."""
+    """The conductor could not be reached (refused, timed out) or failed (5xx). ``reason`` is the conductor's
+    reason when it answered (e.g. ``cluster_unavailable``: etcd is down for every replica, so no failover)."""
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ConductorError(Exception):
@@ -97,6 +106,22 @@ class QueryAnswer:
         return "QueryAnswer(instances=%r, fallback=%r)" % (self.instances, self.fallback)
 
 
+def _base_urls(address):
+    """One address, a comma-separated string of them, or a list -> the base URLs, in order, without duplicates."""
+    if isinstance(address, str):
+        parts = address.split(",")
+    else:
+        parts = list(address)
+    bases = []
+    for part in parts:
+        base = _base_url(part)
+        if base not in bases:
+            bases.append(base)
+    if not bases:
+        raise ValueError("conductor address must not be empty")
+    return bases
+
+
 def _base_url(address):
     """``host:port`` or ``http(s)://host:port[/]`` -> the base URL without a trailing slash."""
     address = address.strip()
@@ -108,7 +133,8 @@ def _base_url(address):
 
 
 class ConductorClient:
-    """A conductor at ``address`` (``host:port`` or a URL).
+    """A conductor at ``address`` (``host:port`` or a URL), or replicas of one at several addresses (a list, or a
+    comma-separated string), tried in turn when the current one cannot be reached.
 
     ``timeout``: seconds per call (connect and read), small by default because a proxy waits on it;
     ``admin_key``: sent as ``X-API-Key`` to ``register``/``unregister`` (``CONDUCTOR_ADMIN_API_KEY``);
@@ -116,8 +142,9 @@ class ConductorClient:
     """
 
     def __init__(self, address, timeout=0.5, admin_key=None, use_msgpack=None, logger=None):
-        # The one place that knows the address; everything else goes through _post/_get.
-        self._base = _base_url(address)
+        # The one place that knows the addresses; everything else goes through _post.
+        self._bases = _base_urls(address)
+        self._current = 0
         self.timeout = float(timeout)
         self.admin_key = admin_key
         if use_msgpack and msgpack is None:
@@ -130,8 +157,13 @@ class ConductorClient:
 
     @property
     def address(self):
-        """The conductor's base URL."""
-        return self._base
+        """The current conductor's base URL (the replica the last call reached, else the first)."""
+        return self._bases[self._current]
+
+    @property
+    def addresses(self):
+        """Every configured base URL, in order."""
+        return list(self._bases)
 
     # ------------------------------------------------------------------ API
 
@@ -236,16 +268,39 @@ class ConductorClient:
             self._down = True
         if first:
             self._log.warning("conductor %s unreachable (%s): routing round robin until it answers again",
-                              self._base, error)
+                              ", ".join(self._bases), error)
 
     def _came_back(self):
         if self._down:
             with self._lock:
                 was_down, self._down = self._down, False
             if was_down:
-                self._log.warning("conductor %s answers again: cache-aware routing resumed", self._base)
+                self._log.warning("conductor %s answers again: cache-aware routing resumed", self.address)
 
     def _post(self, path, body, admin=False):
+        """Posts to the current replica, then to the others in turn while one cannot be reached."""
+        with self._lock:
+            start = self._current
+        last = None
+        for step in range(len(self._bases)):
+            index = (start + step) % len(self._bases)
+            try:
+                answer = self._post_to(self._bases[index], path, body, admin)
+            except ConductorUnavailable as e:
+                last = e
+                if e.reason == "cluster_unavailable":
+                    break  # the shared registration store is down for every replica: asking another won't help
+                continue
+            if index != start:
+                with self._lock:
+                    self._current = index
+                self._log.warning("conductor %s unreachable (%s): failed over to %s", self._bases[start],
+                                  last, self._bases[index])
+            self._came_back()
+            return answer
+        raise last
+
+    def _post_to(self, base, path, body, admin):
         if self.use_msgpack:
             data = msgpack.packb(body, use_bin_type=True)
             content_type = "application/msgpack"
@@ -255,19 +310,19 @@ class ConductorClient:
         headers = {"Content-Type": content_type, "Accept": content_type}
         if admin and self.admin_key:
             headers["X-API-Key"] = self.admin_key
-        request = urllib.request.Request(self._base + path, data=data, headers=headers, method="POST")
+        request = urllib.request.Request(base + path, data=data, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 answer = self._decode(response.headers.get("Content-Type", ""), response.read())
         except urllib.error.HTTPError as e:
             answer = self._decode(e.headers.get("Content-Type", "") if e.headers else "", e.read())
             if e.code >= 500:
-                raise ConductorUnavailable("HTTP %d from %s%s: %s" % (e.code, self._base, path, answer)) from e
+                raise ConductorUnavailable("HTTP %d from %s%s: %s" % (e.code, base, path, answer),
+                                           answer.get("reason") if isinstance(answer, dict) else None) from e
             self._came_back()
             raise ConductorError(e.code, answer) from e
         except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as e:
-            raise ConductorUnavailable("%s%s: %s" % (self._base, path, getattr(e, "reason", e))) from e
-        self._came_back()
+            raise ConductorUnavailable("%s%s: %s" % (base, path, getattr(e, "reason", e))) from e
         return answer
 
     @staticmethod

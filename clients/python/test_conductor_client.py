@@ -138,7 +138,43 @@ class Unreachable(unittest.TestCase):
             server.close()
 
 
+@unittest.skipUnless("CONDUCTOR_ADDRESS" in ENV, "CONDUCTOR_ADDRESS not set: needs a running conductor")
+class Failover(unittest.TestCase):
+    """Replicas: a dead first address fails over to the live one, which then stays current."""
+
+    def test_a_dead_replica_fails_over_to_a_live_one_and_stays_there(self):
+        dead = ENV.get("CONDUCTOR_TEST_DEAD_ADDRESS", "127.0.0.1:9")
+        client = ConductorClient([dead, ENV["CONDUCTOR_ADDRESS"]], timeout=5)
+        model, block = ENV["CONDUCTOR_TEST_MODEL"], int(ENV["CONDUCTOR_TEST_BLOCK_SIZE"])
+        cached, other = ENV["CONDUCTOR_TEST_CACHED_INSTANCE"], ENV["CONDUCTOR_TEST_OTHER_INSTANCE"]
+        with self.assertLogs("conductor_client", level="WARNING") as logs:
+            decision = client.route(model, env_tokens(), candidates=[other, cached], block_size=block)
+        self.assertFalse(decision.fallback, "a live replica answered, no round robin")
+        self.assertEqual(cached, decision.instance_id)
+        self.assertIn("failed over to", "\n".join(logs.output))
+        self.assertEqual(conductor_client._base_url(ENV["CONDUCTOR_ADDRESS"]), client.address)
+        answer = client.query(model, env_tokens(), block_size=block)  # straight to the current replica
+        self.assertFalse(answer.fallback)
+        self.assertGreater(answer.longest_matched(cached), 0)
+
+    def test_every_replica_dead_falls_back_once(self):
+        dead = ENV.get("CONDUCTOR_TEST_DEAD_ADDRESS", "127.0.0.1:9")
+        client = ConductorClient([dead, "127.0.0.1:1"], timeout=1)
+        with self.assertLogs("conductor_client", level="WARNING") as logs:
+            decision = client.route("m", [1, 2, 3], candidates=["a", "b"])
+        self.assertTrue(decision.fallback)
+        self.assertEqual(1, len(logs.output), logs.output)
+
+
 class AddressHandling(unittest.TestCase):
+    def test_several_addresses_keep_their_order_without_duplicates(self):
+        client = ConductorClient(["h:1", "http://h:2/", "h:1"])
+        self.assertEqual(["http://h:1", "http://h:2"], client.addresses)
+        self.assertEqual("http://h:1", client.address)
+        self.assertEqual(["http://a:1", "http://b:2"], ConductorClient("a:1, b:2").addresses)
+        with self.assertRaises(ValueError):
+            ConductorClient([])
+
     def test_addresses_normalise_in_one_place(self):
         self.assertEqual("http://h:1", ConductorClient("h:1").address)
         self.assertEqual("http://h:1", ConductorClient("http://h:1/").address)

@@ -86,7 +86,7 @@ class PythonClientIT {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "python suite hangs:\n" + out);
             assertEquals(0, p.exitValue(), "python suite failed:\n" + out);
-            assertTrue(out.contains("Ran 14 tests") && out.contains("\nOK"), out);
+            assertTrue(out.contains("Ran 17 tests") && out.contains("\nOK"), out);
             assertFalse(out.contains("skipped"), "nothing may be skipped against a live daemon:\n" + out);
 
             exampleProxy(python, clients, cluster, prompt);
