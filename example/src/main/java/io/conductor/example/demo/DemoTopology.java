@@ -247,7 +247,11 @@ public final class DemoTopology implements AutoCloseable {
     private void startConductor() {
         Path config = logDir.resolve("conductor_config.json");
         try {
-            Files.writeString(config, "{\"http_server_port\": " + conductorPort + ", \"kvevent_instance\": {}}\n");
+            // A local snapshot file in the demo's (fresh) log directory: written on stop, and GET /snapshot works,
+            // as docs/api.md shows.
+            String snapshot = logDir.resolve("index.snap").toString().replace("\\", "\\\\").replace("\"", "\\\"");
+            Files.writeString(config, "{\"http_server_port\": " + conductorPort + ", \"kvevent_instance\": {}, "
+                + "\"snapshot\": {\"path\": \"" + snapshot + "\", \"interval_seconds\": 0}}\n");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
