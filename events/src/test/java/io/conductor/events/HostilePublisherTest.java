@@ -115,12 +115,13 @@ class HostilePublisherTest {
         subscriber.add(SubscriptionTransportTest.spec("good", good), goodSink).join();
         Await.until(() -> goodSink.held().containsAll(SubscriptionTransportTest.hashesOf(400)), () -> "bootstrap");
 
-        final ZmtpBomb bomb = closeLater(new ZmtpBomb(1));
+        // Two connections: JeroMQ may drop a first connection before it reads the frame (a stalled handshake, then
+        // a reconnect); a listener that took only one would then never be reached again. At most two deaths, so
+        // at most two rebuilds: still healthy (the limit is 3 an hour).
+        final ZmtpBomb bomb = closeLater(new ZmtpBomb(2));
         subscriber.add(SubscriptionSpec.of(SubscriptionTransportTest.key("evil"), PublisherType.VLLM, bomb.endpoint(),
                 null), new RecordingSink()).join();
-        // 90 s: JeroMQ 0.6.0 stalls a few percent of connecting handshakes for 30 s before it retries, and the
-        // bomb's frame is read only after the handshake.
-        Await.until(java.time.Duration.ofSeconds(90), () -> subscriber.transportHealth().rebuilds() == 1,
+        Await.until(java.time.Duration.ofSeconds(90), () -> subscriber.transportHealth().rebuilds() >= 1,
                 () -> "transport rebuilt, health " + subscriber.transportHealth());
 
         // Batches published after the death reach the sink through the new transport (not a frozen index).
