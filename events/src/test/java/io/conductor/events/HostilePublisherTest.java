@@ -146,6 +146,8 @@ class HostilePublisherTest {
                 () -> "unhealthy after repeated deaths, health " + subscriber.transportHealth());
         assertEquals(KvEventSubscriber.MAX_REBUILDS, subscriber.transportHealth().rebuilds());
         assertNotNull(subscriber.fatalError());
+        // The fatal handler runs on the watchdog thread just after the health turns: wait for it, then exactly once.
+        Await.until(Duration.ofSeconds(30), () -> fatals.get() >= 1, () -> "the fatal handler ran");
         assertEquals(1, fatals.get());
         assertTrue(subscriber.transportHealth().problem().contains("giving up"),
                 subscriber.transportHealth().problem());
