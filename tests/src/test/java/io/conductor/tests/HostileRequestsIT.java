@@ -64,9 +64,13 @@ class HostileRequestsIT {
         void run(DaemonProcess daemon, int port) throws Exception;
     }
 
+    /** Distinct endpoint ports (nothing listens on them): a port probed free twice would conflict. */
+    private static final java.util.concurrent.atomic.AtomicInteger ENDPOINT_PORT =
+            new java.util.concurrent.atomic.AtomicInteger(41000);
+
     private static HttpResponse<String> register(int port, String instance, int rank) throws Exception {
         return post(port, "/register", "application/json", ("{\"endpoint\": \"tcp://127.0.0.1:"
-                + DaemonProcess.freePort() + "\", \"type\": \"vLLM\", \"modelname\": \"m\", \"instance_id\": \""
+                + ENDPOINT_PORT.incrementAndGet() + "\", \"type\": \"vLLM\", \"modelname\": \"m\", \"instance_id\": \""
                 + instance + "\", \"block_size\": 16, \"dp_rank\": " + rank + "}").getBytes(StandardCharsets.UTF_8));
     }
 
