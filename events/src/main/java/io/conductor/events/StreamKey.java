@@ -30,37 +30,6 @@ public record StreamKey(String instanceId, String tenantId, int dpRank) {
      */
     @Override
     public String toString() {
-        return printable(instanceId) + "|" + printable(tenantId) + "|" + dpRank;
-    }
-
-    private static String printable(String s) {
-        int i = 0;
-        while (i < s.length() && !isControl(s.charAt(i))) {
-            i++;
-        }
-        if (i == s.length()) {
-            return s;
-        }
-        StringBuilder b = new StringBuilder(s.length() + 8).append(s, 0, i);
-        for (; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (isControl(c)) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.toString();
-    }
-
-    private static boolean isControl(char c) {
-        return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029;
+        return LogEscape.escape(instanceId, false) + "|" + LogEscape.escape(tenantId, false) + "|" + dpRank;
     }
 }

@@ -1,5 +1,7 @@
 package io.conductor.daemon.api;
 
+import io.conductor.events.LogEscape;
+
 /**
  * Makes client-supplied text safe to put in a log line: control characters (CR, LF, TAB, other C0 and C1 codes,
  * DEL) become visible escapes ({@code \n}, {@code \r}, {@code \t}, else a Unicode escape), backslash and double
@@ -17,33 +19,7 @@ public final class LogText {
      * @return the escaped text (the same instance when nothing needs escaping)
      */
     public static String escape(@org.jspecify.annotations.Nullable Object text) {
-        String s = String.valueOf(text);
-        int i = 0;
-        while (i < s.length() && !needsEscape(s.charAt(i))) {
-            i++;
-        }
-        if (i == s.length()) {
-            return s;
-        }
-        StringBuilder b = new StringBuilder(s.length() + 16).append(s, 0, i);
-        for (; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                case '\\' -> b.append("\\\\");
-                case '"' -> b.append("\\\"");
-                default -> {
-                    if (needsEscape(c)) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.toString();
+        return LogEscape.escape(String.valueOf(text), true);
     }
 
     /**
@@ -54,10 +30,5 @@ public final class LogText {
      */
     public static String quote(@org.jspecify.annotations.Nullable Object text) {
         return "\"" + escape(text) + "\"";
-    }
-
-    private static boolean needsEscape(char c) {
-        return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '\\' || c == '"' || c == 0x2028
-                || c == 0x2029;
     }
 }
