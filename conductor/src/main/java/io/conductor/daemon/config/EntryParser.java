@@ -234,9 +234,17 @@ final class EntryParser {
                 + describe(profile));
             return null;
         }
-        if (type == ServiceType.SGLANG) {
-            fieldErrors.add("hash_profile: expected no hash_profile for an SGLang entry (SGLang streams are indexed "
-                + "in token-rehash mode), got " + describe(profile));
+        JsonNode strategyNode = profile.get("strategy");
+        boolean sglangStrategy = strategyNode != null && HashProfileConfig.STRATEGY_SGLANG.equals(
+            strategyNode.textValue());
+        if (type == ServiceType.SGLANG && !sglangStrategy) {
+            fieldErrors.add("hash_profile: expected no hash_profile for an SGLang entry (token-rehash mode) or "
+                + "{\"strategy\": \"sglang\"} (SGLang's own page hashes), got " + describe(profile));
+            return null;
+        }
+        if (type != null && type != ServiceType.SGLANG && sglangStrategy) {
+            fieldErrors.add("hash_profile.strategy: expected \"vllm_v1\" or \"lmcache\" for a " + type.configName()
+                + " entry (\"sglang\" describes an SGLang engine's hashes), got \"sglang\"");
             return null;
         }
         int errorsBefore = fieldErrors.size();
@@ -246,6 +254,9 @@ final class EntryParser {
                 fieldErrors.add("hash_profile." + key + ": expected no such key (known: strategy, algorithm, "
                     + "python_hash_seed, index_projection), got " + describe(profile.get(key)));
             }
+        }
+        if (sglangStrategy) {
+            return parseSglangProfile(profile, errorsBefore);
         }
         String strategy = profileText(profile, "strategy", HashProfileConfig.STRATEGY_VLLM_V1,
             HashProfileConfig.strategyProblem(profileValue(profile, "strategy")));
@@ -273,6 +284,43 @@ final class EntryParser {
             return null;
         }
         return new HashProfileConfig(strategy, algorithm, seed, projection);
+    }
+
+    /**
+     * SGLang's own page hashes (SHA-256 over u32 tokens, first 8 digest bytes): {@code algorithm} and
+     * {@code index_projection} may be left out and must be {@code sha256} / {@code high64_be} when given; SGLang has
+     * no seed, so {@code python_hash_seed} is optional and only kept as text.
+     */
+    private @Nullable HashProfileConfig parseSglangProfile(JsonNode profile, int errorsBefore) {
+        String algorithm = fixedProfileText(profile, "algorithm", HashProfileConfig.ALGORITHM_SHA256);
+        String projection = fixedProfileText(profile, "index_projection", HashProfileConfig.PROJECTION_HIGH64_BE);
+        JsonNode seedNode = profile.get("python_hash_seed");
+        String seed = "";
+        if (seedNode != null && !seedNode.isNull()) {
+            if (seedNode.isTextual()) {
+                seed = seedNode.textValue();
+            } else {
+                fieldErrors.add("hash_profile.python_hash_seed: expected a string or nothing (SGLang has no seed), "
+                    + "got " + describe(seedNode));
+            }
+        }
+        if (fieldErrors.size() != errorsBefore) {
+            return null;
+        }
+        return new HashProfileConfig(HashProfileConfig.STRATEGY_SGLANG, algorithm, seed, projection);
+    }
+
+    /** A key of the sglang profile that has one allowed value, which is also its default. */
+    private String fixedProfileText(JsonNode profile, String key, String only) {
+        JsonNode node = profile.get(key);
+        if (node == null || node.isNull()) {
+            return only;
+        }
+        if (!node.isTextual() || !only.equals(node.textValue())) {
+            fieldErrors.add("hash_profile." + key + ": expected \"" + only + "\" for the sglang strategy, got "
+                + describe(node));
+        }
+        return only;
     }
 
     /** The text of a profile key, or a placeholder that passes validation when the key is absent or not text. */
@@ -307,7 +355,7 @@ final class EntryParser {
 
     private static String expectedProfileValue(String key) {
         return switch (key) {
-            case "strategy" -> "\"vllm_v1\"";
+            case "strategy" -> "one of \"vllm_v1\", \"lmcache\" (\"sglang\" on SGLang entries)";
             case "algorithm" -> "one of \"sha256\", \"sha256_cbor\", \"xxh3\"";
             default -> "\"low64_be\"";
         };

@@ -11,7 +11,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Every instance is valid: the constructor applies {@link HashProfile}'s per-field rules (the reference contract,
  * §2.4, widened where the reference is too strict), the same that {@code POST /register} applies:
  * <ul>
- *   <li>{@code strategy}: {@code vllm_v1};</li>
+ *   <li>{@code strategy}: {@code vllm_v1}, {@code lmcache} (vLLM's chain over LMCache's chunks, same rules below), or
+ *       {@code sglang} (SGLang's own page hashes: algorithm {@code sha256}, projection {@code high64_be}, any seed
+ *       text, which SGLang does not use);</li>
  *   <li>{@code algorithm}: {@code sha256}, {@code sha256_cbor} or {@code xxh3};</li>
  *   <li>{@code python_hash_seed}: {@code random}, {@code vllm-none-hash} (vLLM's default root text when
  *       {@code PYTHONHASHSEED} is unset), or 1+ ASCII digits whose value is at most 4294967295; the text is kept
@@ -20,22 +22,26 @@ import org.jspecify.annotations.Nullable;
  *   <li>for {@code xxh3}, the seed must be decimal (it is the seed S).</li>
  * </ul>
  *
- * @param strategy        the chaining strategy, {@code vllm_v1}
+ * @param strategy        the chaining strategy: {@code vllm_v1}, {@code lmcache} or {@code sglang}
  * @param algorithm       the engine's {@code --prefix-caching-hash-algo}
  * @param pythonHashSeed  the engine's {@code PYTHONHASHSEED} text (the hash chain's root)
  * @param indexProjection how a digest becomes the 64-bit value engines publish
  */
 public record HashProfileConfig(String strategy, String algorithm, String pythonHashSeed, String indexProjection) {
 
-    /** The only strategy, and the default when {@code strategy} is absent. */
+    /** vLLM's chain, and the default when {@code strategy} is absent. */
     public static final String STRATEGY_VLLM_V1 = "vllm_v1";
+    /** SGLang's own page hashes; only for SGLang entries. */
+    public static final String STRATEGY_SGLANG = "sglang";
+    /** SGLang's projection: the first 8 digest bytes, big-endian. */
+    public static final String PROJECTION_HIGH64_BE = "high64_be";
     /** vLLM's default algorithm, and ours when {@code algorithm} is absent. */
     public static final String ALGORITHM_SHA256 = "sha256";
     /** SHA-256 over canonical CBOR. */
     public static final String ALGORITHM_SHA256_CBOR = "sha256_cbor";
     /** The RFC #1527 XXH3-64 chain. */
     public static final String ALGORITHM_XXH3 = "xxh3";
-    /** The only projection, and the default when {@code index_projection} is absent. */
+    /** vLLM's projection, and the default when {@code index_projection} is absent. */
     public static final String PROJECTION_LOW64_BE = "low64_be";
     /** vLLM's fixed root text when {@code PYTHONHASHSEED} is unset (vLLM PR #51875 on). */
     public static final String SEED_VLLM_NONE_HASH = "vllm-none-hash";
@@ -69,6 +75,13 @@ public record HashProfileConfig(String strategy, String algorithm, String python
      */
     public static @Nullable String problem(
         String strategy, String algorithm, String pythonHashSeed, String indexProjection) {
+        if (STRATEGY_SGLANG.equals(strategy)) {
+            if (!ALGORITHM_SHA256.equals(algorithm)) {
+                return "unsupported hash algorithm: " + algorithm + " (the sglang strategy is sha256)";
+            }
+            return PROJECTION_HIGH64_BE.equals(indexProjection) ? null
+                : "unsupported index projection: " + indexProjection + " (the sglang strategy is high64_be)";
+        }
         String error = strategyProblem(strategy);
         if (error == null) {
             error = algorithmProblem(algorithm);

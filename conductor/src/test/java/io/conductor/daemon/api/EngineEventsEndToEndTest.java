@@ -4,11 +4,21 @@ import static io.conductor.daemon.api.ApiTestServer.map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.conductor.daemon.Daemon;
+import io.conductor.daemon.DaemonSettings;
+import io.conductor.daemon.config.ConfigLoader;
+import io.conductor.daemon.service.ConductorApiExtension;
 import io.conductor.daemon.service.ZmqEventStreams;
 import io.conductor.index.hash.BlockHashChain;
 import io.conductor.index.hash.HashExtras;
 import io.conductor.index.hash.HashProfile;
 import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -384,6 +394,47 @@ class EngineEventsEndToEndTest {
         Map<?, ?> byHash = (Map<?, ?>) server.post("/query_by_hash", WireFormat.MSGPACK, map("model", "qwen",
                 "block_size", 16, "seq_hashes", List.of(sglang[0], sglang[1], sglang[2]))).map().get("instances");
         assertEquals(48L, ((Map<?, ?>) byHash.get("native")).get("longest_matched"));
+    }
+
+    @Test
+    void shouldQuerySglangNativeHashesOfAStaticConfigEntryWithTheSglangProfile() throws Exception {
+        Pub pub = new Pub();
+        String config = """
+                {"http_server_port": 0, "kvevent_instance": {
+                  "sg-0": {"type": "SGLang", "endpoint": "%s", "modelname": "qwen", "block_size": 16,
+                           "hash_profile": {"strategy": "sglang"}}}}
+                """.formatted(pub.endpoint);
+        HttpClient client = HttpClient.newHttpClient();
+        try (Daemon daemon = Daemon.start(new DaemonSettings("127.0.0.1", 0, false, "test"),
+                ConfigLoader.parse(config, "test", false).config(),
+                List.of(new ConductorApiExtension(ZmqEventStreams::withDefaults, ApiLimits.defaults())))) {
+            pub.awaitSubscribed();
+            int[] tokens = new int[48];
+            for (int i = 0; i < 48; i++) {
+                tokens[i] = i + 1;
+            }
+            long[] sglang = {8635429971592222890L, 1256577331724852459L, 5689809685380680247L};   // events.md 4
+            pub.publish(batch(sglangPage(sglang[0], null, slice(tokens, 0, 16), null, false),
+                    sglangPage(sglang[1], sglang[0], slice(tokens, 16, 32), null, false),
+                    sglangPage(sglang[2], sglang[1], slice(tokens, 32, 48), null, false)));
+            String byHash = "{\"model\":\"qwen\",\"block_size\":16,\"seq_hashes\":[" + sglang[0] + ","
+                    + sglang[1] + "," + sglang[2] + "]}";
+            String[] answer = new String[1];
+            await("three native pages by hash", () -> {
+                try {
+                    answer[0] = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + daemon.port()
+                            + "/query_by_hash")).header("Content-Type", "application/json").POST(
+                            HttpRequest.BodyPublishers.ofString(byHash)).build(),
+                            HttpResponse.BodyHandlers.ofString()).body();
+                    return answer[0].contains("\"longest_matched\":48");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+
+            JsonNode instance = new ObjectMapper().readTree(answer[0]).get("instances").get("sg-0");
+            assertEquals(48, instance.get("longest_matched").asInt(), answer[0]);
+        }
     }
 
     @Test

@@ -129,13 +129,24 @@ class ConfigErrorsTest {
                 "hash_profile: expected an object {\"python_hash_seed\": ..., \"algorithm\": ..., \"strategy\": ..., "
                     + "\"index_projection\": ...} or no hash_profile (token-rehash mode), got \"sha256\""),
             Arguments.of(VALID_ENTRY, "{\"type\": \"SGLang\", \"hash_profile\": {\"python_hash_seed\": \"0\"}}", "",
-                "hash_profile: expected no hash_profile for an SGLang entry (SGLang streams are indexed in "
-                    + "token-rehash mode), got an object"),
+                "hash_profile: expected no hash_profile for an SGLang entry (token-rehash mode) or {\"strategy\": "
+                    + "\"sglang\"} (SGLang's own page hashes), got an object"),
+            Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"strategy\": \"sglang\"}}", "",
+                "hash_profile.strategy: expected \"vllm_v1\" or \"lmcache\" for a vLLM entry (\"sglang\" describes "
+                    + "an SGLang engine's hashes), got \"sglang\""),
+            Arguments.of(VALID_ENTRY, "{\"type\": \"SGLang\", \"hash_profile\": {\"strategy\": \"sglang\", "
+                    + "\"index_projection\": \"low64_be\"}}", "",
+                "hash_profile.index_projection: expected \"high64_be\" for the sglang strategy, got \"low64_be\""),
+            Arguments.of(VALID_ENTRY, "{\"type\": \"SGLang\", \"hash_profile\": {\"strategy\": \"sglang\", "
+                    + "\"algorithm\": \"xxh3\", \"python_hash_seed\": 0}}", "",
+                "hash_profile.algorithm: expected \"sha256\" for the sglang strategy, got \"xxh3\"; "
+                    + "hash_profile.python_hash_seed: expected a string or nothing (SGLang has no seed), got 0"),
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": \"0\", \"root_digest\": \"ab\"}}", "",
                 "hash_profile.root_digest: expected no such key (known: strategy, algorithm, python_hash_seed, "
                     + "index_projection), got \"ab\""),
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": \"0\", \"strategy\": \"vllm_v0\"}}", "",
-                "hash_profile.strategy: expected \"vllm_v1\" (unsupported hash strategy: vllm_v0), got \"vllm_v0\""),
+                "hash_profile.strategy: expected one of \"vllm_v1\", \"lmcache\" (\"sglang\" on SGLang entries) "
+                    + "(unsupported hash strategy: vllm_v0), got \"vllm_v0\""),
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": \"0\", \"strategy\": 1}}", "",
                 "hash_profile.strategy: expected a string, got 1"),
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": {\"python_hash_seed\": \"0\", \"algorithm\": \"md5\"}}", "",

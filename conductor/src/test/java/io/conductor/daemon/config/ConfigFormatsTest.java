@@ -168,6 +168,16 @@ class ConfigFormatsTest {
     }
 
     @Test
+    void shouldKeepTheSglangProfileWithItsFixedAlgorithmAndProjectionWhenAnSglangEntryDeclaresIt() throws Exception {
+        SubscriptionConfig s = only("""
+            {"kvevent_instance": {"sg": {"type": "SGLang", "endpoint": "tcp://h:5557", "modelname": "m",
+             "hash_profile": {"strategy": "sglang"}}}}""");
+
+        assertEquals(new HashProfileConfig("sglang", "sha256", "", "high64_be"), s.hashProfile());
+        assertFalse(s.tokenRehash());
+    }
+
+    @Test
     void shouldLetDpRanksShareOneInstanceWhenInstanceIdRepeatsWithDifferentRanks() throws Exception {
         List<SubscriptionConfig> subscriptions = parse("""
             {"kvevent_instance": {
