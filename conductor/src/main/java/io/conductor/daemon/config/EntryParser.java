@@ -27,7 +27,9 @@ final class EntryParser {
     /** Every field any format defines; anything else is ignored with a warning (typos show up in the log). */
     private static final Set<String> KNOWN_FIELDS = Set.of(
         "ip", "port", "endpoint", "replay_endpoint", "type", "modelname", "lora_id", "lora_name", "tenant_id",
-        "instance_id", "block_size", "dp_rank", "additionalsalt", "cache_group", "hash_profile", "kv_cache_groups");
+        "instance_id", "block_size", "dp_rank", "additionalsalt", "cache_group", "hash_profile", "kv_cache_groups",
+        "kv_role");
+    private static final Set<String> KV_ROLES = Set.of("kv_producer", "kv_consumer", "kv_both");
     private static final Set<String> PROFILE_FIELDS =
         Set.of("strategy", "algorithm", "python_hash_seed", "index_projection");
 
@@ -122,6 +124,12 @@ final class EntryParser {
             cacheGroup = intField("cache_group", false, SubscriptionConfig.NO_CACHE_GROUP, 0, Integer.MAX_VALUE,
                 "a non-negative integer or null");
         }
+        String kvRole = stringField("kv_role", false, SubscriptionConfig.DEFAULT_KV_ROLE,
+            "one of \"kv_producer\", \"kv_consumer\", \"kv_both\" (default)");
+        if (!KV_ROLES.contains(kvRole)) {
+            fieldErrors.add("kv_role: expected one of \"kv_producer\" (prefill), \"kv_consumer\" (decode), "
+                + "\"kv_both\" (default), got " + quote(kvRole));
+        }
         HashProfileConfig hashProfile = parseHashProfile(type);
         GroupLayout groups = parseGroups(blockSize);
         if (groups != null && type != null && type != ServiceType.VLLM) {
@@ -133,7 +141,7 @@ final class EntryParser {
             return null;
         }
         return new SubscriptionConfig(name, format, type, endpoint, replayEndpoint, modelName, loraName, loraId,
-            tenantId, instanceId, blockSize, dpRank, additionalSalt, cacheGroup, hashProfile, groups);
+            tenantId, instanceId, blockSize, dpRank, additionalSalt, cacheGroup, hashProfile, groups, kvRole);
     }
 
     private @Nullable ServiceType parseType() {

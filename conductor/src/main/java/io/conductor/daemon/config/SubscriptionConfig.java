@@ -28,6 +28,8 @@ import org.jspecify.annotations.Nullable;
  * @param hashProfile    how the engine hashes blocks, or {@code null}: the stream is indexed in token-rehash mode
  * @param kvCacheGroups  the KV-cache groups of a hybrid model ({@code kv_cache_groups}), or {@code null} for a plain
  *                       model
+ * @param kvRole         the engine's prefill/decode role as vLLM's {@code --kv-transfer-config} names it:
+ *                       {@code kv_producer}, {@code kv_consumer} or {@code kv_both} (the default)
  */
 public record SubscriptionConfig(
     String name,
@@ -45,7 +47,8 @@ public record SubscriptionConfig(
     String additionalSalt,
     int cacheGroup,
     @Nullable HashProfileConfig hashProfile,
-    @Nullable GroupLayout kvCacheGroups) {
+    @Nullable GroupLayout kvCacheGroups,
+    String kvRole) {
 
     /** Tenant used when {@code tenant_id} is absent or empty. */
     public static final String DEFAULT_TENANT = "default";
@@ -53,6 +56,8 @@ public record SubscriptionConfig(
     public static final int DEFAULT_BLOCK_SIZE = 16;
     /** {@code lora_id} meaning "no LoRA" (the legacy format's {@code -1}). */
     public static final long NO_LORA_ID = -1;
+    /** {@code kvRole} when the entry names none: the engine both prefills and decodes. */
+    public static final String DEFAULT_KV_ROLE = "kv_both";
     /** {@code cacheGroup} when the entry names no cache group. */
     public static final int NO_CACHE_GROUP = -1;
 
@@ -86,6 +91,9 @@ public record SubscriptionConfig(
         if (loraId < NO_LORA_ID) {
             throw new IllegalArgumentException("loraId must be >= 0 or NO_LORA_ID, was " + loraId);
         }
+        if (!kvRole.equals("kv_producer") && !kvRole.equals("kv_consumer") && !kvRole.equals(DEFAULT_KV_ROLE)) {
+            throw new IllegalArgumentException("kvRole must be kv_producer, kv_consumer or kv_both, was " + kvRole);
+        }
         if (kvCacheGroups != null && kvCacheGroups.hashBlockSize() != blockSize) {
             throw new IllegalArgumentException("kvCacheGroups built for block size " + kvCacheGroups.hashBlockSize()
                 + ", entry has " + blockSize);
@@ -93,7 +101,7 @@ public record SubscriptionConfig(
     }
 
     /**
-     * Creates a subscription of a plain model (no {@code kv_cache_groups}).
+     * Creates a subscription of a plain model (no {@code kv_cache_groups}) with the default role.
      *
      * @throws IllegalArgumentException as the canonical constructor
      */
@@ -101,7 +109,7 @@ public record SubscriptionConfig(
             String replayEndpoint, String modelName, String loraName, long loraId, String tenantId, String instanceId,
             int blockSize, int dpRank, String additionalSalt, int cacheGroup, @Nullable HashProfileConfig hashProfile) {
         this(name, format, type, endpoint, replayEndpoint, modelName, loraName, loraId, tenantId, instanceId, blockSize,
-            dpRank, additionalSalt, cacheGroup, hashProfile, null);
+            dpRank, additionalSalt, cacheGroup, hashProfile, null, DEFAULT_KV_ROLE);
     }
 
     /**

@@ -16,6 +16,7 @@ import io.conductor.daemon.cluster.ClusteredConductorService;
 import io.conductor.daemon.config.HashProfileConfig;
 import io.conductor.daemon.config.SubscriptionConfig;
 import io.conductor.daemon.registry.HashProfileSpec;
+import io.conductor.daemon.registry.KvRole;
 import io.conductor.daemon.registry.RegistrationException;
 import io.conductor.daemon.registry.RegistrySnapshot;
 import io.conductor.daemon.registry.ServiceKey;
@@ -284,11 +285,15 @@ public final class ConductorApiExtension implements DaemonExtension {
             spec = new HashProfileSpec(p.strategy(), p.algorithm(), p.pythonHashSeed(), resolved.rootDigestHex(),
                     p.indexProjection());
         }
+        KvRole kvRole = KvRole.fromWireName(entry.kvRole());
+        if (kvRole == null) {
+            throw new IllegalArgumentException("unsupported kv_role: " + entry.kvRole());
+        }
         return new ServiceRegistration(entry.endpoint(), entry.replayEndpoint(), type, entry.modelName(),
                 entry.instanceId(), entry.tenantId(), entry.loraName(), entry.blockSize(), entry.dpRank(),
                 entry.cacheGroup() == SubscriptionConfig.NO_CACHE_GROUP ? ServiceRegistration.NO_CACHE_GROUP
                         : entry.cacheGroup(), spec, entry.additionalSalt(),
                 entry.loraId() == SubscriptionConfig.NO_LORA_ID ? ServiceRegistration.NO_LORA_ID : entry.loraId(),
-                entry.kvCacheGroups());
+                kvRole, entry.kvCacheGroups());
     }
 }

@@ -124,6 +124,12 @@ class ConfigErrorsTest {
                 "cache_group: expected a non-negative integer or null, got -1"),
             Arguments.of(VALID_ENTRY, "{\"cache_group\": \"0\"}", "",
                 "cache_group: expected a non-negative integer or null, got \"0\""),
+            // kv_role
+            Arguments.of(VALID_ENTRY, "{\"kv_role\": \"decode\"}", "",
+                "kv_role: expected one of \"kv_producer\" (prefill), \"kv_consumer\" (decode), \"kv_both\" "
+                    + "(default), got \"decode\""),
+            Arguments.of(VALID_ENTRY, "{\"kv_role\": 1}", "",
+                "kv_role: expected one of \"kv_producer\", \"kv_consumer\", \"kv_both\" (default), got 1"),
             // hash_profile
             Arguments.of(VALID_ENTRY, "{\"hash_profile\": \"sha256\"}", "",
                 "hash_profile: expected an object {\"python_hash_seed\": ..., \"algorithm\": ..., \"strategy\": ..., "

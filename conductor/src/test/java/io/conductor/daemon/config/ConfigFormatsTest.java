@@ -178,6 +178,17 @@ class ConfigFormatsTest {
     }
 
     @Test
+    void shouldReadKvRoleAndDefaultToKvBothWhenAbsent() throws Exception {
+        List<SubscriptionConfig> subscriptions = parse("""
+            {"kvevent_instance": {
+              "d": {"type": "vLLM", "endpoint": "tcp://h:1", "modelname": "m", "kv_role": "kv_consumer"},
+              "p": {"type": "vLLM", "endpoint": "tcp://h:2", "modelname": "m"}}}""").config().subscriptions();
+
+        assertEquals(List.of("kv_consumer", "kv_both"), subscriptions.stream().map(SubscriptionConfig::kvRole)
+            .toList());
+    }
+
+    @Test
     void shouldLetDpRanksShareOneInstanceWhenInstanceIdRepeatsWithDifferentRanks() throws Exception {
         List<SubscriptionConfig> subscriptions = parse("""
             {"kvevent_instance": {

@@ -72,6 +72,41 @@ class ConductorApiExtensionTest {
         }
     }
 
+    @Test
+    void shouldGiveStaticEntriesTheirKvRoleSoRouteWithoutCandidatesSkipsDecodeEntries() throws Exception {
+        String config = """
+                {"http_server_port": 0, "kvevent_instance": {
+                  "prefill-0": {"type": "vLLM", "endpoint": "tcp://127.0.0.1:47011", "modelname": "qwen",
+                                "kv_role": "kv_producer"},
+                  "decode-0":  {"type": "vLLM", "endpoint": "tcp://127.0.0.1:47012", "modelname": "qwen",
+                                "kv_role": "kv_consumer"}}}
+                """;
+        HttpClient client = HttpClient.newHttpClient();
+        try (Daemon daemon = Daemon.start(new DaemonSettings("127.0.0.1", 0, false, "test"),
+                ConfigLoader.parse(config, "test", false).config(),
+                List.of(new ConductorApiExtension(EndpointOnlyStreams::new, ApiLimits.defaults())))) {
+            JsonNode services = get(client, daemon.port(), "/services");
+            java.util.Map<String, String> roles = new java.util.TreeMap<>();
+            for (JsonNode service : services.get("services")) {
+                roles.put(service.get("InstanceID").asText(), service.get("KvRole").asText());
+            }
+            String routeBody = "{\"model\":\"qwen\",\"block_size\":16,\"token_ids\":[1,2,3,4,5,6,7,8,9,10,11,12,"
+                    + "13,14,15,16]}";
+            java.util.Set<String> chosen = new java.util.TreeSet<>();
+            for (int i = 0; i < 6; i++) {
+                HttpResponse<String> route = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + daemon.port() + "/route")).header("Content-Type", "application/json")
+                        .header("Accept", "application/json").POST(HttpRequest.BodyPublishers.ofString(routeBody))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, route.statusCode(), route.body());
+                chosen.add(JSON.readTree(route.body()).get("instance_id").asText());
+            }
+
+            assertEquals(java.util.Map.of("decode-0", "kv_consumer", "prefill-0", "kv_producer"), roles);
+            assertEquals(java.util.Set.of("prefill-0"), chosen);
+        }
+    }
+
     private static int freePort() throws Exception {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
