@@ -14,7 +14,8 @@ import java.util.Map;
  * slope is fitted through it; so one report already moves the estimate and none can make it negative.
  *
  * <p>Bounded: at most {@value #MAX_INSTANCES} learned instances, the least recently updated dropped first (it then
- * starts over from its configuration); an unregistered instance's fit is dropped ({@link #retainOnly}). Thread-safe: every method holds this object's monitor; calls are short.
+ * starts over from its configuration); an unregistered instance's fit is dropped ({@link #retainOnly}).
+ * Thread-safe: every method holds this object's monitor; calls are short.
  */
 final class PrefillCosts {
     /** Learned instances kept at most. */
