@@ -208,9 +208,12 @@ final class LoadLedger implements StoredBlocksListener {
         }
         if (byRouteId.size() >= MAX_RESERVATIONS) {
             Map.Entry<Long, Reservation> eldest = byRouteId.pollFirstEntry();
-            Queue owner = queues.get(eldest.getValue().instanceId);
-            if (owner != null) {
-                release(owner, eldest.getValue(), now, End.EVICTED);
+            if (eldest != null) {
+                Reservation oldest = eldest.getValue();
+                Queue owner = queues.get(oldest.instanceId);
+                if (owner != null) {
+                    release(owner, oldest, now, End.EVICTED);
+                }
             }
         }
         long start = Math.max(now, q.busyUntil);
