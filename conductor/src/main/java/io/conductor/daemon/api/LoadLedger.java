@@ -3,6 +3,7 @@ package io.conductor.daemon.api;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.jspecify.annotations.Nullable;
@@ -20,19 +21,23 @@ import org.jspecify.annotations.Nullable;
  * {@code /feedback} or when its TTL passes, and whatever was left of it leaves the queue (the reservations behind
  * it move up). A prompt fully cached on the instance stores no block and goes from (1) to (3).
  *
- * <p>Bounded: at most {@value #MAX_PER_INSTANCE} reservations per instance (the oldest is dropped, counted as
- * {@code evicted}) and {@value #MAX_INSTANCES} instances with state (an instance whose queue is empty is dropped
- * when room is needed; without room nothing is reserved, counted). Thread-safety: one monitor guards everything;
+ * <p>Bounded: at most {@value #MAX_PER_INSTANCE} reservations per instance and {@value #MAX_RESERVATIONS} in all
+ * (past either the oldest is dropped, counted as {@code evicted}: candidates are client-supplied ids, so without
+ * the overall cap 4,096 ids could hold 4M reservations), and {@value #MAX_INSTANCES} instances with state (an
+ * instance whose queue is empty is dropped when room is needed, and at least once per TTL; without room nothing is
+ * reserved, counted). An instance's state goes when it is unregistered ({@link #forget}, counted as
+ * {@code unregistered}). Thread-safety: one monitor guards everything;
  * the decision path holds it while it reads queues and reserves, so concurrent decisions see each other's
  * reservations. Poller threads take it only while some reservation waits for its block.
  */
 final class LoadLedger implements StoredBlocksListener {
     static final int MAX_PER_INSTANCE = 1024;
     static final int MAX_INSTANCES = 4096;
+    static final int MAX_RESERVATIONS = 32_768;
 
     /** Why reservations ended: indexes into {@link #ended}. */
     enum End {
-        FEEDBACK, TTL, EVICTED;
+        FEEDBACK, TTL, EVICTED, UNREGISTERED;
 
         String label() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -92,10 +97,13 @@ final class LoadLedger implements StoredBlocksListener {
     private final boolean requestClock;
     private long clock;
     private final HashMap<String, Queue> queues = new HashMap<>();
-    private final HashMap<Long, Reservation> byRouteId = new HashMap<>();
+    /** Every open reservation by route id, oldest first (route ids only grow). */
+    private final LinkedHashMap<Long, Reservation> byRouteId = new LinkedHashMap<>();
     private final AtomicLongArray ended = new AtomicLongArray(End.values().length);
     private long nextRouteId = 1;
     private long noRoom;
+    /** When idle queues were last dropped; a sweep runs at least once per TTL. */
+    private long lastSweep;
     private final java.util.concurrent.atomic.AtomicLong started = new java.util.concurrent.atomic.AtomicLong();
     /** Reservations whose BlockStored has not come; read without the monitor by poller threads (zero: skip). */
     private volatile int waiting;
@@ -114,6 +122,7 @@ final class LoadLedger implements StoredBlocksListener {
     LoadLedger(long ttlNanos, boolean requestClock) {
         this.ttlNanos = ttlNanos;
         this.requestClock = requestClock;
+        this.lastSweep = requestClock ? 0 : System.nanoTime();
     }
 
     /**
@@ -173,6 +182,11 @@ final class LoadLedger implements StoredBlocksListener {
      */
     synchronized @Nullable Reservation reserve(String instanceId, long workNanos, long releaseHash,
             boolean hasReleaseHash, long promptTokens, long uncachedTokens, long now) {
+        if (now - lastSweep >= ttlNanos) {
+            // Queues of ids named once (client-supplied candidates) must not outlive their reservations.
+            lastSweep = now;
+            dropIdle(now);
+        }
         Queue q = queues.get(instanceId);
         if (q == null) {
             if (queues.size() >= MAX_INSTANCES && !dropIdle(now)) {
@@ -190,6 +204,16 @@ final class LoadLedger implements StoredBlocksListener {
                 byRouteId.remove(oldest.routeId);
                 waiting -= oldest.started || !oldest.hasReleaseHash ? 0 : 1;
                 ended.incrementAndGet(End.EVICTED.ordinal());
+            }
+        }
+        if (byRouteId.size() >= MAX_RESERVATIONS) {
+            Map.Entry<Long, Reservation> eldest = byRouteId.pollFirstEntry();
+            if (eldest != null) {
+                Reservation oldest = eldest.getValue();
+                Queue owner = queues.get(oldest.instanceId);
+                if (owner != null) {
+                    release(owner, oldest, now, End.EVICTED);
+                }
             }
         }
         long start = Math.max(now, q.busyUntil);
@@ -305,6 +329,32 @@ final class LoadLedger implements StoredBlocksListener {
      */
     synchronized long noRoom() {
         return noRoom;
+    }
+
+    /**
+     * Drops an unregistered instance's queue: its open reservations end (counted as {@code unregistered}).
+     *
+     * @param instanceId the instance
+     */
+    synchronized void forget(String instanceId) {
+        Queue q = queues.remove(instanceId);
+        if (q == null) {
+            return;
+        }
+        for (Reservation r : q.fifo) {
+            byRouteId.remove(r.routeId);
+            waiting -= r.started || !r.hasReleaseHash ? 0 : 1;
+            ended.incrementAndGet(End.UNREGISTERED.ordinal());
+        }
+    }
+
+    /**
+     * Returns how many reservations are open over all instances (for tests of the bound).
+     *
+     * @return the count
+     */
+    synchronized int reservations() {
+        return byRouteId.size();
     }
 
     /**

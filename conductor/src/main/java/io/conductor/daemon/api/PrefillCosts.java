@@ -14,7 +14,8 @@ import java.util.Map;
  * slope is fitted through it; so one report already moves the estimate and none can make it negative.
  *
  * <p>Bounded: at most {@value #MAX_INSTANCES} learned instances, the least recently updated dropped first (it then
- * starts over from its configuration). Thread-safe: every method holds this object's monitor; calls are short.
+ * starts over from its configuration); an unregistered instance's fit is dropped ({@link #retainOnly}).
+ * Thread-safe: every method holds this object's monitor; calls are short.
  */
 final class PrefillCosts {
     /** Learned instances kept at most. */
@@ -106,6 +107,24 @@ final class PrefillCosts {
         f.sxy = f.sxy * DECAY + x * seconds;
         f.line = refit(f, configured(instanceId));
         return f.line;
+    }
+
+    /**
+     * Drops the fits of instances not in {@code registered}.
+     *
+     * @param registered the instance ids registered now
+     */
+    synchronized void retainOnly(java.util.Set<String> registered) {
+        fits.keySet().retainAll(registered);
+    }
+
+    /**
+     * Returns how many instances have a learned fit (for tests of the cleanup).
+     *
+     * @return the count
+     */
+    synchronized int learnedInstances() {
+        return fits.size();
     }
 
     private static Line refit(Fit f, Line prior) {

@@ -4,16 +4,21 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The cost policy's meters: how far its predictions were from what {@code /feedback} reported, the prefill speed
  * it has learned per instance, and how reservations ended. Label values are bounded: {@code instance_id} is a
  * registered instance or {@value ApiMetrics#UNKNOWN}, {@code quantity} is {@code ttft} or {@code prefill},
- * {@code reason} one of the ledger's end reasons. Thread-safe.
+ * {@code reason} one of the ledger's end reasons. An instance's series go when it is unregistered
+ * ({@link #retainOnly}). Thread-safe.
  */
 final class RoutingMetrics {
     private final Histogram predictionError;
     private final Gauge learnedSpeed;
+    /** Instance ids that have per-instance series. */
+    private final Set<String> labelled = ConcurrentHashMap.newKeySet();
 
     RoutingMetrics(PrometheusRegistry registry, LoadLedger ledger) {
         predictionError = Histogram.builder().name("conductor_route_prediction_error_ratio")
@@ -27,7 +32,7 @@ final class RoutingMetrics {
                 .help("Route reservations whose prompt's BlockStored arrived (the prefill began)")
                 .callback(cb -> cb.call(ledger.started())).register(registry);
         CounterWithCallback.builder().name("conductor_route_reservations_ended_total")
-                .help("Route reservations ended: feedback, ttl, evicted (per-instance cap)")
+                .help("Route reservations ended: feedback, ttl, evicted (per-instance or overall cap), unregistered")
                 .labelNames("reason")
                 .callback(cb -> {
                     for (LoadLedger.End e : LoadLedger.End.values()) {
@@ -41,12 +46,30 @@ final class RoutingMetrics {
 
     void predictionError(String instanceLabel, String quantity, double predictedSeconds, double observedSeconds) {
         if (observedSeconds > 0) {
+            labelled.add(instanceLabel);
             predictionError.labelValues(instanceLabel, quantity)
                     .observe(Math.abs(predictedSeconds - observedSeconds) / observedSeconds);
         }
     }
 
     void learned(String instanceId, double tokensPerSecond) {
+        labelled.add(instanceId);
         learnedSpeed.labelValues(instanceId).set(tokensPerSecond);
+    }
+
+    /**
+     * Removes the series of every instance not in {@code registered}.
+     *
+     * @param registered the instance ids registered now
+     */
+    void retainOnly(Set<String> registered) {
+        for (String id : labelled) {
+            if (!registered.contains(id)) {
+                labelled.remove(id);
+                predictionError.remove(id, "prefill");
+                predictionError.remove(id, "ttft");
+                learnedSpeed.remove(id);
+            }
+        }
     }
 }

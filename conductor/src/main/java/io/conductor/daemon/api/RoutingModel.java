@@ -1,14 +1,19 @@
 package io.conductor.daemon.api;
 
+import io.conductor.daemon.registry.RegistrySnapshot;
+import io.conductor.daemon.registry.ServiceRegistry;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.HashSet;
 import java.util.Objects;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The cost policy's state, shared by the {@code /route} and {@code /feedback} handlers and the event side: the
  * settings, the reservations ({@link LoadLedger}), the learned prefill costs ({@link PrefillCosts}) and their
- * meters. The daemon creates one at startup and hands {@link #storedBlocksListener()} to the event streams.
- * Thread-safe (every part is).
+ * meters. The daemon creates one at startup, hands {@link #storedBlocksListener()} to the event streams and lets it
+ * {@link #follow} the registry, so an unregistered instance leaves nothing behind here: its reservations, learned
+ * cost and per-instance series go. Thread-safe (every part is; {@link #sync} is serialized).
  */
 public final class RoutingModel implements AutoCloseable {
     private final RoutingSettings settings;
@@ -17,6 +22,8 @@ public final class RoutingModel implements AutoCloseable {
     private final CostRoutePolicy policy;
     private final RoutingMetrics metrics;
     private final @Nullable EngineMetricsScraper scraper;
+    /** Instance ids registered at the last {@link #sync}; guarded by this object's monitor. */
+    private Set<String> registered = Set.of();
 
     /**
      * Creates the state and registers its meters.
@@ -32,6 +39,39 @@ public final class RoutingModel implements AutoCloseable {
                 : new EngineMetricsScraper(settings.scrapeEndpoints(), settings.scrapeIntervalMillis());
         this.policy = new CostRoutePolicy(settings, ledger, costs, scraper);
         this.metrics = new RoutingMetrics(Objects.requireNonNull(registry, "registry"), ledger);
+    }
+
+    /**
+     * Keeps the per-instance state in step with the registry from now on: an instance's reservations, learned
+     * prefill cost and per-instance series are dropped once no registration names it any more. Runs the first sync
+     * at once.
+     *
+     * @param registry the service registry
+     */
+    public void follow(ServiceRegistry registry) {
+        registry.onChange(() -> sync(registry.snapshot()));
+        sync(registry.snapshot());
+    }
+
+    /**
+     * Drops the state of every instance the snapshot no longer names. Reservations on ids that were never
+     * registered (a request's candidates may name any id) stay until their TTL.
+     *
+     * @param snapshot the registry's current view
+     */
+    synchronized void sync(RegistrySnapshot snapshot) {
+        Set<String> now = new HashSet<>();
+        for (RegistrySnapshot.Service s : snapshot.services()) {
+            now.add(s.registration().instanceId());
+        }
+        for (String id : registered) {
+            if (!now.contains(id)) {
+                ledger.forget(id);
+            }
+        }
+        costs.retainOnly(now);
+        metrics.retainOnly(now);
+        registered = now;
     }
 
     /** Stops the engine-metrics scraper, if one runs. Idempotent. */

@@ -132,6 +132,7 @@ public final class ConductorApiExtension implements DaemonExtension {
         ApiMetrics apiMetrics = new ApiMetrics(context.metrics());
         apiMetrics.follow(registry);
         RoutingModel routing = new RoutingModel(RoutingSettings.parse(context.config().routing()), context.metrics());
+        routing.follow(registry);
         ApiRoutes.install(context.http(), clustered != null ? clustered : service, api.limits(), apiMetrics,
                 api.budget(), api.endpoints(), routing);
         context.addShutdownStep("conductor-routing", routing::close);

@@ -8,6 +8,7 @@ import io.conductor.index.prefix.PoolStream;
 import io.conductor.index.prefix.PrefixIndex;
 import io.conductor.index.prefix.ProfileConflictException;
 import io.conductor.index.prefix.RankHandle;
+import java.util.HashMap;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
@@ -19,7 +20,11 @@ import org.jspecify.annotations.Nullable;
  * subscription starts. Unregistration stops the subscription first (no event applied afterwards), then removes
  * the rank or closes the pool stream, which removes everything it contributed.
  *
- * <p>Thread-safe: handles are kept in a concurrent map; the index serializes its own mutations.
+ * <p>An instance reads the pools while any of its engine registrations (one per DP rank and context) is active:
+ * the declaration is withdrawn with the last one, so nothing of an unregistered instance stays in the index.
+ *
+ * <p>Thread-safe: handles are kept in a concurrent map; the per-instance registration counts are guarded by their
+ * map's monitor (held across the index call, which never calls back); the index serializes its own mutations.
  */
 public final class IndexedStreams implements StreamLifecycle {
     /** The index's profile key for contexts in token-rehash mode (a registration without hash_profile). */
@@ -32,6 +37,8 @@ public final class IndexedStreams implements StreamLifecycle {
     private final EventStreams events;
     private final RestoreSource restores;
     private final ConcurrentHashMap<ServiceKey, Handles> handles = new ConcurrentHashMap<>();
+    /** Active engine registrations per instance id, each holding the instance's pool-reader declaration. */
+    private final HashMap<String, Integer> poolReaders = new HashMap<>();
 
     /**
      * Creates the lifecycle.
@@ -84,11 +91,13 @@ public final class IndexedStreams implements StreamLifecycle {
         RankHandle rank = null;
         PoolStream pool = null;
         ResumePoint resume = null;
+        boolean reader = false;
         try {
             if (registration.type().isEngine()) {
                 rank = index.register(registration.context(), profileKey(registration),
                         registration.kvCacheGroups(), registration.instanceId(), registration.dpRank());
-                index.addPoolReader(registration.instanceId(), PrefixIndex.ANY_BACKEND);
+                addPoolReader(registration.instanceId());
+                reader = true;
                 SavedStream saved = restores.claim(registration);
                 if (saved != null) {
                     index.restoreRank(rank, saved.blocks());
@@ -103,6 +112,9 @@ public final class IndexedStreams implements StreamLifecycle {
             throw new StreamException("registration conflicts with the ContextKey hash profile: " + e.getMessage(), e);
         } catch (StreamException | RuntimeException e) {
             release(rank, pool);
+            if (reader) {
+                removePoolReader(registration.instanceId());
+            }
             throw e;
         }
         handles.put(registration.key(), new Handles(rank, pool));
@@ -114,6 +126,33 @@ public final class IndexedStreams implements StreamLifecycle {
         Handles h = handles.remove(registration.key());
         if (h != null) {
             release(h.rank(), h.pool());
+            RankHandle rank = h.rank();
+            if (rank != null) {
+                removePoolReader(rank.instanceId());
+            }
+        }
+    }
+
+    private void addPoolReader(String instanceId) {
+        synchronized (poolReaders) {
+            if (poolReaders.merge(instanceId, 1, Integer::sum) == 1) {
+                index.addPoolReader(instanceId, PrefixIndex.ANY_BACKEND);
+            }
+        }
+    }
+
+    private void removePoolReader(String instanceId) {
+        synchronized (poolReaders) {
+            Integer n = poolReaders.get(instanceId);
+            if (n == null) {
+                return;
+            }
+            if (n > 1) {
+                poolReaders.put(instanceId, n - 1);
+                return;
+            }
+            poolReaders.remove(instanceId);
+            index.removePoolReader(instanceId, PrefixIndex.ANY_BACKEND);
         }
     }
 

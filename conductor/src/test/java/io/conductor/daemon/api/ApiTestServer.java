@@ -106,6 +106,7 @@ final class ApiTestServer implements AutoCloseable {
         service = new LocalConductorService(registry, index, hashing, events);
         IndexMetrics.register(prometheus, index, registry);
         routing = new RoutingModel(routingSettings, prometheus);
+        routing.follow(registry);
         if (events instanceof ZmqEventStreams zmq) {
             EventMetrics.register(prometheus, zmq);
             zmq.onStoredBlocks(routing.storedBlocksListener());

@@ -131,6 +131,10 @@ final class ContextRegistry {
         }
     }
 
+    int poolReaderInstances() {
+        return poolReaders.size();
+    }
+
     /** Rebuilds and publishes one context's directory (after a new pool backend appeared in it). */
     void rebuildDirectory(ContextState cs) {
         cs.rebuildDirectory(poolReaders);

@@ -250,6 +250,20 @@ public final class PrefixIndex<P> {
         }
     }
 
+    /**
+     * Returns how many instances have a pool-reader declaration (tests of the cleanup on unregistration).
+     *
+     * @return the count
+     */
+    public int poolReaderInstances() {
+        writer.lock();
+        try {
+            return registry.poolReaderInstances();
+        } finally {
+            writer.unlock();
+        }
+    }
+
     // ============================================================== updates
 
     /**
