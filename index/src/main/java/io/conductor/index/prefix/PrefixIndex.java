@@ -363,8 +363,14 @@ public final class PrefixIndex<P> {
             if (t.size == 0) {
                 budget.reserve(cs, n); // one rehash instead of doubling up from empty
             }
+            // In the table's slot order, so the inserts sweep the slot array instead of missing the cache on
+            // every block (the snapshot's order is another process's slot order, random here).
+            RankBlocks ordered = t.inSlotOrder(blocks);
+            long[] hashes = ordered.hashes;
+            int[] meta = ordered.meta;
             for (int i = 0; i < n; i++) {
-                int lora = loraIds[blocks.loraOf(i)];
+                int m = meta[i];
+                int lora = loraIds[RankBlocks.loraOfMeta(m)];
                 if (lora < 0) {
                     counters.droppedEvents++;
                     continue;
@@ -373,7 +379,7 @@ public final class PrefixIndex<P> {
                     counters.droppedForBudget += n - i;
                     break;
                 }
-                t.add(blocks.hash(i), lora, handle.owner, blocks.tierBits(i), blocks.depth(i));
+                t.add(hashes[i], lora, handle.owner, RankBlocks.tierBitsOfMeta(m), RankBlocks.depthOfMeta(m));
                 added++;
             }
             budget.refreshBytes(cs);

@@ -36,8 +36,10 @@ public final class RankBlocks {
 
     private final List<String> loraNames = new ArrayList<>();
     private final Map<String, Integer> loraIndex = new HashMap<>();
-    private long[] hashes;
-    private int[] meta;
+    /** Hashes, {@link #size} used; read directly by {@link PrefixIndex#restoreRank}. */
+    long[] hashes;
+    /** Meta words ({@link #loraOfMeta}, {@link #tierBitsOfMeta}, {@link #depthOfMeta}), parallel to hashes. */
+    int[] meta;
     private int size;
 
     /**
@@ -113,6 +115,30 @@ public final class RankBlocks {
         hashes[size] = hash;
         meta[size] = lora << LORA_SHIFT | depth << DEPTH_SHIFT | tierBits << TIER_SHIFT;
         size++;
+    }
+
+    /**
+     * Wraps columns that hold valid meta words already (a reordering of another instance's columns).
+     */
+    RankBlocks(RankBlocks namesOf, long[] hashes, int[] meta, int size) {
+        this.hashes = hashes;
+        this.meta = meta;
+        this.size = size;
+        for (String name : namesOf.loraNames) {
+            lora(name);
+        }
+    }
+
+    static int loraOfMeta(int m) {
+        return m >>> LORA_SHIFT;
+    }
+
+    static int tierBitsOfMeta(int m) {
+        return m & ALL_TIERS;
+    }
+
+    static int depthOfMeta(int m) {
+        return (m >>> DEPTH_SHIFT) & MAX_DEPTH;
     }
 
     /**
