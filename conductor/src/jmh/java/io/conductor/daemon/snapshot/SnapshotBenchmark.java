@@ -96,7 +96,7 @@ public class SnapshotBenchmark {
         List<io.conductor.index.prefix.RankBlocks> blocks = index.exportRanks(ranks);
         for (int i = 0; i < ranks.size(); i++) {
             RankHandle h = ranks.get(i);
-            streams.add(new StreamSnapshot(new ServiceKey(h.instanceId(), "default", 0), CTX, "p",
+            streams.add(new StreamSnapshot(new ServiceKey(h.instanceId(), "default", 0), CTX, "p", "",
                     "tcp://127.0.0.1:1", 1000, 0, false, blocks.get(i)));
         }
         return new IndexSnapshot(System.currentTimeMillis(), streams);
