@@ -40,7 +40,8 @@ final class StreamSession {
      * happened since the snapshot, a restart included), so reset and rebuild exactly; a seq at or before
      * lastSeq + 1 means the ring covers the snapshot's position, so skip what we hold and apply the rest; a later
      * seq means batches were lost in between: keep the contents, apply the ring and mark the stream STALE until a
-     * reset or an AllBlocksCleared. A live seq at or below the snapshot's is an engine restart (reset).
+     * reset or an AllBlocksCleared. A live seq at or below the snapshot's is an engine restart (reset). Without a
+     * replay endpoint, a first live seq beyond the snapshot's + 1 is the same loss: contents kept, STALE.
      *
      * Bounds (issue 15): a rebuild that still cannot reach the buffered live batch (the live seq is ahead of the
      * engine's ring) fails instead of rebuilding again at once, so retries follow the backoff; an exchange with
@@ -200,6 +201,17 @@ final class StreamSession {
             if (replay != null) {
                 startSync(lastSeq + 1, false, now);
                 bufferLive(seq, payload, offset, length, now);
+            } else if (resumeAfter != NONE) {
+                // Restored from a snapshot, and no ring can fill the batches published since: keep the restored
+                // blocks (most are still held) and say so, as when a ring no longer covers the snapshot's
+                // position. Clearing them would answer from only what arrived since the restart.
+                LOG.warn("stream {}: {} batches published since snapshot seq {} are lost (no replay endpoint); "
+                        + "keeping the restored blocks, state STALE until the engine restarts or clears",
+                        spec.key(), missed, resumeAfter);
+                resumeAfter = NONE;
+                stale = true;
+                lastSeq = NONE;
+                apply(seq, payload, offset, length, false, now);
             } else {
                 giveUp(now);
                 apply(seq, payload, offset, length, false, now);

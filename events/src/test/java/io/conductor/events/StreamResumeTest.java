@@ -168,6 +168,21 @@ class StreamResumeTest {
     }
 
     @Test
+    void shouldKeepTheContentsAndMarkStaleWhenBatchesWereLostAndThereIsNoReplay() {
+        StreamSession s = session(restoredAt(5, false), false);
+        live(s, 9);
+        live(s, 10);
+
+        assertEquals(List.of(), recorded.resets(), "the restored contents are kept");
+        assertEquals(List.of(9L, 10L), recorded.seqs());
+        assertEquals(StreamState.STALE, counters.state());
+
+        live(s, 12); // a later gap is an ordinary one: no restored contents to protect any more
+        assertEquals(List.of(ResetCause.UNRECOVERABLE_GAP), recorded.resets());
+        assertEquals(StreamState.DEGRADED, counters.state());
+    }
+
+    @Test
     void shouldContinueWithoutReplayWhenTheNextLiveSeqFollowsTheSnapshot() {
         StreamSession s = session(restoredAt(5, false), false);
         live(s, 6);

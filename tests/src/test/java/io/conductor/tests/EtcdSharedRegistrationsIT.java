@@ -147,6 +147,52 @@ class EtcdSharedRegistrationsIT {
         }
     }
 
+    @Test
+    void shouldLeaveTheMembershipAtOnceAndLeaveNoVertxCacheOnACleanStop() throws Exception {
+        try (ReplicaFixture fx = new ReplicaFixture(); EtcdProcess etcd = EtcdProcess.start(fx.dir)) {
+            String prefix = "/conductor/it-" + UUID.randomUUID();
+            // A TTL far longer than the test's wait: only a revoke removes the member key in time.
+            String cluster = "\"cluster\": {\"etcd_endpoints\": [\"" + etcd.endpoint() + "\"], \"prefix\": \""
+                + prefix + "\", \"lease_ttl_seconds\": 600}";
+            int port = DaemonProcess.freePort();
+            Path config = fx.config("solo", port, List.of(), cluster);
+            Path tmp = java.nio.file.Files.createDirectories(fx.dir.resolve("tmp"));
+            try (DaemonProcess d = DaemonProcess.start(fx.dir, java.util.Map.of("CONDUCTOR_JAVA_OPTS",
+                "-Djava.io.tmpdir=" + tmp), "--config", config.toString(), "--port", Integer.toString(port),
+                "--host", "127.0.0.1")) {
+                fx.awaitReady(d, port);
+                ReplicaFixture.await("the member key", () -> members(etcd, prefix) == 1);
+
+                ReplicaFixture.stop(d);
+
+                assertEquals(0, members(etcd, prefix), "the member key is gone at once, not after the 600 s TTL:\n"
+                    + d.output());
+                assertTrue(d.output().contains("event=etcd_membership_left"), d.output());
+            }
+            try (var left = java.nio.file.Files.list(tmp)) {
+                assertEquals(List.of(), left.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith("vertx-cache")).toList(), "vert.x cache directories left in " + tmp);
+            }
+        }
+    }
+
+    /** Keys under PREFIX/members/, through etcd's JSON gateway; -1 when etcd does not answer. */
+    private static int members(EtcdProcess etcd, String prefix) {
+        java.util.Base64.Encoder b64 = java.util.Base64.getEncoder();
+        String body = ReplicaFixture.JSON.createObjectNode()
+            .put("key", b64.encodeToString((prefix + "/members/").getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+            .put("range_end", b64.encodeToString((prefix + "/members0").getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+            .put("count_only", true).toString();
+        try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+            HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(URI.create(etcd.endpoint()
+                + "/v3/kv/range")).POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() != 200 ? -1 : ReplicaFixture.JSON.readTree(r.body()).path("count").asInt(0);
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
     private static HttpResponse<String> post(ReplicaFixture fx, URI uri, String body) {
         try {
             return fx.post(uri, body);

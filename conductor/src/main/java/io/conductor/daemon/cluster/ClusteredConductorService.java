@@ -395,6 +395,14 @@ public final class ClusteredConductorService implements ConductorService, AutoCl
         return local.streamState(key);
     }
 
+    /**
+     * Leaves the replica membership (revokes the lease) so peers see this replica's departure at once; the first
+     * step of a clean stop. Registrations and the watch stay until {@link #close}.
+     */
+    public void leave() {
+        etcd.leave();
+    }
+
     @Override
     public void close() {
         sync.shutdownNow();

@@ -62,6 +62,20 @@ final class SharedRegistrations implements AutoCloseable {
     private final String membersPrefix;
     private final Duration leaseTtl;
     private @Nullable CloseableClient keepAlive;
+    /** The membership lease held now, 0 when none; revoked by {@link #leave}. */
+    private long lease;
+    /** Set by {@link #leave}: this replica is stopping and must not join again. */
+    private boolean left;
+
+    static {
+        // jetcd runs on vert.x, whose file resolver unpacks classpath resources into a vertx-cache-<uuid> directory
+        // under java.io.tmpdir and leaves it behind after a kill. We serve no files through vert.x: turning
+        // classpath resolving off means the directory is never created. Read once, when vert.x's
+        // FileSystemOptions class initializes, so it must be set before the first client; an explicit -D wins.
+        if (System.getProperty("vertx.disableFileCPResolving") == null) {
+            System.setProperty("vertx.disableFileCPResolving", "true");
+        }
+    }
 
     SharedRegistrations(ClusterSettings settings) {
         this.client = Client.builder().endpoints(settings.endpoints().toArray(java.net.URI[]::new))
@@ -193,14 +207,19 @@ final class SharedRegistrations implements AutoCloseable {
 
     /** Announces this replica: its URL under the members prefix, on a lease kept alive from now on. */
     synchronized void join(String url) throws ClusterUnavailableException {
+        if (left) {
+            return;
+        }
         if (keepAlive != null) {
             keepAlive.close();
             keepAlive = null;
         }
-        long lease = await(client.getLeaseClient().grant(leaseTtl.toSeconds()), "grant lease").getID();
+        revokeQuietly();
+        long granted = await(client.getLeaseClient().grant(leaseTtl.toSeconds()), "grant lease").getID();
+        lease = granted;
         await(client.getKVClient().put(bytes(membersPrefix + url), bytes(url),
-                PutOption.builder().withLeaseId(lease).build()), "put member");
-        keepAlive = client.getLeaseClient().keepAlive(lease, new StreamObserver<LeaseKeepAliveResponse>() {
+                PutOption.builder().withLeaseId(granted).build()), "put member");
+        keepAlive = client.getLeaseClient().keepAlive(granted, new StreamObserver<LeaseKeepAliveResponse>() {
             @Override
             public void onNext(LeaseKeepAliveResponse value) {
                 // the lease lives on
@@ -229,12 +248,38 @@ final class SharedRegistrations implements AutoCloseable {
         return out;
     }
 
-    @Override
-    public synchronized void close() {
+    /**
+     * Leaves the membership for good: stops the keep-alive and revokes the lease, so the member key goes at once
+     * (peers stop choosing this replica to bootstrap from) instead of when the TTL runs out. When etcd does not
+     * answer, the key expires with the lease's TTL.
+     */
+    synchronized void leave() {
+        left = true;
         if (keepAlive != null) {
             keepAlive.close();
             keepAlive = null;
         }
+        revokeQuietly();
+    }
+
+    private void revokeQuietly() {
+        long id = lease;
+        if (id == 0) {
+            return;
+        }
+        lease = 0;
+        try {
+            await(client.getLeaseClient().revoke(id), "revoke lease");
+            LOG.info("event=etcd_membership_left lease={}", Long.toHexString(id));
+        } catch (ClusterUnavailableException e) {
+            LOG.warn("event=etcd_lease_revoke_failed lease={} error=\"{}\" action=\"the member key expires with the "
+                    + "lease TTL ({} s)\"", Long.toHexString(id), e.getMessage(), leaseTtl.toSeconds());
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        leave();
         client.close();
     }
 }

@@ -207,6 +207,10 @@ public final class ConductorApiExtension implements DaemonExtension {
         }
         context.addReadinessCheck("subscriptions", new StaticSubscriptionReadiness(expected, connection(streams,
                 registry)));
+        if (clustered != null) {
+            // Registered last, so it runs first: peers stop seeing this replica before the final snapshot write.
+            context.addShutdownStep("cluster-leave", clustered::leave);
+        }
     }
 
     /**

@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The streams of a loaded snapshot, waiting for their registrations (static entries at start, dynamic ones as they
  * arrive). A saved stream is handed over once, and only to a registration of the same stream: same service key,
- * context, hash profile and endpoint; anything else is another publisher and its saved blocks are discarded
+ * context, hash profile, group layout and endpoint; anything else is another publisher and its saved blocks are discarded
  * (counted and logged). {@link #discardUnclaimed} drops what no registration asked for, bounding how long a
  * snapshot's memory stays held.
  *
@@ -54,6 +54,8 @@ public final class PendingRestores implements RestoreSource {
                 : profile == null ? "registered without hash_profile"
                 : !SnapshotTaker.profileString(profile).equals(s.profile()) ? "hash profile differs"
                 : !registration.context().equals(s.context()) ? "context differs"
+                : !StreamSnapshot.layoutString(registration.kvCacheGroups()).equals(s.layout())
+                        ? "KV-cache group layout differs"
                 : !registration.endpoint().equals(s.endpoint()) ? "endpoint differs"
                 : null;
         if (why != null) {

@@ -2,6 +2,7 @@ package io.conductor.daemon.snapshot;
 
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.index.prefix.ContextKey;
+import io.conductor.index.prefix.GroupLayout;
 import io.conductor.index.prefix.RankBlocks;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -21,12 +22,15 @@ import java.util.zip.CRC32C;
  *   header   "CONDSNAP" (8 bytes), u32 version, u32 flags (0), i64 created_millis, u32 stream_count
  *   stream   str instance_id, str tenant_id, u32 dp_rank, str model, i64 block_size, str profile, str endpoint,
  *            i64 last_seq, i64 epoch, u8 flags (bit 0: stale),
+ *            u32 group_count, str layout,                       (version 2 on)
  *            u32 lora_count, str x lora_count, u32 block_count,
  *            block_count x (i64 hash, u32 meta = lora &lt;&lt; 18 | depth &lt;&lt; 3 | tier_bits)
  *   trailer  "CONDSEND" (8 bytes), i64 length of everything before the trailer, u32 CRC32C of it
  *   str      u32 byte length (at most {@value #MAX_STRING_BYTES}), UTF-8 bytes
  * </pre>
- * A block costs 12 bytes, about what the index spends on it in memory. {@link #read} checks the trailer (length
+ * In a hybrid context (group_count &gt; 1) a block's lora field is {@code lora * group_count + group}; layout is
+ * the registration's group layout ({@code ""} when plain). Version 1 files (before group layouts) are still read,
+ * as plain contexts. A block costs 12 bytes, about what the index spends on it in memory. {@link #read} checks the trailer (length
  * and checksum) over the whole input before decoding anything, then every count against the bytes left before
  * allocating, and decodes into new objects only: a bad snapshot fails with {@link SnapshotFormatException} and
  * nothing of it reaches the index.
@@ -35,7 +39,9 @@ import java.util.zip.CRC32C;
  */
 public final class SnapshotCodec {
     /** The format version this code writes and reads. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
+    /** The oldest format version {@link #read} still accepts. */
+    public static final int OLDEST_READABLE = 1;
     /** Longest string field. */
     public static final int MAX_STRING_BYTES = 64 * 1024;
 
@@ -80,6 +86,9 @@ public final class SnapshotCodec {
             w.ensure(17);
             w.buf.putLong(s.lastSeq()).putLong(s.epoch()).put((byte) (s.stale() ? 1 : 0));
             RankBlocks b = s.blocks();
+            w.ensure(4);
+            w.buf.putInt(b.groupCount());
+            w.str(s.layout());
             List<String> loras = b.loraNames();
             w.ensure(4);
             w.buf.putInt(loras.size());
@@ -166,9 +175,9 @@ public final class SnapshotCodec {
             throw new SnapshotFormatException("not a conductor snapshot (bad magic)");
         }
         int version = all.getInt(8);
-        if (version != VERSION) {
+        if (version < OLDEST_READABLE || version > VERSION) {
             throw new SnapshotFormatException("unsupported snapshot format version " + version + " (this conductor "
-                    + "reads version " + VERSION + ")");
+                    + "reads versions " + OLDEST_READABLE + " to " + VERSION + ")");
         }
         int body = length - TRAILER_BYTES;
         if (all.getLong(body) != END_MAGIC) {
@@ -193,7 +202,7 @@ public final class SnapshotCodec {
             int streams = count(in, in.getInt(), 8, "stream count");
             List<StreamSnapshot> out = new ArrayList<>(streams);
             for (int k = 0; k < streams; k++) {
-                out.add(readStream(in, k));
+                out.add(readStream(in, k, version));
             }
             if (in.hasRemaining()) {
                 throw new SnapshotFormatException(in.remaining() + " unexpected bytes after the last stream");
@@ -206,7 +215,7 @@ public final class SnapshotCodec {
         }
     }
 
-    private static StreamSnapshot readStream(ByteBuffer in, int k) throws SnapshotFormatException {
+    private static StreamSnapshot readStream(ByteBuffer in, int k, int version) throws SnapshotFormatException {
         String instance = str(in);
         String tenant = str(in);
         int dpRank = in.getInt();
@@ -217,6 +226,16 @@ public final class SnapshotCodec {
         long lastSeq = in.getLong();
         long epoch = in.getLong();
         int flags = in.get();
+        int groups = 1;
+        String layout = "";
+        if (version >= 2) {
+            groups = in.getInt();
+            if (groups < 1 || groups > GroupLayout.MAX_GROUPS) {
+                throw new SnapshotFormatException("stream " + k + ": group count " + Integer.toUnsignedString(groups)
+                        + " out of range");
+            }
+            layout = str(in);
+        }
         ServiceKey key = new ServiceKey(instance, tenant, dpRank);
         ContextKey context = new ContextKey(tenant, model, blockSize);
         int loras = count(in, in.getInt(), 4, "stream " + k + " LoRA count");
@@ -231,7 +250,7 @@ public final class SnapshotCodec {
             throw new SnapshotFormatException("stream " + k + ": LoRA 0 must be the base model");
         }
         int n = count(in, in.getInt(), BLOCK_BYTES, "stream " + k + " block count");
-        RankBlocks blocks = new RankBlocks(n);
+        RankBlocks blocks = new RankBlocks(n, groups);
         for (int i = 1; i < loras; i++) {
             if (blocks.lora(names.get(i)) != i) {
                 throw new SnapshotFormatException("stream " + k + ": duplicate LoRA name");
@@ -241,13 +260,13 @@ public final class SnapshotCodec {
             long hash = in.getLong();
             int meta = in.getInt();
             int lora = meta >>> LORA_SHIFT;
-            if (lora >= loras) {
+            if (lora >= loras * groups) {
                 throw new SnapshotFormatException("stream " + k + " block " + i + ": LoRA index " + lora
                         + " out of range");
             }
             blocks.add(lora, hash, meta & ((1 << TIER_BITS) - 1), (meta >>> DEPTH_SHIFT) & RankBlocks.MAX_DEPTH);
         }
-        return new StreamSnapshot(key, context, profile, endpoint, lastSeq, epoch, (flags & 1) != 0, blocks);
+        return new StreamSnapshot(key, context, profile, layout, endpoint, lastSeq, epoch, (flags & 1) != 0, blocks);
     }
 
     /** A declared count, checked against the bytes left (each element needs at least {@code minBytes}). */

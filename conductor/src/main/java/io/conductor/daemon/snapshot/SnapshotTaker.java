@@ -102,7 +102,7 @@ public final class SnapshotTaker {
     private StreamSnapshot stream(ServiceRegistration r, AppliedPosition position, RankBlocks blocks) {
         boolean stale = "stale".equals(events.streamState(r.key()));
         return new StreamSnapshot(r.key(), r.context(), profileString(java.util.Objects.requireNonNull(r.profile())),
-                r.endpoint(), position.seq(), position.epoch(), stale, blocks);
+                StreamSnapshot.layoutString(r.kvCacheGroups()), r.endpoint(), position.seq(), position.epoch(), stale, blocks);
     }
 
     private @Nullable StreamSnapshot takeStream(ServiceRegistration r) {

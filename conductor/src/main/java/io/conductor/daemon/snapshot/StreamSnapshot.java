@@ -15,14 +15,16 @@ import java.util.Objects;
  * @param context  the registration's context
  * @param profile  the hash profile the context is bound to, in {@link io.conductor.daemon.registry.HashProfileSpec}'s
  *                 string form; a registration with another profile does not get these blocks
+ * @param layout   the hybrid group layout the context is registered with ({@code GroupLayout#toString}), or
+ *                 {@code ""} for a plain context; a registration with another layout does not get these blocks
  * @param endpoint the publisher endpoint; a registration of another endpoint is another publisher
  * @param lastSeq  seq of the last batch the blocks include, or -1 when none was applied yet
  * @param epoch    the stream's epoch when the snapshot was taken
  * @param stale    the stream was already {@code stale} (its position could not be brought up to date)
  * @param blocks   the rank's blocks
  */
-public record StreamSnapshot(ServiceKey key, ContextKey context, String profile, String endpoint, long lastSeq,
-        long epoch, boolean stale, RankBlocks blocks) {
+public record StreamSnapshot(ServiceKey key, ContextKey context, String profile, String layout, String endpoint,
+        long lastSeq, long epoch, boolean stale, RankBlocks blocks) {
     /**
      * Checks the fields.
      *
@@ -32,7 +34,18 @@ public record StreamSnapshot(ServiceKey key, ContextKey context, String profile,
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(context, "context");
         Objects.requireNonNull(profile, "profile");
+        Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(endpoint, "endpoint");
         Objects.requireNonNull(blocks, "blocks");
+    }
+
+    /**
+     * The layout string of a registration's group layout.
+     *
+     * @param layout the layout, or {@code null} for a plain context
+     * @return its canonical string, {@code ""} for none
+     */
+    public static String layoutString(io.conductor.index.prefix.@org.jspecify.annotations.Nullable GroupLayout layout) {
+        return layout == null ? "" : layout.toString();
     }
 }

@@ -31,11 +31,19 @@ class SnapshotCodecTest {
         a.add(0, -1L, RankBlocks.GPU_BIT | RankBlocks.CPU_BIT, 2);
         a.add(lora, 42, RankBlocks.DISK_BIT, RankBlocks.MAX_DEPTH);
         RankBlocks b = new RankBlocks(0);
+        // A hybrid context's rank: 3 groups, so the LoRA field is lora * 3 + group.
+        RankBlocks h = new RankBlocks(4, 3);
+        int hl = h.lora("ad");
+        h.add(2, 7, RankBlocks.GPU_BIT, 3);
+        h.add(hl * 3 + 1, 8, RankBlocks.GPU_BIT, 4);
         return new IndexSnapshot(1_700_000_000_123L, List.of(
                 new StreamSnapshot(new ServiceKey("vllm-1", "default", 0), new ContextKey("default", "qwen", 16),
-                        "vllm_v1|sha256|0|ab|low64_be", "tcp://10.0.0.5:5557", 977, 2, false, a),
+                        "vllm_v1|sha256|0|ab|low64_be", "", "tcp://10.0.0.5:5557", 977, 2, false, a),
                 new StreamSnapshot(new ServiceKey("vllm-2", "t2", 3), new ContextKey("t2", "llama", 32),
-                        "p", "tcp://10.0.0.6:5557", -1, 0, true, b)));
+                        "p", "", "tcp://10.0.0.6:5557", -1, 0, true, b),
+                new StreamSnapshot(new ServiceKey("gemma-1", "default", 0), new ContextKey("default", "gemma", 16),
+                        "p", "GroupLayout[0=full/16, 1=sliding_window/16/window=64, 2=full/32]",
+                        "tcp://10.0.0.7:5557", 12, 1, false, h)));
     }
 
     private static byte[] encode(IndexSnapshot s) throws IOException {
@@ -49,6 +57,7 @@ class SnapshotCodecTest {
         StringBuilder sb = new StringBuilder().append(s.createdMillis());
         for (StreamSnapshot t : s.streams()) {
             sb.append('\n').append(t.key()).append(' ').append(t.context()).append(' ').append(t.profile())
+                    .append(' ').append(t.layout()).append(' ').append(t.blocks().groupCount())
                     .append(' ').append(t.endpoint()).append(' ').append(t.lastSeq()).append(' ').append(t.epoch())
                     .append(' ').append(t.stale()).append(' ').append(t.blocks().loraNames());
             for (int i = 0; i < t.blocks().size(); i++) {
@@ -76,7 +85,61 @@ class SnapshotCodecTest {
         IndexSnapshot back = SnapshotCodec.read(bytes, bytes.length);
 
         assertEquals(describe(s), describe(back));
-        assertEquals(3, back.pairs());
+        assertEquals(5, back.pairs());
+    }
+
+    /** A version 1 file (before group layouts), written field by field: one plain stream, one block. */
+    private static byte[] versionOneFile() {
+        ByteBuffer b = ByteBuffer.allocate(512);
+        b.putLong(0x434F4E44534E4150L).putInt(1).putInt(0).putLong(1_700_000_000_000L).putInt(1);
+        for (String str : new String[] {"vllm-1", "default"}) {
+            b.putInt(str.length()).put(str.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        b.putInt(0);
+        b.putInt(4).put("qwen".getBytes(java.nio.charset.StandardCharsets.UTF_8)).putLong(16);
+        b.putInt(1).put((byte) 'p');
+        b.putInt(3).put("tcp".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        b.putLong(41).putLong(0).put((byte) 0);
+        b.putInt(1).putInt(0); // one LoRA name: ""
+        b.putInt(1).putLong(99).putInt(5 << 3 | RankBlocks.GPU_BIT);
+        int body = b.position();
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, body);
+        b.putLong(0x434F4E4453454E44L).putLong(body).putInt((int) crc.getValue());
+        return Arrays.copyOf(b.array(), b.position());
+    }
+
+    @Test
+    void shouldStillReadAVersionOneFileAsPlainContexts() throws Exception {
+        byte[] bytes = versionOneFile();
+
+        IndexSnapshot back = SnapshotCodec.read(bytes, bytes.length);
+
+        StreamSnapshot t = back.streams().getFirst();
+        assertEquals("", t.layout());
+        assertEquals(1, t.blocks().groupCount());
+        assertEquals(99, t.blocks().hash(0));
+        assertEquals(5, t.blocks().depth(0));
+        assertEquals(41, t.lastSeq());
+    }
+
+    @Test
+    void shouldRefuseABlockWhoseGroupIsBeyondTheGroupCount() throws Exception {
+        RankBlocks h = new RankBlocks(1, 2);
+        h.add(1, 0x1234_5678_9abc_def0L, RankBlocks.GPU_BIT, 1); // lora 0, group 1
+        byte[] bytes = encode(new IndexSnapshot(1, List.of(new StreamSnapshot(new ServiceKey("g", "default", 0),
+                new ContextKey("default", "m", 16), "p", "L", "tcp", 1, 0, false, h))));
+        ByteBuffer buf = ByteBuffer.wrap(bytes);
+        for (int i = 0; i + 8 <= bytes.length; i++) {
+            if (buf.getLong(i) == 0x1234_5678_9abc_def0L) {
+                buf.putInt(i + 8, buf.getInt(i + 8) + (1 << 18)); // group 2 of 2
+                break;
+            }
+        }
+
+        SnapshotFormatException e = assertThrows(SnapshotFormatException.class,
+                () -> SnapshotCodec.read(reseal(bytes), bytes.length));
+        assertTrue(e.getMessage().contains("LoRA index 2 out of range"), e.getMessage());
     }
 
     @Test

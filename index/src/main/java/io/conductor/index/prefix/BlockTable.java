@@ -241,6 +241,41 @@ final class BlockTable extends SeqlockSlots {
 
     // ------------------------------------------------------------------ writer: add
 
+    /** Buckets of {@link #inSlotOrder}: each covers capacity / ORDER_BUCKETS slots (64 KiB of a 16M-slot table). */
+    private static final int ORDER_BUCKETS = 4096;
+
+    /**
+     * Returns {@code blocks} reordered by home slot at the current capacity, to the granularity of
+     * {@link #ORDER_BUCKETS} buckets (one counting-sort pass): adding them in this order touches the slot array
+     * nearly sequentially. Blocks that fit in a few buckets anyway come back as they are.
+     */
+    RankBlocks inSlotOrder(RankBlocks blocks) {
+        int n = blocks.size();
+        int cap = mask + 1;
+        if (n < 4096 || cap <= ORDER_BUCKETS) {
+            return blocks;
+        }
+        int shift = Integer.numberOfTrailingZeros(cap / ORDER_BUCKETS);
+        long[] hs = blocks.hashes;
+        int[] ms = blocks.meta;
+        int[] next = new int[ORDER_BUCKETS + 1];
+        for (int i = 0; i < n; i++) {
+            next[((home(hs[i]) & mask) >>> shift) + 1]++;
+        }
+        for (int b = 0; b < ORDER_BUCKETS; b++) {
+            next[b + 1] += next[b];
+        }
+        long[] oh = new long[n];
+        int[] om = new int[n];
+        for (int i = 0; i < n; i++) {
+            long h = hs[i];
+            int p = next[(home(h) & mask) >>> shift]++;
+            oh[p] = h;
+            om[p] = ms[i];
+        }
+        return new RankBlocks(blocks, oh, om, n);
+    }
+
     /**
      * Adds {@code tiers} for {@code owner} on block {@code (key, lora)}, creating it at {@code depth} if absent
      * (an existing block keeps the smaller depth). The caller has made room: {@code !needsSlotGrowth() &&

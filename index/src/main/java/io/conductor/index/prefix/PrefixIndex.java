@@ -295,7 +295,7 @@ public final class PrefixIndex<P> {
         try {
             ContextState cs = handle.context;
             RankBlocks out = new RankBlocks(
-                    handle.owner < cs.table.ownerPairs.length ? cs.table.ownerPairs[handle.owner] : 0);
+                    handle.owner < cs.table.ownerPairs.length ? cs.table.ownerPairs[handle.owner] : 0, cs.groupCount);
             if (!handle.active) {
                 return out;
             }
@@ -324,7 +324,8 @@ public final class PrefixIndex<P> {
             for (int i = 0; i < outs.length; i++) {
                 RankHandle h = handles.get(i);
                 ContextState cs = h.context;
-                outs[i] = new RankBlocks(h.owner < cs.table.ownerPairs.length ? cs.table.ownerPairs[h.owner] : 0);
+                outs[i] = new RankBlocks(h.owner < cs.table.ownerPairs.length ? cs.table.ownerPairs[h.owner] : 0,
+                        cs.groupCount);
                 if (h.active) {
                     byContext.computeIfAbsent(cs, c -> new ArrayList<>()).add(i);
                 }
@@ -353,7 +354,8 @@ public final class PrefixIndex<P> {
      * Adds blocks to a rank as if its stream had stored them, keeping each block's tiers and chain depth (a
      * snapshot being restored). Blocks beyond the memory budget are dropped and counted like stored blocks
      * ({@link IndexStats#droppedForBudget}); a LoRA the context has no room for drops its blocks
-     * ({@link IndexStats#droppedEvents}).
+     * ({@link IndexStats#droppedEvents}), and so are all blocks exported from a context with another number of
+     * KV-cache groups ({@link RankBlocks#groupCount()}).
      *
      * @param handle the rank
      * @param blocks the blocks
@@ -366,6 +368,12 @@ public final class PrefixIndex<P> {
                 return 0;
             }
             ContextState cs = handle.context;
+            int gc = cs.groupCount;
+            if (blocks.groupCount() != gc) {
+                // Another group layout: the blocks' table ids mean other groups here.
+                counters.droppedEvents += blocks.size();
+                return 0;
+            }
             List<String> names = blocks.loraNames();
             int[] loraIds = new int[names.size()];
             for (int i = 0; i < loraIds.length; i++) {
@@ -377,17 +385,25 @@ public final class PrefixIndex<P> {
             if (t.size == 0) {
                 budget.reserve(cs, n); // one rehash instead of doubling up from empty
             }
+            // In the table's slot order, so the inserts sweep the slot array instead of missing the cache on
+            // every block (the snapshot's order is another process's slot order, random here).
+            RankBlocks ordered = t.inSlotOrder(blocks);
+            long[] hashes = ordered.hashes;
+            int[] meta = ordered.meta;
             for (int i = 0; i < n; i++) {
-                int lora = loraIds[blocks.loraOf(i)];
+                int m = meta[i];
+                int field = RankBlocks.loraOfMeta(m);
+                int lora = gc == 1 ? loraIds[field] : loraIds[field / gc];
                 if (lora < 0) {
                     counters.droppedEvents++;
                     continue;
                 }
+                lora += gc == 1 ? 0 : field % gc;
                 if (!budget.ensureRoom(cs)) {
                     counters.droppedForBudget += n - i;
                     break;
                 }
-                t.add(blocks.hash(i), lora, handle.owner, blocks.tierBits(i), blocks.depth(i));
+                t.add(hashes[i], lora, handle.owner, RankBlocks.tierBitsOfMeta(m), RankBlocks.depthOfMeta(m));
                 added++;
             }
             budget.refreshBytes(cs);

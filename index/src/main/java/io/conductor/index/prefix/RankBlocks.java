@@ -35,9 +35,12 @@ public final class RankBlocks {
     private static final int LORA_SHIFT = 18;
 
     private final List<String> loraNames = new ArrayList<>();
+    private final int groupCount;
     private final Map<String, Integer> loraIndex = new HashMap<>();
-    private long[] hashes;
-    private int[] meta;
+    /** Hashes, {@link #size} used; read directly by {@link PrefixIndex#restoreRank}. */
+    long[] hashes;
+    /** Meta words ({@link #loraOfMeta}, {@link #tierBitsOfMeta}, {@link #depthOfMeta}), parallel to hashes. */
+    int[] meta;
     private int size;
 
     /**
@@ -46,6 +49,22 @@ public final class RankBlocks {
      * @param expected initial capacity
      */
     public RankBlocks(int expected) {
+        this(expected, 1);
+    }
+
+    /**
+     * Creates empty columns for a hybrid context's rank: a block's LoRA field holds {@code lora * groupCount +
+     * group} (its table id), so {@link #loraOf} ranges over {@code loraNames().size() * groupCount} values.
+     *
+     * @param expected   initial capacity
+     * @param groupCount KV-cache groups per LoRA, 1..{@link GroupLayout#MAX_GROUPS} (1: a plain context)
+     * @throws IllegalArgumentException for a group count out of range
+     */
+    public RankBlocks(int expected, int groupCount) {
+        if (groupCount < 1 || groupCount > GroupLayout.MAX_GROUPS) {
+            throw new IllegalArgumentException("group count out of range: " + groupCount);
+        }
+        this.groupCount = groupCount;
         int cap = Math.max(16, expected);
         hashes = new long[cap];
         meta = new int[cap];
@@ -84,16 +103,26 @@ public final class RankBlocks {
     }
 
     /**
+     * Returns the KV-cache groups per LoRA of the context these blocks come from (1: a plain context).
+     *
+     * @return the group count
+     */
+    public int groupCount() {
+        return groupCount;
+    }
+
+    /**
      * Appends one block.
      *
-     * @param lora     a LoRA index returned by {@link #lora}
+     * @param lora     a LoRA index returned by {@link #lora}; in a hybrid context's columns, {@code lora *
+     *                 groupCount() + group}
      * @param hash     the block hash
      * @param tierBits non-zero tier bits, at most {@link #ALL_TIERS}
      * @param depth    chain depth, 0..{@link #MAX_DEPTH}
      * @throws IllegalArgumentException for an out-of-range value (nothing is appended)
      */
     public void add(int lora, long hash, int tierBits, int depth) {
-        if (lora < 0 || lora >= loraNames.size()) {
+        if (lora < 0 || lora >= loraNames.size() * groupCount) {
             throw new IllegalArgumentException("unknown LoRA index " + lora);
         }
         if (tierBits <= 0 || tierBits > ALL_TIERS) {
@@ -113,6 +142,31 @@ public final class RankBlocks {
         hashes[size] = hash;
         meta[size] = lora << LORA_SHIFT | depth << DEPTH_SHIFT | tierBits << TIER_SHIFT;
         size++;
+    }
+
+    /**
+     * Wraps columns that hold valid meta words already (a reordering of another instance's columns).
+     */
+    RankBlocks(RankBlocks namesOf, long[] hashes, int[] meta, int size) {
+        this.groupCount = namesOf.groupCount;
+        this.hashes = hashes;
+        this.meta = meta;
+        this.size = size;
+        for (String name : namesOf.loraNames) {
+            lora(name);
+        }
+    }
+
+    static int loraOfMeta(int m) {
+        return m >>> LORA_SHIFT;
+    }
+
+    static int tierBitsOfMeta(int m) {
+        return m & ALL_TIERS;
+    }
+
+    static int depthOfMeta(int m) {
+        return (m >>> DEPTH_SHIFT) & MAX_DEPTH;
     }
 
     /**
@@ -139,7 +193,7 @@ public final class RankBlocks {
      * Returns a block's LoRA index.
      *
      * @param i block index
-     * @return index into {@link #loraNames()}
+     * @return index into {@link #loraNames()} (times {@link #groupCount()}, plus the group, in a hybrid context)
      */
     public int loraOf(int i) {
         Objects.checkIndex(i, size);

@@ -52,9 +52,51 @@ class HybridIndexTest extends IndexFixture {
         return hs;
     }
 
+    /** "lora name/group/hash/tiers/depth" of every exported block. */
+    static java.util.Set<String> contents(RankBlocks b) {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        for (int i = 0; i < b.size(); i++) {
+            int field = b.loraOf(i);
+            out.add(b.loraNames().get(field / b.groupCount()) + "/" + field % b.groupCount() + "/" + b.hash(i) + "/"
+                    + b.tierBits(i) + "/" + b.depth(i));
+        }
+        return out;
+    }
+
     long longest(String instance, int prompt) {
         assertTrue(index.query(HYB, new BlockHashArray(blocks(0, prompt)), "", null, match));
         return match.longestMatchedTokens(instanceIndex(match, instance));
+    }
+
+    @Test
+    void shouldAnswerTheSameAfterAnExportAndRestoreIntoAFreshIndexWithEveryGroupKept() {
+        RankHandle a = hybridRank(GEMMA, "a", 0);
+        storeGroup(a, Tier.GPU, 0, blocks(0, 8));
+        storeGroup(a, Tier.GPU, 1, blocks(4, 8));
+        batch.clear();
+        batch.storeGroup(a, "ad", Tier.CPU, 1, 0, false, blocks(0, 2), 0, 2);
+        index.apply(batch);
+        batch.clear();
+        long before = longest("a", 8);
+        RankBlocks exported = index.exportRanks(List.of(a)).getFirst();
+        assertEquals(2, exported.groupCount());
+        assertEquals(8 + 4 + 2, exported.size());
+
+        index = new PrefixIndex<>(new PrefixIndexConfig(64L << 20, 0, 9));
+        RankHandle a2 = hybridRank(GEMMA, "a", 0);
+        assertEquals(14, index.restoreRank(a2, exported));
+
+        assertEquals(128, before);
+        assertEquals(before, longest("a", 8), "both groups restored: the window before the end is complete");
+        assertEquals(contents(exported), contents(index.exportRank(a2)), "every (hash, LoRA, group) with its tiers");
+        removeGroup(a2, Tier.GPU, 1, 1000 + 6);
+        assertEquals(0, longest("a", 8), "a group-1 removal applies to the restored group-1 block");
+
+        // Blocks of another layout (a plain context's export) are dropped whole, not put in the wrong groups.
+        RankHandle plain = rank("p", 0);
+        store(plain, Tier.GPU, 1000, 0, 4);
+        RankHandle b = hybridRank(GEMMA, "b", 0);
+        assertEquals(0, index.restoreRank(b, index.exportRank(plain)));
     }
 
     @Test

@@ -85,6 +85,33 @@ class RankExportTest extends IndexFixture {
     }
 
     @Test
+    void shouldRestoreLargeRanksInSlotOrderWithEveryBlockTierAndDepth() {
+        // Large enough that the restore reorders by slot (more than 4096 blocks, a table of more than 4096
+        // slots), and restored into an index with another seed, so the snapshot's order is not the new slot order.
+        RankHandle a = rank("a", 0);
+        RankHandle b = rank("b", 1);
+        store(a, Tier.GPU, 1000, 0, 30_000);
+        store(a, "adapter", Tier.CPU, 1000, 0, 5_000);
+        store(b, Tier.DISK, 1000, 10_000, 40_000);
+        store(b, Tier.GPU, 1000, 10_000, 12_000);
+        RankBlocks ea = index.exportRank(a);
+        RankBlocks eb = index.exportRank(b);
+        long pairs = index.stats().pairs();
+
+        index = new PrefixIndex<>(new PrefixIndexConfig(256L << 20, 0, 7));
+        RankHandle a2 = rank("a", 0);
+        RankHandle b2 = rank("b", 1);
+        assertEquals(35_000, index.restoreRank(a2, ea));
+        assertEquals(30_000, index.restoreRank(b2, eb));
+
+        assertEquals(contents(ea), contents(index.exportRank(a2)));
+        assertEquals(contents(eb), contents(index.exportRank(b2)));
+        assertEquals(pairs, index.stats().pairs());
+        PrefixMatch m = query(1000, 40_000);
+        assertEquals(30_000L * 16, m.gpuTokens(instanceIndex(m, "a")), "a's chain walks whole after the restore");
+    }
+
+    @Test
     void shouldRestoreNothingIntoAnUnregisteredRank() {
         RankHandle a = rank("a", 0);
         store(a, Tier.GPU, 1000, 0, 3);
