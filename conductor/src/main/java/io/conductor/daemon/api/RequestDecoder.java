@@ -135,8 +135,27 @@ public final class RequestDecoder {
      */
     public static Value.MapValue decodeRootMap(WireFormat format, byte[] body, ApiLimits limits,
             MemoryBudget.Charge charge) {
+        return decodeRootMap(format, body, body.length, limits, charge);
+    }
+
+    /**
+     * As {@link #decodeRootMap(WireFormat, byte[], ApiLimits, MemoryBudget.Charge)} for the body in
+     * {@code body[0, length)} (a reused request buffer). Values that view the body ({@link Value.Bin}) are valid
+     * only while the buffer holds it.
+     *
+     * @param format the body format
+     * @param body the buffer holding the raw bytes
+     * @param length the body's length, {@code <= body.length}
+     * @param limits the element limit
+     * @param charge the request's memory charge
+     * @return the root map
+     * @throws ApiException as {@link #decodeRootMap(WireFormat, byte[], ApiLimits, MemoryBudget.Charge)}
+     */
+    static Value.MapValue decodeRootMap(WireFormat format, byte[] body, int length, ApiLimits limits,
+            MemoryBudget.Charge charge) {
         Bounds bounds = new Bounds(limits, charge);
-        Value root = format == WireFormat.MSGPACK ? decodeMsgpack(body, bounds) : decodeJson(body, bounds);
+        Value root = format == WireFormat.MSGPACK ? decodeMsgpack(body, length, bounds)
+                : decodeJson(body, length, bounds);
         if (root instanceof Value.MapValue map) {
             return map;
         }
@@ -147,15 +166,16 @@ public final class RequestDecoder {
 
     // ---------------------------------------------------------------- msgpack
 
-    private static Value decodeMsgpack(byte[] body, Bounds bounds) {
-        try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(body)) {
-            return readMsgpack(unpacker, body, 0, bounds);
+    private static Value decodeMsgpack(byte[] body, int length, Bounds bounds) {
+        try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(body, 0, length)) {
+            return readMsgpack(unpacker, body, length, 0, bounds);
         } catch (IOException | MessagePackException | MalformedBodyException e) {
             throw ApiException.badRequest(Reason.INVALID_MSGPACK, null, "Invalid msgpack object");
         }
     }
 
-    private static Value readMsgpack(MessageUnpacker in, byte[] body, int depth, Bounds bounds) throws IOException {
+    private static Value readMsgpack(MessageUnpacker in, byte[] body, int bodyLength, int depth, Bounds bounds)
+            throws IOException {
         MessageFormat format = in.getNextFormat();
         switch (format.getValueType()) {
             case NIL -> {
@@ -173,33 +193,33 @@ public final class RequestDecoder {
             }
             case STRING -> {
                 int length = in.unpackRawStringHeader();
-                requireAvailable(in, length, body.length);
+                requireAvailable(in, length, bodyLength);
                 bounds.string(length);
                 return utf8(in.readPayload(length));
             }
             case BINARY -> {
                 int length = in.unpackBinaryHeader();
-                requireAvailable(in, length, body.length);
+                requireAvailable(in, length, bodyLength);
                 // The unpacker reads straight from the body array, so its position is the payload's offset.
                 int offset = (int) in.getTotalReadBytes();
                 in.readPayloadAsReference(length); // advances past the payload without copying it
                 return new Value.Bin(body, offset, length);
             }
             case ARRAY -> {
-                return readMsgpackArray(in, body, depth, bounds);
+                return readMsgpackArray(in, body, bodyLength, depth, bounds);
             }
             case MAP -> {
                 checkDepth(depth);
                 int size = in.unpackMapHeader();
-                requireAvailable(in, 2L * size, body.length);
+                requireAvailable(in, 2L * size, bodyLength);
                 bounds.map(size);
                 List<Value.Entry> entries = new ArrayList<>(size);
                 for (int i = 0; i < size; i++) {
-                    Value key = readMsgpack(in, body, depth + 1, bounds);
+                    Value key = readMsgpack(in, body, bodyLength, depth + 1, bounds);
                     if (depth == 0) {
                         bounds.rootField(key instanceof Value.Str s ? s.text() : null);
                     }
-                    entries.add(new Value.Entry(key, readMsgpack(in, body, depth + 1, bounds)));
+                    entries.add(new Value.Entry(key, readMsgpack(in, body, bodyLength, depth + 1, bounds)));
                 }
                 return new Value.MapValue(entries);
             }
@@ -220,11 +240,11 @@ public final class RequestDecoder {
     }
 
     /** Reads an array; all-integer arrays (token ids, hashes) stay a primitive {@code long[]}. */
-    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int depth, Bounds bounds)
-            throws IOException {
+    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int bodyLength, int depth,
+            Bounds bounds) throws IOException {
         checkDepth(depth);
         int size = in.unpackArrayHeader();
-        requireAvailable(in, size, body.length);
+        requireAvailable(in, size, bodyLength);
         bounds.array(size, LONG_BYTES);
         long[] ints = new long[size];
         int i = 0;
@@ -244,7 +264,7 @@ public final class RequestDecoder {
             elements.add(new Value.Int(ints[j]));
         }
         for (; i < size; i++) {
-            elements.add(readMsgpack(in, body, depth + 1, bounds));
+            elements.add(readMsgpack(in, body, bodyLength, depth + 1, bounds));
         }
         return new Value.Array(elements);
     }
@@ -258,26 +278,26 @@ public final class RequestDecoder {
 
     // ---------------------------------------------------------------- JSON
 
-    private static Value decodeJson(byte[] body, Bounds bounds) {
+    private static Value decodeJson(byte[] body, int length, Bounds bounds) {
         long before = bounds.charge.used();
-        Value fast = JsonFastPath.decode(body, bounds);
+        Value fast = JsonFastPath.decode(body, length, bounds);
         if (fast != null) {
             return fast;
         }
         bounds.charge.refund(bounds.charge.used() - before); // what the fast path built before giving up is garbage
         bounds.rootField(null);
-        return decodeJsonWithJackson(body, bounds);
+        return decodeJsonWithJackson(body, length, bounds);
     }
 
     /** The complete JSON decoder (acceptance and errors); {@link JsonFastPath} takes the plain subset first. */
     static Value decodeJsonWithJackson(byte[] body) {
         try (MemoryBudget.Charge charge = MemoryBudget.unlimited().open()) {
-            return decodeJsonWithJackson(body, new Bounds(ApiLimits.defaults(), charge));
+            return decodeJsonWithJackson(body, body.length, new Bounds(ApiLimits.defaults(), charge));
         }
     }
 
-    private static Value decodeJsonWithJackson(byte[] body, Bounds bounds) {
-        try (JsonParser parser = JSON.createParser(body)) {
+    private static Value decodeJsonWithJackson(byte[] body, int length, Bounds bounds) {
+        try (JsonParser parser = JSON.createParser(body, 0, length)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
                 throw new MalformedBodyException();

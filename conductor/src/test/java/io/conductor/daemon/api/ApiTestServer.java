@@ -35,6 +35,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.msgpack.core.MessageBufferPacker;
 import org.msgpack.core.MessagePack;
 import org.msgpack.core.MessageUnpacker;
@@ -58,6 +59,8 @@ final class ApiTestServer implements AutoCloseable {
     final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     final RoutingModel routing;
+    /** Requests that went through Javalin's own pipeline (its request logger ran): not the hot routes' POSTs. */
+    final AtomicInteger javalinRequests = new AtomicInteger();
 
     ApiTestServer() {
         this(ApiLimits.defaults());
@@ -110,7 +113,10 @@ final class ApiTestServer implements AutoCloseable {
             EventMetrics.register(prometheus, zmq);
             zmq.onStoredBlocks(routing.storedBlocksListener());
         }
-        app = Javalin.create(config -> config.showJavalinBanner = false);
+        app = Javalin.create(config -> {
+            config.showJavalinBanner = false;
+            config.requestLogger.http((ctx, millis) -> javalinRequests.incrementAndGet());
+        });
         apiMetrics = new ApiMetrics(prometheus);
         apiMetrics.follow(registry);
         ApiRoutes.install(app, service, limits, apiMetrics, budget, endpoints, routing);
