@@ -70,13 +70,15 @@ public final class ApiRoutes {
         byte[] handle(WireFormat format);
     }
 
-    private record Reply(int status, byte[] body, boolean retryAfter) {
-        Reply(int status, byte[] body) {
-            this(status, body, false);
+    /** A response: status, body {@code body[0, length)}, and whether to add {@code Retry-After}. */
+    private record Reply(int status, byte[] body, int length, boolean retryAfter) {
+        static Reply ok(byte[] body) {
+            return new Reply(200, body, body.length, false);
         }
 
-        static Reply ok(byte[] body) {
-            return new Reply(200, body);
+        /** A 200 whose body is the writer's bytes (not copied: written out before the writer is used again). */
+        static Reply ok(ResponseWriter w) {
+            return new Reply(200, w.array(), w.length(), false);
         }
     }
 
@@ -203,7 +205,7 @@ public final class ApiRoutes {
         PromptQuery query = QueryRequestReader.readQuery(body, kind, limits, charge, scratch);
         chargeHashing(query, charge);
         QueryResult result = answer(query);
-        byte[] bytes = ResponseBodies.query(format, result);
+        ResponseWriter bytes = ResponseBodies.query(ResponseWriter.reusable(format), result);
         metrics.query(route, query.context().modelName(), query.promptTokens(), result, System.nanoTime() - start);
         return Reply.ok(bytes);
     }
@@ -239,7 +241,7 @@ public final class ApiRoutes {
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(request.query().context()));
         }
-        byte[] bytes = ResponseBodies.route(format, decision);
+        ResponseWriter bytes = ResponseBodies.route(ResponseWriter.reusable(format), decision);
         metrics.route(decision.reason());
         metrics.query("route", request.query().context().modelName(), request.query().promptTokens(), result,
                 System.nanoTime() - start);
@@ -288,7 +290,7 @@ public final class ApiRoutes {
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(query.context()));
         }
-        byte[] bytes = ResponseBodies.costRoute(format, decision);
+        ResponseWriter bytes = ResponseBodies.costRoute(ResponseWriter.reusable(format), decision);
         metrics.route(decision.reason());
         metrics.query("route", query.context().modelName(), query.promptTokens(), lookup.result(),
                 System.nanoTime() - start);
@@ -542,7 +544,8 @@ public final class ApiRoutes {
     }
 
     private static Reply error(WireFormat format, ApiException e) {
-        return new Reply(e.status(), ResponseBodies.error(format, e), e.reason() == Reason.OVERLOADED);
+        byte[] body = ResponseBodies.error(format, e);
+        return new Reply(e.status(), body, body.length, e.reason() == Reason.OVERLOADED);
     }
 
     /**
@@ -559,9 +562,9 @@ public final class ApiRoutes {
             res.setHeader("Connection", "close");
         }
         res.setContentType(format.mediaType());
-        res.setContentLength(reply.body().length);
+        res.setContentLength(reply.length());
         try {
-            res.getOutputStream().write(reply.body());
+            res.getOutputStream().write(reply.body(), 0, reply.length());
             if (reply.status() == 413 || reply.status() == 503) {
                 // Send it now: completing the exchange would first wait for the rest of a body we refused.
                 res.flushBuffer();

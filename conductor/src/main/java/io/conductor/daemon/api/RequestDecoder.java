@@ -192,18 +192,19 @@ public final class RequestDecoder {
                 return new Value.Float(in.unpackDouble());
             }
             case STRING -> {
-                int length = in.unpackRawStringHeader();
-                requireAvailable(in, length, bodyLength);
+                // The unpacker reads straight from the body array: the text is decoded from there (no payload
+                // copy), and the unpacker skips it.
+                int at = (int) in.getTotalReadBytes();
+                int length = payloadLength(format, body, at, bodyLength);
                 bounds.string(length);
-                return utf8(in.readPayload(length));
+                in.skipValue();
+                return utf8(body, at + headerLength(format), length);
             }
             case BINARY -> {
-                int length = in.unpackBinaryHeader();
-                requireAvailable(in, length, bodyLength);
-                // The unpacker reads straight from the body array, so its position is the payload's offset.
-                int offset = (int) in.getTotalReadBytes();
-                in.readPayloadAsReference(length); // advances past the payload without copying it
-                return new Value.Bin(body, offset, length);
+                int at = (int) in.getTotalReadBytes();
+                int length = payloadLength(format, body, at, bodyLength);
+                in.skipValue(); // advances past the payload without copying it
+                return new Value.Bin(body, at + headerLength(format), length);
             }
             case ARRAY -> {
                 return readMsgpackArray(in, body, bodyLength, depth, bounds);
@@ -267,6 +268,38 @@ public final class RequestDecoder {
             elements.add(readMsgpack(in, body, bodyLength, depth + 1, bounds));
         }
         return new Value.Array(elements);
+    }
+
+    /** Bytes of a str / bin header. */
+    private static int headerLength(MessageFormat format) {
+        return switch (format) {
+            case FIXSTR -> 1;
+            case STR8, BIN8 -> 2;
+            case STR16, BIN16 -> 3;
+            default -> 5; // STR32, BIN32
+        };
+    }
+
+    /**
+     * The payload length of the str / bin whose header starts at {@code body[at]}, checked against what the body
+     * holds after the header (more is malformed, and nothing is allocated for it).
+     */
+    private static int payloadLength(MessageFormat format, byte[] body, int at, int bodyLength) {
+        int header = headerLength(format);
+        if (at + header > bodyLength) {
+            throw new MalformedBodyException();
+        }
+        long length = switch (format) {
+            case FIXSTR -> body[at] & 0x1f;
+            case STR8, BIN8 -> body[at + 1] & 0xff;
+            case STR16, BIN16 -> ((body[at + 1] & 0xff) << 8) | (body[at + 2] & 0xff);
+            default -> ((long) (body[at + 1] & 0xff) << 24) | ((body[at + 2] & 0xff) << 16)
+                    | ((body[at + 3] & 0xff) << 8) | (body[at + 4] & 0xff);
+        };
+        if (length > bodyLength - at - header) {
+            throw new MalformedBodyException();
+        }
+        return (int) length;
     }
 
     /** A header announcing more bytes or elements than the body holds is malformed (and must not allocate). */
@@ -413,21 +446,67 @@ public final class RequestDecoder {
 
     /** Decodes strictly; invalid UTF-8 keeps a replaced text and is flagged (it cannot be hashed). */
     static Value.Str utf8(byte[] bytes) {
+        return utf8(bytes, 0, bytes.length);
+    }
+
+    /** As {@link #utf8(byte[])} for {@code bytes[offset, offset + length)}; short ASCII texts come from a cache. */
+    static Value.Str utf8(byte[] bytes, int offset, int length) {
         boolean ascii = true;
-        for (byte b : bytes) {
+        int hash = 0;
+        for (int i = offset; i < offset + length; i++) {
+            byte b = bytes[i];
             ascii &= b >= 0;
+            hash = 31 * hash + b;
         }
         if (ascii) {
-            return new Value.Str(new String(bytes, StandardCharsets.US_ASCII), true);
+            return length <= ShortTexts.MAX_LENGTH ? ShortTexts.get(bytes, offset, length, hash)
+                    : new Value.Str(new String(bytes, offset, length, StandardCharsets.US_ASCII), true);
         }
         try {
             CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes));
+                    .decode(ByteBuffer.wrap(bytes, offset, length));
             return new Value.Str(chars.toString(), true);
         } catch (CharacterCodingException e) {
-            return new Value.Str(new String(bytes, StandardCharsets.UTF_8), false);
+            return new Value.Str(new String(bytes, offset, length, StandardCharsets.UTF_8), false);
+        }
+    }
+
+    /**
+     * Recently decoded short ASCII texts (keys, model and instance names), so the common request decodes them
+     * without allocating: a fixed table of {@link #SLOTS} values, each slot holding the last text that hashed to it.
+     * Thread-safe without locks: slots hold immutable values, and a lost update only costs a later allocation.
+     */
+    private static final class ShortTexts {
+        static final int MAX_LENGTH = 48;
+        static final int SLOTS = 256;
+        private static final Value.Str[] TABLE = new Value.Str[SLOTS];
+
+        private ShortTexts() {
+        }
+
+        static Value.Str get(byte[] bytes, int offset, int length, int hash) {
+            int slot = (hash ^ (hash >>> 8) ^ (hash >>> 16)) & (SLOTS - 1);
+            Value.Str cached = TABLE[slot];
+            if (cached != null && same(cached.text(), bytes, offset, length)) {
+                return cached;
+            }
+            Value.Str fresh = new Value.Str(new String(bytes, offset, length, StandardCharsets.US_ASCII), true);
+            TABLE[slot] = fresh;
+            return fresh;
+        }
+
+        private static boolean same(String text, byte[] bytes, int offset, int length) {
+            if (text.length() != length) {
+                return false;
+            }
+            for (int i = 0; i < length; i++) {
+                if (text.charAt(i) != bytes[offset + i]) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 

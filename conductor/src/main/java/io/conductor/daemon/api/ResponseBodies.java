@@ -55,13 +55,18 @@ final class ResponseBodies {
     }
 
     static byte[] query(WireFormat format, QueryResult result) {
-        ResponseWriter w = ResponseWriter.create(format).beginMap(1).key("instances")
+        return query(ResponseWriter.create(format), result).toBytes();
+    }
+
+    /** Writes a {@code /query} answer into {@code w} (e.g. the thread's reused writer); returns it. */
+    static ResponseWriter query(ResponseWriter w, QueryResult result) {
+        w.beginMap(1).key("instances")
                 .beginMap(result.instances().size());
         for (QueryResult.InstanceMatch m : result.instances()) {
             w.key(m.instanceId());
             writeInstance(w, m);
         }
-        return w.endMap().endMap().toBytes();
+        return w.endMap().endMap();
     }
 
     private static void writeInstance(ResponseWriter w, QueryResult.InstanceMatch m) {
@@ -90,8 +95,13 @@ final class ResponseBodies {
     }
 
     static byte[] route(WireFormat format, RoutePolicy.Decision d) {
+        return route(ResponseWriter.create(format), d).toBytes();
+    }
+
+    /** Writes a {@code /route} answer into {@code w}; returns it. */
+    static ResponseWriter route(ResponseWriter w, RoutePolicy.Decision d) {
         QueryResult.InstanceMatch best = d.chosen();
-        ResponseWriter w = ResponseWriter.create(format).beginMap(best.hasStore() ? 8 : 7)
+        w.beginMap(best.hasStore() ? 8 : 7)
                 .field("instance_id", best.instanceId())
                 .field("longest_matched", best.longestMatched())
                 .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
@@ -104,7 +114,7 @@ final class ResponseBodies {
             writeStore(w, c);
             w.endMap();
         }
-        return w.endMap().endMap().toBytes();
+        return w.endMap().endMap();
     }
 
     /**
@@ -113,9 +123,14 @@ final class ResponseBodies {
      * with {@code ttft_us} and {@code queue_us}.
      */
     static byte[] costRoute(WireFormat format, CostRoutePolicy.Decision d) {
+        return costRoute(ResponseWriter.create(format), d).toBytes();
+    }
+
+    /** Writes a cost-policy {@code /route} answer into {@code w}; returns it. */
+    static ResponseWriter costRoute(ResponseWriter w, CostRoutePolicy.Decision d) {
         QueryResult.InstanceMatch best = d.chosen();
         CostRoutePolicy.Estimate e = d.estimate();
-        ResponseWriter w = ResponseWriter.create(format).beginMap(best.hasStore() ? 11 : 10)
+        w.beginMap(best.hasStore() ? 11 : 10)
                 .field("instance_id", best.instanceId())
                 .field("longest_matched", best.longestMatched())
                 .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
@@ -141,7 +156,7 @@ final class ResponseBodies {
             writeStore(w, c);
             w.endMap();
         }
-        return w.endMap().endMap().toBytes();
+        return w.endMap().endMap();
     }
 
     static byte[] cache(WireFormat format, Map<String, Long> percents) {
