@@ -73,18 +73,31 @@ final class ResponseBodies {
         w.beginMap(m.hasStore() ? 7 : 6).field("longest_matched", m.longestMatched());
         w.key("dp").beginMap(m.ranks().size());
         for (QueryResult.RankMatch r : m.ranks()) {
-            w.field(Integer.toString(r.dpRank()), r.gpu());
+            w.field(rankKey(r.dpRank()), r.gpu());
         }
         w.endMap();
         w.key("rank_matches").beginMap(m.ranks().size());
         for (QueryResult.RankMatch r : m.ranks()) {
-            w.key(Integer.toString(r.dpRank())).beginMap(3)
+            w.key(rankKey(r.dpRank())).beginMap(3)
                     .field("gpu", r.gpu()).field("cpu", r.cpu()).field("disk", r.disk()).endMap();
         }
         w.endMap();
         w.field("gpu", m.gpu()).field("cpu", m.cpu()).field("disk", m.disk());
         writeStore(w, m);
         w.endMap();
+    }
+
+    /** Data-parallel rank keys up to this are shared constants (a query writes each rank twice). */
+    private static final String[] RANK_KEYS = new String[256];
+
+    static {
+        for (int i = 0; i < RANK_KEYS.length; i++) {
+            RANK_KEYS[i] = Integer.toString(i);
+        }
+    }
+
+    private static String rankKey(int rank) {
+        return rank >= 0 && rank < RANK_KEYS.length ? RANK_KEYS[rank] : Integer.toString(rank);
     }
 
     /** The extension key {@code store} (cumulative cursor after the store phase), only when it was consulted. */
