@@ -35,7 +35,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.msgpack.core.MessageBufferPacker;
 import org.msgpack.core.MessagePack;
 import org.msgpack.core.MessageUnpacker;
@@ -59,8 +60,8 @@ final class ApiTestServer implements AutoCloseable {
     final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     final RoutingModel routing;
-    /** Requests that went through Javalin's own pipeline (its request logger ran): not the hot routes' POSTs. */
-    final AtomicInteger javalinRequests = new AtomicInteger();
+    /** "METHOD path" of each request that went through Javalin's pipeline (its request logger ran). */
+    final Queue<String> javalinRequests = new ConcurrentLinkedQueue<>();
 
     ApiTestServer() {
         this(ApiLimits.defaults());
@@ -115,7 +116,7 @@ final class ApiTestServer implements AutoCloseable {
         }
         app = Javalin.create(config -> {
             config.showJavalinBanner = false;
-            config.requestLogger.http((ctx, millis) -> javalinRequests.incrementAndGet());
+            config.requestLogger.http((ctx, millis) -> javalinRequests.add(ctx.method() + " " + ctx.path()));
         });
         apiMetrics = new ApiMetrics(prometheus);
         apiMetrics.follow(registry);
