@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * JSON, substring test) → body size (Content-Length, then the bytes read) → one value whose root is a map → the
  * route's reader (exact field order and texts of mooncake-api.md §3) → the domain → a body in the request's
  * format. Typed {@link ApiException}s and the registry's exceptions become structured bodies; anything else is
- * logged and answered {@code 500 {"error": "internal error"}}, which bad input never reaches.
+ * logged and answered {@code 500 {"error": "internal error"}}, which bad input never reaches. The POSTs of the
+ * hot routes ({@code /query}, {@code /query_by_hash}, {@code /route}) run the same path from a servlet filter in
+ * front of Javalin, without the framework's per-request machinery; the body, token ids and msgpack answer live in
+ * the request thread's reused, bounded buffers ({@code RequestScratch}, {@code ResponseWriter.reusable}).
  *
  * <p>Thread-safe: handlers keep per-request state on the request thread and touch shared state only through the
  * thread-safe {@link ConductorService}, {@link RoutePolicy}, {@link RoutingModel} and {@link ApiMetrics}.
@@ -169,7 +172,7 @@ public final class ApiRoutes {
         routes.post(app, "/query", false, query);
         routes.post(app, "/query_by_hash", false, queryByHash);
         routes.post(app, "/route", false, route);
-        // The hot routes' POSTs skip Javalin's per-request machinery (see HotRoute); the Javalin handlers above
+        // The hot routes' POSTs skip Javalin's per-request machinery (see hotRoute); the Javalin handlers above
         // still answer every other method on these paths, and would answer a POST if the filter were absent.
         routes.hotRoute(app, "/query", query);
         routes.hotRoute(app, "/query_by_hash", queryByHash);
@@ -205,9 +208,9 @@ public final class ApiRoutes {
         PromptQuery query = QueryRequestReader.readQuery(body, kind, limits, charge, scratch);
         chargeHashing(query, charge);
         QueryResult result = answer(query);
-        ResponseWriter bytes = ResponseBodies.query(ResponseWriter.reusable(format), result);
+        ResponseWriter encoded = ResponseBodies.query(ResponseWriter.reusable(format), result);
         metrics.query(route, query.context().modelName(), query.promptTokens(), result, System.nanoTime() - start);
-        return Reply.ok(bytes);
+        return Reply.ok(encoded);
     }
 
     /** A token query's chain holds each block's key and digest ({@link #CHAIN_BYTES_PER_BLOCK}) while it runs. */
@@ -241,11 +244,11 @@ public final class ApiRoutes {
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(request.query().context()));
         }
-        ResponseWriter bytes = ResponseBodies.route(ResponseWriter.reusable(format), decision);
+        ResponseWriter encoded = ResponseBodies.route(ResponseWriter.reusable(format), decision);
         metrics.route(decision.reason());
         metrics.query("route", request.query().context().modelName(), request.query().promptTokens(), result,
                 System.nanoTime() - start);
-        return Reply.ok(bytes);
+        return Reply.ok(encoded);
     }
 
     /**
@@ -290,11 +293,11 @@ public final class ApiRoutes {
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(query.context()));
         }
-        ResponseWriter bytes = ResponseBodies.costRoute(ResponseWriter.reusable(format), decision);
+        ResponseWriter encoded = ResponseBodies.costRoute(ResponseWriter.reusable(format), decision);
         metrics.route(decision.reason());
         metrics.query("route", query.context().modelName(), query.promptTokens(), lookup.result(),
                 System.nanoTime() - start);
-        return Reply.ok(bytes);
+        return Reply.ok(encoded);
     }
 
     /** Legacy G1–G3 {@code /cache}: percent of the prompt's blocks each candidate holds as a prefix. */
