@@ -458,6 +458,7 @@ public final class ApiRoutes {
             }
             // The charge is given back only after the response is written: until then the body is still live.
             send(res, route, responseFormat, reply);
+            ResponseWriter.shrinkThreadWriter();
         }
     }
 

@@ -41,6 +41,14 @@ abstract sealed class ResponseWriter {
         return w;
     }
 
+    /**
+     * Drops the calling thread's reused msgpack buffer if an answer grew it past {@link #RETAINED_BYTES}, so one
+     * huge answer does not stay held by the thread until its next request. Call once the answer is written.
+     */
+    static void shrinkThreadWriter() {
+        THREAD_MSGPACK.get().reset();
+    }
+
     abstract ResponseWriter beginMap(int size);
 
     abstract ResponseWriter endMap();

@@ -194,6 +194,14 @@ class HotRouteTest {
         assertTrue(scratch.retainedBodyBytes() <= RequestScratch.RETAINED_BODY_BYTES);
         assertSame(grown, scratch.body(1000, null, 0), "the huge one-off is not kept");
 
+        ResponseWriter w = ResponseWriter.reusable(WireFormat.MSGPACK);
+        w.string("x".repeat(ResponseWriter.RETAINED_BYTES + 1));
+        assertTrue(w.array().length > ResponseWriter.RETAINED_BYTES);
+        ResponseWriter.shrinkThreadWriter();
+        assertSame(w, ResponseWriter.reusable(WireFormat.MSGPACK));
+        assertTrue(w.array().length <= ResponseWriter.RETAINED_BYTES, "a huge answer's buffer is dropped");
+        assertEquals(0, w.length());
+
         int[] tokens = scratch.tokens(2048);
         int[] hugeTokens = scratch.tokens(RequestScratch.RETAINED_TOKENS + 1);
         assertNotSame(tokens, hugeTokens);
