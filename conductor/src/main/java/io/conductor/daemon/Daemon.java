@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,6 +70,10 @@ public final class Daemon implements AutoCloseable {
         this.app = Javalin.create(javalin -> {
             javalin.showJavalinBanner = false;
             javalin.startupWatcherEnabled = false;
+            QueuedThreadPool pool = httpThreadPool();
+            if (pool != null) {
+                javalin.jetty.threadPool = pool;
+            }
             // Jetty's stop timeout stays 0: stop closes connections at once. A graceful drain would buy little
             // (requests are short) and, when set, turns a bind failure into an unrelated "STOPPED" error.
             javalin.requestLogger.http((ctx, millis) -> {
@@ -80,6 +85,26 @@ public final class Daemon implements AutoCloseable {
             });
         });
         new CoreRoutes(settings.version(), startNanos, readiness, registry).install(app);
+    }
+
+    /**
+     * Jetty's request thread pool when a system property sizes it ({@code conductor.http.maxThreads},
+     * {@code conductor.http.minThreads}, {@code conductor.http.reservedThreads}; for measurements, see
+     * BENCHMARKS.md), else {@code null}: Javalin's default pool (250 threads at most, 8 kept, reserved threads
+     * sized by Jetty).
+     */
+    private static @Nullable QueuedThreadPool httpThreadPool() {
+        Integer max = Integer.getInteger("conductor.http.maxThreads");
+        Integer min = Integer.getInteger("conductor.http.minThreads");
+        Integer reserved = Integer.getInteger("conductor.http.reservedThreads");
+        if (max == null && min == null && reserved == null) {
+            return null;
+        }
+        int maxThreads = max != null ? max : 250;
+        QueuedThreadPool pool = new QueuedThreadPool(maxThreads, Math.min(maxThreads, min != null ? min : 8),
+                60_000, reserved != null ? reserved : -1, null, null);
+        pool.setName("JettyServerThreadPool");
+        return pool;
     }
 
     /**

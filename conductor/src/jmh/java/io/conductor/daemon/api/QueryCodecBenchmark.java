@@ -23,7 +23,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The HTTP layer's own cost on the {@code /query} path, without the index: decode a 2048-token body (msgpack bin,
  * msgpack array, JSON array), validate it (declared sizes and memory charged as the server does), and encode a
- * 4-instance answer. Run:
+ * 4-instance answer, as before issue 16 ({@link #decodeValidateEncode}) and with the hot routes' reused buffers
+ * ({@link #hotPath}). Run:
  * {@code bin/bench conductor QueryCodecBenchmark -prof gc}.
  */
 @State(Scope.Thread)
@@ -98,6 +99,28 @@ public class QueryCodecBenchmark {
                 throw new IllegalStateException("unexpected block count " + query.blockCount());
             }
             return ResponseBodies.query(format, result);
+        }
+    }
+
+    /**
+     * The same work as the server's hot routes do it now: the body in the thread's reused buffer (the copy stands
+     * for the socket read), token ids into the reused token buffer, the answer into the thread's reused writer.
+     *
+     * @return the response length
+     */
+    @Benchmark
+    public int hotPath() {
+        RequestScratch scratch = RequestScratch.forThread();
+        try (MemoryBudget.Charge charge = budget.open()) {
+            charge.charge(body.length);
+            byte[] buffer = scratch.body(body.length, null, 0);
+            System.arraycopy(body, 0, buffer, 0, body.length);
+            PromptQuery query = QueryRequestReader.readQuery(RequestDecoder.decodeRootMap(format, buffer,
+                    body.length, limits, charge), QueryRequestReader.Kind.QUERY, limits, charge, scratch);
+            if (query.blockCount() != 128) {
+                throw new IllegalStateException("unexpected block count " + query.blockCount());
+            }
+            return ResponseBodies.query(ResponseWriter.reusable(format), result).length();
         }
     }
 }

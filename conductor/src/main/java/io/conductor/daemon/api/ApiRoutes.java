@@ -8,22 +8,25 @@ import io.conductor.daemon.registry.ServiceRegistration;
 import io.conductor.daemon.registry.UnregistrationException;
 import io.conductor.index.prefix.ContextKey;
 import io.javalin.Javalin;
-import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.eclipse.jetty.servlet.FilterHolder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,13 +38,18 @@ import org.slf4j.LoggerFactory;
  * JSON, substring test) → body size (Content-Length, then the bytes read) → one value whose root is a map → the
  * route's reader (exact field order and texts of mooncake-api.md §3) → the domain → a body in the request's
  * format. Typed {@link ApiException}s and the registry's exceptions become structured bodies; anything else is
- * logged and answered {@code 500 {"error": "internal error"}}, which bad input never reaches.
+ * logged and answered {@code 500 {"error": "internal error"}}, which bad input never reaches. The POSTs of the
+ * hot routes ({@code /query}, {@code /query_by_hash}, {@code /route}) run the same path from a servlet filter in
+ * front of Javalin, without the framework's per-request machinery; the body, token ids and msgpack answer live in
+ * the request thread's reused, bounded buffers ({@code RequestScratch}, {@code ResponseWriter.reusable}).
  *
  * <p>Thread-safe: handlers keep per-request state on the request thread and touch shared state only through the
  * thread-safe {@link ConductorService}, {@link RoutePolicy}, {@link RoutingModel} and {@link ApiMetrics}.
  */
 public final class ApiRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
+    /** The request log of the daemon's HTTP server (Javalin's request logger writes to it as well). */
+    private static final Logger REQUEST_LOG = LoggerFactory.getLogger("io.conductor.daemon.http");
     private static final HandlerType[] METHODS = {HandlerType.GET, HandlerType.POST, HandlerType.PUT,
         HandlerType.PATCH, HandlerType.DELETE, HandlerType.OPTIONS, HandlerType.TRACE, HandlerType.CONNECT};
     /** Bytes a query's hash chain holds per block: a 64-bit key and a 32-byte digest. */
@@ -49,10 +57,14 @@ public final class ApiRoutes {
     /** The first body buffer, and the most read at once; it grows by doubling, charged before each step. */
     static final int READ_CHUNK = 16 * 1024;
 
-    /** A POST route's work once the body is decoded; what it allocates per request it charges first. */
+    /**
+     * A POST route's work once the body is decoded; what it allocates per request it charges first. The scratch is
+     * the request thread's reused buffers (the body the value views, and room for token ids).
+     */
     @FunctionalInterface
     private interface BodyHandler {
-        Reply handle(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge) throws Exception;
+        Reply handle(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge, RequestScratch scratch)
+                throws Exception;
     }
 
     /** A GET route's work. */
@@ -61,13 +73,15 @@ public final class ApiRoutes {
         byte[] handle(WireFormat format);
     }
 
-    private record Reply(int status, byte[] body, boolean retryAfter) {
-        Reply(int status, byte[] body) {
-            this(status, body, false);
+    /** A response: status, body {@code body[0, length)}, and whether to add {@code Retry-After}. */
+    private record Reply(int status, byte[] body, int length, boolean retryAfter) {
+        static Reply ok(byte[] body) {
+            return new Reply(200, body, body.length, false);
         }
 
-        static Reply ok(byte[] body) {
-            return new Reply(200, body);
+        /** A 200 whose body is the writer's bytes (not copied: written out before the writer is used again). */
+        static Reply ok(ResponseWriter w) {
+            return new Reply(200, w.array(), w.length(), false);
         }
     }
 
@@ -149,15 +163,22 @@ public final class ApiRoutes {
     public static void install(Javalin app, ConductorService service, ApiLimits limits, ApiMetrics metrics,
             MemoryBudget budget, EndpointPolicy endpoints, RoutingModel routing) {
         ApiRoutes routes = new ApiRoutes(service, limits, metrics, budget, endpoints, routing);
-        routes.post(app, "/register", true, (b, f, c) -> routes.register(b, f));
-        routes.post(app, "/unregister", true, (b, f, c) -> routes.unregister(b, f));
-        routes.post(app, "/query", false,
-                (b, f, c) -> routes.query(b, f, c, QueryRequestReader.Kind.QUERY, "query"));
-        routes.post(app, "/query_by_hash", false,
-                (b, f, c) -> routes.query(b, f, c, QueryRequestReader.Kind.QUERY_BY_HASH, "query_by_hash"));
-        routes.post(app, "/route", false, routes::route);
-        routes.post(app, "/cache", false, routes::cache);
-        routes.post(app, "/feedback", false, (b, f, c) -> routes.feedback(b, f));
+        routes.post(app, "/register", true, (b, f, c, s) -> routes.register(b, f));
+        routes.post(app, "/unregister", true, (b, f, c, s) -> routes.unregister(b, f));
+        BodyHandler query = (b, f, c, s) -> routes.query(b, f, c, s, QueryRequestReader.Kind.QUERY, "query");
+        BodyHandler queryByHash = (b, f, c, s) -> routes.query(b, f, c, s, QueryRequestReader.Kind.QUERY_BY_HASH,
+                "query_by_hash");
+        BodyHandler route = routes::route;
+        routes.post(app, "/query", false, query);
+        routes.post(app, "/query_by_hash", false, queryByHash);
+        routes.post(app, "/route", false, route);
+        // The hot routes' POSTs skip Javalin's per-request machinery (see hotRoute); the Javalin handlers above
+        // still answer every other method on these paths, and would answer a POST if the filter were absent.
+        routes.hotRoute(app, "/query", query);
+        routes.hotRoute(app, "/query_by_hash", queryByHash);
+        routes.hotRoute(app, "/route", route);
+        routes.post(app, "/cache", false, (b, f, c, s) -> routes.cache(b, f, c));
+        routes.post(app, "/feedback", false, (b, f, c, s) -> routes.feedback(b, f));
         routes.get(app, "/global_view",
                 f -> {
                     Map<ContextKey, Map<String, Long>> counts = service.prefixCounts();
@@ -181,15 +202,15 @@ public final class ApiRoutes {
         return Reply.ok(ResponseBodies.unregistered(format, key.toString()));
     }
 
-    private Reply query(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge,
+    private Reply query(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge, RequestScratch scratch,
             QueryRequestReader.Kind kind, String route) {
         long start = System.nanoTime();
-        PromptQuery query = QueryRequestReader.readQuery(body, kind, limits, charge);
+        PromptQuery query = QueryRequestReader.readQuery(body, kind, limits, charge, scratch);
         chargeHashing(query, charge);
         QueryResult result = answer(query);
-        byte[] bytes = ResponseBodies.query(format, result);
+        ResponseWriter encoded = ResponseBodies.query(ResponseWriter.reusable(format), result);
         metrics.query(route, query.context().modelName(), query.promptTokens(), result, System.nanoTime() - start);
-        return Reply.ok(bytes);
+        return Reply.ok(encoded);
     }
 
     /** A token query's chain holds each block's key and digest ({@link #CHAIN_BYTES_PER_BLOCK}) while it runs. */
@@ -204,9 +225,10 @@ public final class ApiRoutes {
         return query.hashable() ? service.query(query) : QueryResult.EMPTY;
     }
 
-    private Reply route(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge) {
+    private Reply route(Value.MapValue body, WireFormat format, MemoryBudget.Charge charge,
+            RequestScratch scratch) {
         long start = System.nanoTime();
-        QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits, charge);
+        QueryRequestReader.RouteRequest request = QueryRequestReader.readRoute(body, limits, charge, scratch);
         chargeHashing(request.query(), charge);
         routing.clock(request.clockMillis());
         String policy = request.policy() != null ? request.policy() : routing.settings().defaultPolicy();
@@ -222,11 +244,11 @@ public final class ApiRoutes {
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(request.query().context()));
         }
-        byte[] bytes = ResponseBodies.route(format, decision);
+        ResponseWriter encoded = ResponseBodies.route(ResponseWriter.reusable(format), decision);
         metrics.route(decision.reason());
         metrics.query("route", request.query().context().modelName(), request.query().promptTokens(), result,
                 System.nanoTime() - start);
-        return Reply.ok(bytes);
+        return Reply.ok(encoded);
     }
 
     /**
@@ -271,11 +293,11 @@ public final class ApiRoutes {
         if (decision == null) {
             throw ApiException.plain(404, "no candidate instance for context: " + describe(query.context()));
         }
-        byte[] bytes = ResponseBodies.costRoute(format, decision);
+        ResponseWriter encoded = ResponseBodies.costRoute(ResponseWriter.reusable(format), decision);
         metrics.route(decision.reason());
         metrics.query("route", query.context().modelName(), query.promptTokens(), lookup.result(),
                 System.nanoTime() - start);
-        return Reply.ok(bytes);
+        return Reply.ok(encoded);
     }
 
     /** Legacy G1–G3 {@code /cache}: percent of the prompt's blocks each candidate holds as a prefix. */
@@ -343,7 +365,7 @@ public final class ApiRoutes {
     private void unknownMethods(Javalin app, String path, String route) {
         app.before(path, ctx -> {
             if (ctx.method() == HandlerType.INVALID) {
-                methodNotAllowed(ctx, route);
+                methodNotAllowed(ctx.req(), ctx.res(), route);
                 ctx.skipRemainingHandlers();
             }
         });
@@ -354,9 +376,9 @@ public final class ApiRoutes {
         unknownMethods(app, path, route);
         for (HandlerType method : METHODS) {
             if (method == HandlerType.POST) {
-                app.addHttpHandler(method, path, ctx -> handlePost(ctx, route, admin, handler));
+                app.addHttpHandler(method, path, ctx -> handlePost(ctx.req(), ctx.res(), route, admin, handler));
             } else {
-                app.addHttpHandler(method, path, ctx -> methodNotAllowed(ctx, route));
+                app.addHttpHandler(method, path, ctx -> methodNotAllowed(ctx.req(), ctx.res(), route));
             }
         }
     }
@@ -374,41 +396,69 @@ public final class ApiRoutes {
                     } catch (RuntimeException e) {
                         reply = failure(format, e);
                     }
-                    send(ctx, route, format, reply);
+                    send(ctx.res(), route, format, reply);
                 });
             } else {
-                app.addHttpHandler(method, path, ctx -> methodNotAllowed(ctx, route));
+                app.addHttpHandler(method, path, ctx -> methodNotAllowed(ctx.req(), ctx.res(), route));
             }
         }
     }
 
-    private void methodNotAllowed(Context ctx, String route) {
-        WireFormat format = WireFormat.forPostResponse(ctx.header("Content-Type"), ctx.header("Accept"));
-        send(ctx, route, format, error(format, ApiException.plain(405, "Method not allowed")));
+    private void methodNotAllowed(HttpServletRequest req, HttpServletResponse res, String route) {
+        WireFormat format = WireFormat.forPostResponse(req.getHeader("Content-Type"), req.getHeader("Accept"));
+        send(res, route, format, error(format, ApiException.plain(405, "Method not allowed")));
     }
 
-    private void handlePost(Context ctx, String route, boolean admin, BodyHandler handler) {
-        String contentType = ctx.header("Content-Type");
-        WireFormat responseFormat = WireFormat.forPostResponse(contentType, ctx.header("Accept"));
+    /**
+     * Puts a servlet filter in front of Javalin for {@code POST path}: it runs the same {@link #handlePost} as the
+     * Javalin route, without the framework's per-request context, router matching (regular expressions, stream
+     * pipelines) and handler-task machinery, which were a third of a query's allocation. Other methods pass
+     * through to Javalin (405). The request log line is the one Javalin's request logger writes.
+     */
+    private void hotRoute(Javalin app, String path, BodyHandler handler) {
+        String route = path.substring(1);
+        Filter filter = (request, response, chain) -> {
+            if (!(request instanceof HttpServletRequest req) || !(response instanceof HttpServletResponse res)
+                    || !"POST".equals(req.getMethod())) {
+                chain.doFilter(request, response);
+                return;
+            }
+            long start = System.nanoTime();
+            handlePost(req, res, route, false, handler);
+            if (REQUEST_LOG.isDebugEnabled()) {
+                REQUEST_LOG.debug("event=http_request method={} path={} status={} elapsed_ms={}", req.getMethod(),
+                        LogText.escape(req.getRequestURI()), res.getStatus(),
+                        String.format("%.2f", (System.nanoTime() - start) / 1e6));
+            }
+        };
+        app.unsafeConfig().jetty.modifyServletContextHandler(context -> context.addFilter(new FilterHolder(filter),
+                path, EnumSet.of(DispatcherType.REQUEST)));
+    }
+
+    private void handlePost(HttpServletRequest req, HttpServletResponse res, String route, boolean admin,
+            BodyHandler handler) {
+        String contentType = req.getHeader("Content-Type");
+        WireFormat responseFormat = WireFormat.forPostResponse(contentType, req.getHeader("Accept"));
+        RequestScratch scratch = RequestScratch.forThread();
         try (MemoryBudget.Charge charge = budget.open()) {
             Reply reply;
             try {
                 if (admin) {
-                    checkAdminKey(ctx.header("X-API-Key"));
+                    checkAdminKey(req.getHeader("X-API-Key"));
                 }
                 WireFormat requestFormat = WireFormat.ofContentType(contentType);
                 if (requestFormat == null) {
                     throw ApiException.badRequest(Reason.UNSUPPORTED_CONTENT_TYPE, null,
                             "Content-Type must be application/msgpack");
                 }
-                byte[] body = readBody(ctx, charge);
-                reply = handler.handle(RequestDecoder.decodeRootMap(requestFormat, body, limits, charge),
-                        responseFormat, charge);
+                reply = handler.handle(readAndDecode(req, requestFormat, charge, scratch), responseFormat, charge,
+                        scratch);
             } catch (Exception e) {
                 reply = failure(responseFormat, e);
             }
             // The charge is given back only after the response is written: until then the body is still live.
-            send(ctx, route, responseFormat, reply);
+            send(res, route, responseFormat, reply);
+            ResponseWriter.shrinkThreadWriter();
         }
     }
 
@@ -424,34 +474,37 @@ public final class ApiRoutes {
     }
 
     /**
-     * Reads the body from the input stream in bounded steps: a buffer of at most {@link #READ_CHUNK} bytes first,
-     * doubled (never past the declared length) only as bytes arrive, each step charged to the request before it is
-     * allocated. So a connection that declares a large body and sends little costs little, and a chunked body is
-     * held to the same limit. A declared or actual size above the limit is a 413 before anything is decoded.
+     * Reads the body from the input stream in bounded steps into the thread's reused buffer: at most
+     * {@link #READ_CHUNK} bytes first, doubled (never past the declared length) only as bytes arrive, each step
+     * charged to the request before it is taken, as if it were allocated. So a connection that declares a large body
+     * and sends little costs little, and a chunked body is held to the same limit. A declared or actual size above
+     * the limit is a 413 before anything is decoded. Then decodes it; the value may view the buffer.
      */
-    private byte[] readBody(Context ctx, MemoryBudget.Charge charge) throws IOException {
+    private Value.MapValue readAndDecode(HttpServletRequest req, WireFormat format, MemoryBudget.Charge charge,
+            RequestScratch scratch) throws IOException {
         long max = limits.maxBodyBytes();
-        long declared = ctx.req().getContentLengthLong();
+        long declared = req.getContentLengthLong();
         if (declared > max) {
             throw tooLarge(max);
         }
         long ceiling = declared >= 0 ? declared : max + 1;
-        try (InputStream in = ctx.req().getInputStream()) {
+        try (InputStream in = req.getInputStream()) {
             int capacity = (int) Math.min(ceiling, READ_CHUNK);
             charge.charge(capacity);
-            byte[] buffer = new byte[capacity];
+            byte[] buffer = scratch.body(capacity, null, 0);
             int n = 0;
             while (true) {
-                if (n == buffer.length) {
+                if (n == capacity) {
                     if (n >= ceiling) {
                         break;
                     }
-                    int grown = (int) Math.min(ceiling, 2L * buffer.length);
+                    int grown = (int) Math.min(ceiling, 2L * capacity);
                     charge.charge(grown);
-                    buffer = Arrays.copyOf(buffer, grown);
-                    charge.refund(n); // the old buffer is garbage now
+                    buffer = scratch.body(grown, buffer, n);
+                    capacity = grown;
+                    charge.refund(n); // the smaller step is garbage (or reused) now
                 }
-                int r = in.read(buffer, n, buffer.length - n);
+                int r = in.read(buffer, n, capacity - n);
                 if (r < 0) {
                     break; // end of body; a client that sent less than it declared gets what came decoded
                 }
@@ -460,13 +513,7 @@ public final class ApiRoutes {
             if (n > max) {
                 throw tooLarge(max);
             }
-            if (n == buffer.length) {
-                return buffer;
-            }
-            charge.charge(n);
-            byte[] body = Arrays.copyOf(buffer, n);
-            charge.refund(buffer.length);
-            return body;
+            return RequestDecoder.decodeRootMap(format, buffer, n, limits, charge);
         }
     }
 
@@ -501,15 +548,15 @@ public final class ApiRoutes {
     }
 
     private static Reply error(WireFormat format, ApiException e) {
-        return new Reply(e.status(), ResponseBodies.error(format, e), e.reason() == Reason.OVERLOADED);
+        byte[] body = ResponseBodies.error(format, e);
+        return new Reply(e.status(), body, body.length, e.reason() == Reason.OVERLOADED);
     }
 
     /**
      * Writes the body straight to the servlet response: the bodies are small and complete, and Javalin's result
      * path would add per-request ETag and compression checks (header scans) that showed in the query profile.
      */
-    private void send(Context ctx, String route, WireFormat format, Reply reply) {
-        HttpServletResponse res = ctx.res();
+    private void send(HttpServletResponse res, String route, WireFormat format, Reply reply) {
         res.setStatus(reply.status());
         if (reply.retryAfter()) {
             res.setHeader("Retry-After", Integer.toString(MemoryBudget.RETRY_AFTER_SECONDS));
@@ -519,9 +566,9 @@ public final class ApiRoutes {
             res.setHeader("Connection", "close");
         }
         res.setContentType(format.mediaType());
-        res.setContentLength(reply.body().length);
+        res.setContentLength(reply.length());
         try {
-            res.getOutputStream().write(reply.body());
+            res.getOutputStream().write(reply.body(), 0, reply.length());
             if (reply.status() == 413 || reply.status() == 503) {
                 // Send it now: completing the exchange would first wait for the rest of a body we refused.
                 res.flushBuffer();

@@ -29,11 +29,14 @@ final class JsonFastPath {
             ByteOrder.LITTLE_ENDIAN);
 
     private final byte[] in;
+    /** End of the body in {@link #in} (a reused request buffer may be longer than the body). */
+    private final int end;
     private final RequestDecoder.Bounds bounds;
     private int pos;
 
-    private JsonFastPath(byte[] in, RequestDecoder.Bounds bounds) {
+    private JsonFastPath(byte[] in, int end, RequestDecoder.Bounds bounds) {
         this.in = in;
+        this.end = end;
         this.bounds = bounds;
     }
 
@@ -60,7 +63,19 @@ final class JsonFastPath {
      * @throws ApiException 400 {@code out_of_range} for an array or map above its limit; 413 / 503 from the charge
      */
     static @Nullable Value decode(byte[] body, RequestDecoder.Bounds bounds) {
-        JsonFastPath p = new JsonFastPath(body, bounds);
+        return decode(body, body.length, bounds);
+    }
+
+    /**
+     * As {@link #decode(byte[], RequestDecoder.Bounds)} for the body in {@code body[0, length)}.
+     *
+     * @param body the buffer holding the raw bytes
+     * @param length the body's length
+     * @param bounds the decoding's limits and memory charge
+     * @return the value, or {@code null} to decode with Jackson
+     */
+    static @Nullable Value decode(byte[] body, int length, RequestDecoder.Bounds bounds) {
+        JsonFastPath p = new JsonFastPath(body, length, bounds);
         try {
             // Only an object at the root (the one shape requests have): Jackson checks what follows a root-level
             // scalar differently from a nested one.
@@ -96,14 +111,14 @@ final class JsonFastPath {
     }
 
     private void skipWhitespace() {
-        while (pos < in.length && isWhitespace(in[pos])) {
+        while (pos < end && isWhitespace(in[pos])) {
             pos++;
         }
     }
 
     private byte next() {
         skipWhitespace();
-        if (pos >= in.length) {
+        if (pos >= end) {
             throw GiveUp.INSTANCE;
         }
         return in[pos];
@@ -144,7 +159,7 @@ final class JsonFastPath {
 
     private void literal(String word) {
         int n = word.length();
-        if (pos + n > in.length) {
+        if (pos + n > end) {
             throw GiveUp.INSTANCE;
         }
         for (int i = 0; i < n; i++) {
@@ -158,7 +173,7 @@ final class JsonFastPath {
 
     /** After a scalar: end of input, whitespace, or a structural character (else Jackson decides). */
     private void requireDelimiter() {
-        if (pos < in.length) {
+        if (pos < end) {
             byte b = in[pos];
             if (b != ',' && b != ']' && b != '}' && b != ' ' && b != '\n' && b != '\r' && b != '\t') {
                 throw GiveUp.INSTANCE;
@@ -169,7 +184,7 @@ final class JsonFastPath {
     /** At a quote: printable ASCII up to the closing quote; escapes, control and non-ASCII bytes give up. */
     private String string() {
         int start = ++pos;
-        while (pos < in.length) {
+        while (pos < end) {
             byte b = in[pos];
             if (b == '"') {
                 bounds.string(pos - start);
@@ -193,7 +208,7 @@ final class JsonFastPath {
         }
         int start = pos;
         long v = 0;
-        while (pos < in.length) {
+        while (pos < end) {
             int d = in[pos] - '0';
             if (d < 0 || d > 9) {
                 break;
@@ -223,7 +238,7 @@ final class JsonFastPath {
         }
         // The common case: integers only, parsed in one loop over locals (no field traffic per byte).
         byte[] a = in;
-        int n = a.length;
+        int n = end;
         int p = pos;
         while (b == '-' || (b >= '0' && b <= '9')) {
             boolean negative = b == '-';

@@ -6,7 +6,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * A validated prefix query: the context, LoRA, salt and instance filter, and the prompt either as token ids
  * ({@code /query}, {@code /route}, {@code /cache}) or as precomputed block hashes ({@code /query_by_hash}).
- * Arrays are owned by the request and not copied. Immutable by convention; belongs to one request thread.
+ * Arrays are owned by the request and not copied; the token ids are {@code tokens[0, tokenCount)} (the array may be
+ * the request thread's reused buffer, valid only until its next request). Immutable by convention; belongs to one
+ * request thread.
  *
  * @param context the context the query names
  * @param loraName LoRA name, {@code ""} for the base model
@@ -15,9 +17,39 @@ import org.jspecify.annotations.Nullable;
  * @param tokens prompt token ids, or {@code null} when {@code hashes} is given
  * @param hashes precomputed block hashes, or {@code null} when {@code tokens} is given
  * @param hashable false when {@code loraName} or {@code cacheSalt} was not valid UTF-8: the answer is empty
+ * @param tokenCount how many of {@code tokens} are the prompt ({@code 0} when {@code tokens} is {@code null})
  */
 public record PromptQuery(ContextKey context, String loraName, @Nullable String cacheSalt,
-        @Nullable String instanceFilter, int @Nullable [] tokens, long @Nullable [] hashes, boolean hashable) {
+        @Nullable String instanceFilter, int @Nullable [] tokens, long @Nullable [] hashes, boolean hashable,
+        int tokenCount) {
+
+    /**
+     * Checks that the token count lies within the token array.
+     *
+     * @throws IllegalArgumentException if it does not
+     */
+    public PromptQuery {
+        if (tokenCount < 0 || tokenCount > (tokens == null ? 0 : tokens.length)) {
+            throw new IllegalArgumentException("tokenCount " + tokenCount + " outside the token array");
+        }
+    }
+
+    /**
+     * A query whose prompt is the whole {@code tokens} array.
+     *
+     * @param context the context the query names
+     * @param loraName LoRA name, {@code ""} for the base model
+     * @param cacheSalt cache salt, or {@code null}
+     * @param instanceFilter restrict the answer to this instance, or {@code null}
+     * @param tokens prompt token ids, or {@code null} when {@code hashes} is given
+     * @param hashes precomputed block hashes, or {@code null} when {@code tokens} is given
+     * @param hashable false when a name was not valid UTF-8
+     */
+    public PromptQuery(ContextKey context, String loraName, @Nullable String cacheSalt,
+            @Nullable String instanceFilter, int @Nullable [] tokens, long @Nullable [] hashes, boolean hashable) {
+        this(context, loraName, cacheSalt, instanceFilter, tokens, hashes, hashable,
+                tokens == null ? 0 : tokens.length);
+    }
 
     /**
      * Returns the number of complete blocks of the prompt.
@@ -29,8 +61,7 @@ public record PromptQuery(ContextKey context, String loraName, @Nullable String 
         if (h != null) {
             return h.length;
         }
-        int[] t = tokens;
-        return t == null ? 0 : (int) (t.length / context.blockSize());
+        return (int) (tokenCount / context.blockSize());
     }
 
     /**
@@ -39,8 +70,7 @@ public record PromptQuery(ContextKey context, String loraName, @Nullable String 
      * @return token count; for a hash query, {@code hashes × block_size}
      */
     public long promptTokens() {
-        int[] t = tokens;
-        return t != null ? t.length : blockCount() * context.blockSize();
+        return tokens != null ? tokenCount : blockCount() * context.blockSize();
     }
 
     /**
@@ -50,6 +80,6 @@ public record PromptQuery(ContextKey context, String loraName, @Nullable String 
      * @return the new query
      */
     public PromptQuery withInstanceFilter(@Nullable String instanceId) {
-        return new PromptQuery(context, loraName, cacheSalt, instanceId, tokens, hashes, hashable);
+        return new PromptQuery(context, loraName, cacheSalt, instanceId, tokens, hashes, hashable, tokenCount);
     }
 }

@@ -2,7 +2,8 @@ package io.conductor.daemon.api;
 
 import io.conductor.daemon.registry.ServiceKey;
 import io.conductor.index.prefix.ContextKey;
-import java.nio.ByteBuffer;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,15 +42,19 @@ final class QueryRequestReader {
             @Nullable Map<String, Long> loadTokens, @Nullable String policy, long clockMillis) {
     }
 
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     /** Most candidates one {@code /route} may name. */
     static final int MAX_CANDIDATES = 4096;
 
     private final Kind kind;
     private final ApiLimits limits;
     private final MemoryBudget.Charge charge;
+    private final @Nullable RequestScratch scratch;
     private @Nullable String model;
     private long blockSize;
     private int @Nullable [] tokens;
+    private int tokenCount;
     private long @Nullable [] hashes;
     private String tenant = ServiceKey.DEFAULT_TENANT;
     private String lora = "";
@@ -62,10 +67,12 @@ final class QueryRequestReader {
     private long clockMillis = -1;
     private boolean hashable = true;
 
-    private QueryRequestReader(Kind kind, ApiLimits limits, MemoryBudget.Charge charge) {
+    private QueryRequestReader(Kind kind, ApiLimits limits, MemoryBudget.Charge charge,
+            @Nullable RequestScratch scratch) {
         this.kind = kind;
         this.limits = limits;
         this.charge = charge;
+        this.scratch = scratch;
     }
 
     static PromptQuery readQuery(Value.MapValue body, Kind kind, ApiLimits limits) {
@@ -76,7 +83,16 @@ final class QueryRequestReader {
 
     /** Reads a query; the token and hash arrays it builds are charged to {@code charge} before allocation. */
     static PromptQuery readQuery(Value.MapValue body, Kind kind, ApiLimits limits, MemoryBudget.Charge charge) {
-        QueryRequestReader reader = new QueryRequestReader(kind, limits, charge);
+        return readQuery(body, kind, limits, charge, null);
+    }
+
+    /**
+     * Reads a query as {@link #readQuery(Value.MapValue, Kind, ApiLimits, MemoryBudget.Charge)}, decoding token ids
+     * into the thread's reused buffer when {@code scratch} is given (still charged as an allocation).
+     */
+    static PromptQuery readQuery(Value.MapValue body, Kind kind, ApiLimits limits, MemoryBudget.Charge charge,
+            @Nullable RequestScratch scratch) {
+        QueryRequestReader reader = new QueryRequestReader(kind, limits, charge, scratch);
         reader.scan(body);
         return reader.query();
     }
@@ -89,7 +105,13 @@ final class QueryRequestReader {
 
     /** Reads a route request, charging as {@link #readQuery(Value.MapValue, Kind, ApiLimits, MemoryBudget.Charge)}. */
     static RouteRequest readRoute(Value.MapValue body, ApiLimits limits, MemoryBudget.Charge charge) {
-        QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits, charge);
+        return readRoute(body, limits, charge, null);
+    }
+
+    /** Reads a route request, with token ids in {@code scratch} when given (as {@code readQuery}). */
+    static RouteRequest readRoute(Value.MapValue body, ApiLimits limits, MemoryBudget.Charge charge,
+            @Nullable RequestScratch scratch) {
+        QueryRequestReader reader = new QueryRequestReader(Kind.ROUTE, limits, charge, scratch);
         reader.scan(body);
         return new RouteRequest(reader.query(), reader.candidates, reader.loads, reader.loadTokens, reader.policy,
                 reader.clockMillis);
@@ -153,7 +175,8 @@ final class QueryRequestReader {
         if (kind == Kind.QUERY_BY_HASH ? hashes == null : tokens == null) {
             throw FieldRules.missing(kind == Kind.QUERY_BY_HASH ? "seq_hashes" : "token_ids");
         }
-        return new PromptQuery(new ContextKey(tenant, m, blockSize), lora, salt, instance, tokens, hashes, hashable);
+        return new PromptQuery(new ContextKey(tenant, m, blockSize), lora, salt, instance, tokens, hashes, hashable,
+                tokens == null ? 0 : tokenCount);
     }
 
     private static long positiveBlockSize(Value value) {
@@ -192,17 +215,16 @@ final class QueryRequestReader {
                 int count = bin.length() >>> 2;
                 checkTokenCount("token_ids", count);
                 charge.charge(16 + 4L * count);
-                int[] out = new int[count];
+                int[] out = tokenBuffer(count);
                 // One bulk little-endian copy (an intrinsic memcpy on little-endian hosts), not a loop of shifts.
-                ByteBuffer.wrap(bin.source(), bin.offset(), bin.length()).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer()
-                        .get(out);
+                MemorySegment.copy(MemorySegment.ofArray(bin.source()), INT_LE, bin.offset(), out, 0, count);
                 return out;
             }
             case Value.IntArray array -> {
                 long[] values = array.values();
                 checkTokenCount("token_ids", values.length);
                 charge.charge(16 + 4L * values.length);
-                int[] out = new int[values.length];
+                int[] out = tokenBuffer(values.length);
                 for (int i = 0; i < values.length; i++) {
                     long v = values[i];
                     if (v != (int) v) {
@@ -216,8 +238,8 @@ final class QueryRequestReader {
                 List<Value> elements = array.elements();
                 checkTokenCount("token_ids", elements.size());
                 charge.charge(16 + 4L * elements.size());
-                int[] out = new int[elements.size()];
-                for (int i = 0; i < out.length; i++) {
+                int[] out = tokenBuffer(elements.size());
+                for (int i = 0; i < elements.size(); i++) {
                     Value e = elements.get(i);
                     if (e instanceof Value.Int iv && iv.value() == (int) iv.value()) {
                         out[i] = (int) iv.value();
@@ -233,6 +255,13 @@ final class QueryRequestReader {
             default -> throw ApiException.badRequest(Reason.INVALID_TYPE, "token_ids",
                     "token_ids must be a bin or an array");
         }
+    }
+
+    /** The array token ids are decoded into: the thread's reused buffer when there is one; sets the count. */
+    private int[] tokenBuffer(int count) {
+        tokenCount = count;
+        RequestScratch s = scratch;
+        return s != null ? s.tokens(count) : new int[count];
     }
 
     private static ApiException outsideInt32(int index) {

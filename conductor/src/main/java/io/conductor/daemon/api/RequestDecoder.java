@@ -135,8 +135,27 @@ public final class RequestDecoder {
      */
     public static Value.MapValue decodeRootMap(WireFormat format, byte[] body, ApiLimits limits,
             MemoryBudget.Charge charge) {
+        return decodeRootMap(format, body, body.length, limits, charge);
+    }
+
+    /**
+     * As {@link #decodeRootMap(WireFormat, byte[], ApiLimits, MemoryBudget.Charge)} for the body in
+     * {@code body[0, length)} (a reused request buffer). Values that view the body ({@link Value.Bin}) are valid
+     * only while the buffer holds it.
+     *
+     * @param format the body format
+     * @param body the buffer holding the raw bytes
+     * @param length the body's length, {@code <= body.length}
+     * @param limits the element limit
+     * @param charge the request's memory charge
+     * @return the root map
+     * @throws ApiException as {@link #decodeRootMap(WireFormat, byte[], ApiLimits, MemoryBudget.Charge)}
+     */
+    static Value.MapValue decodeRootMap(WireFormat format, byte[] body, int length, ApiLimits limits,
+            MemoryBudget.Charge charge) {
         Bounds bounds = new Bounds(limits, charge);
-        Value root = format == WireFormat.MSGPACK ? decodeMsgpack(body, bounds) : decodeJson(body, bounds);
+        Value root = format == WireFormat.MSGPACK ? decodeMsgpack(body, length, bounds)
+                : decodeJson(body, length, bounds);
         if (root instanceof Value.MapValue map) {
             return map;
         }
@@ -147,15 +166,16 @@ public final class RequestDecoder {
 
     // ---------------------------------------------------------------- msgpack
 
-    private static Value decodeMsgpack(byte[] body, Bounds bounds) {
-        try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(body)) {
-            return readMsgpack(unpacker, body, 0, bounds);
+    private static Value decodeMsgpack(byte[] body, int length, Bounds bounds) {
+        try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(body, 0, length)) {
+            return readMsgpack(unpacker, body, length, 0, bounds);
         } catch (IOException | MessagePackException | MalformedBodyException e) {
             throw ApiException.badRequest(Reason.INVALID_MSGPACK, null, "Invalid msgpack object");
         }
     }
 
-    private static Value readMsgpack(MessageUnpacker in, byte[] body, int depth, Bounds bounds) throws IOException {
+    private static Value readMsgpack(MessageUnpacker in, byte[] body, int bodyLength, int depth, Bounds bounds)
+            throws IOException {
         MessageFormat format = in.getNextFormat();
         switch (format.getValueType()) {
             case NIL -> {
@@ -172,34 +192,35 @@ public final class RequestDecoder {
                 return new Value.Float(in.unpackDouble());
             }
             case STRING -> {
-                int length = in.unpackRawStringHeader();
-                requireAvailable(in, length, body.length);
+                // The unpacker reads straight from the body array: the text is decoded from there (no payload
+                // copy), and the unpacker skips it.
+                int at = (int) in.getTotalReadBytes();
+                int length = payloadLength(format, body, at, bodyLength);
                 bounds.string(length);
-                return utf8(in.readPayload(length));
+                in.skipValue();
+                return utf8(body, at + headerLength(format), length);
             }
             case BINARY -> {
-                int length = in.unpackBinaryHeader();
-                requireAvailable(in, length, body.length);
-                // The unpacker reads straight from the body array, so its position is the payload's offset.
-                int offset = (int) in.getTotalReadBytes();
-                in.readPayloadAsReference(length); // advances past the payload without copying it
-                return new Value.Bin(body, offset, length);
+                int at = (int) in.getTotalReadBytes();
+                int length = payloadLength(format, body, at, bodyLength);
+                in.skipValue(); // advances past the payload without copying it
+                return new Value.Bin(body, at + headerLength(format), length);
             }
             case ARRAY -> {
-                return readMsgpackArray(in, body, depth, bounds);
+                return readMsgpackArray(in, body, bodyLength, depth, bounds);
             }
             case MAP -> {
                 checkDepth(depth);
                 int size = in.unpackMapHeader();
-                requireAvailable(in, 2L * size, body.length);
+                requireAvailable(in, 2L * size, bodyLength);
                 bounds.map(size);
                 List<Value.Entry> entries = new ArrayList<>(size);
                 for (int i = 0; i < size; i++) {
-                    Value key = readMsgpack(in, body, depth + 1, bounds);
+                    Value key = readMsgpack(in, body, bodyLength, depth + 1, bounds);
                     if (depth == 0) {
                         bounds.rootField(key instanceof Value.Str s ? s.text() : null);
                     }
-                    entries.add(new Value.Entry(key, readMsgpack(in, body, depth + 1, bounds)));
+                    entries.add(new Value.Entry(key, readMsgpack(in, body, bodyLength, depth + 1, bounds)));
                 }
                 return new Value.MapValue(entries);
             }
@@ -220,11 +241,11 @@ public final class RequestDecoder {
     }
 
     /** Reads an array; all-integer arrays (token ids, hashes) stay a primitive {@code long[]}. */
-    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int depth, Bounds bounds)
-            throws IOException {
+    private static Value readMsgpackArray(MessageUnpacker in, byte[] body, int bodyLength, int depth,
+            Bounds bounds) throws IOException {
         checkDepth(depth);
         int size = in.unpackArrayHeader();
-        requireAvailable(in, size, body.length);
+        requireAvailable(in, size, bodyLength);
         bounds.array(size, LONG_BYTES);
         long[] ints = new long[size];
         int i = 0;
@@ -244,9 +265,41 @@ public final class RequestDecoder {
             elements.add(new Value.Int(ints[j]));
         }
         for (; i < size; i++) {
-            elements.add(readMsgpack(in, body, depth + 1, bounds));
+            elements.add(readMsgpack(in, body, bodyLength, depth + 1, bounds));
         }
         return new Value.Array(elements);
+    }
+
+    /** Bytes of a str / bin header. */
+    private static int headerLength(MessageFormat format) {
+        return switch (format) {
+            case FIXSTR -> 1;
+            case STR8, BIN8 -> 2;
+            case STR16, BIN16 -> 3;
+            default -> 5; // STR32, BIN32
+        };
+    }
+
+    /**
+     * The payload length of the str / bin whose header starts at {@code body[at]}, checked against what the body
+     * holds after the header (more is malformed, and nothing is allocated for it).
+     */
+    private static int payloadLength(MessageFormat format, byte[] body, int at, int bodyLength) {
+        int header = headerLength(format);
+        if (at + header > bodyLength) {
+            throw new MalformedBodyException();
+        }
+        long length = switch (format) {
+            case FIXSTR -> body[at] & 0x1f;
+            case STR8, BIN8 -> body[at + 1] & 0xff;
+            case STR16, BIN16 -> ((body[at + 1] & 0xff) << 8) | (body[at + 2] & 0xff);
+            default -> ((long) (body[at + 1] & 0xff) << 24) | ((body[at + 2] & 0xff) << 16)
+                    | ((body[at + 3] & 0xff) << 8) | (body[at + 4] & 0xff);
+        };
+        if (length > bodyLength - at - header) {
+            throw new MalformedBodyException();
+        }
+        return (int) length;
     }
 
     /** A header announcing more bytes or elements than the body holds is malformed (and must not allocate). */
@@ -258,26 +311,26 @@ public final class RequestDecoder {
 
     // ---------------------------------------------------------------- JSON
 
-    private static Value decodeJson(byte[] body, Bounds bounds) {
+    private static Value decodeJson(byte[] body, int length, Bounds bounds) {
         long before = bounds.charge.used();
-        Value fast = JsonFastPath.decode(body, bounds);
+        Value fast = JsonFastPath.decode(body, length, bounds);
         if (fast != null) {
             return fast;
         }
         bounds.charge.refund(bounds.charge.used() - before); // what the fast path built before giving up is garbage
         bounds.rootField(null);
-        return decodeJsonWithJackson(body, bounds);
+        return decodeJsonWithJackson(body, length, bounds);
     }
 
     /** The complete JSON decoder (acceptance and errors); {@link JsonFastPath} takes the plain subset first. */
     static Value decodeJsonWithJackson(byte[] body) {
         try (MemoryBudget.Charge charge = MemoryBudget.unlimited().open()) {
-            return decodeJsonWithJackson(body, new Bounds(ApiLimits.defaults(), charge));
+            return decodeJsonWithJackson(body, body.length, new Bounds(ApiLimits.defaults(), charge));
         }
     }
 
-    private static Value decodeJsonWithJackson(byte[] body, Bounds bounds) {
-        try (JsonParser parser = JSON.createParser(body)) {
+    private static Value decodeJsonWithJackson(byte[] body, int length, Bounds bounds) {
+        try (JsonParser parser = JSON.createParser(body, 0, length)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
                 throw new MalformedBodyException();
@@ -393,21 +446,67 @@ public final class RequestDecoder {
 
     /** Decodes strictly; invalid UTF-8 keeps a replaced text and is flagged (it cannot be hashed). */
     static Value.Str utf8(byte[] bytes) {
+        return utf8(bytes, 0, bytes.length);
+    }
+
+    /** As {@link #utf8(byte[])} for {@code bytes[offset, offset + length)}; short ASCII texts come from a cache. */
+    static Value.Str utf8(byte[] bytes, int offset, int length) {
         boolean ascii = true;
-        for (byte b : bytes) {
+        int hash = 0;
+        for (int i = offset; i < offset + length; i++) {
+            byte b = bytes[i];
             ascii &= b >= 0;
+            hash = 31 * hash + b;
         }
         if (ascii) {
-            return new Value.Str(new String(bytes, StandardCharsets.US_ASCII), true);
+            return length <= ShortTexts.MAX_LENGTH ? ShortTexts.get(bytes, offset, length, hash)
+                    : new Value.Str(new String(bytes, offset, length, StandardCharsets.US_ASCII), true);
         }
         try {
             CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes));
+                    .decode(ByteBuffer.wrap(bytes, offset, length));
             return new Value.Str(chars.toString(), true);
         } catch (CharacterCodingException e) {
-            return new Value.Str(new String(bytes, StandardCharsets.UTF_8), false);
+            return new Value.Str(new String(bytes, offset, length, StandardCharsets.UTF_8), false);
+        }
+    }
+
+    /**
+     * Recently decoded short ASCII texts (keys, model and instance names), so the common request decodes them
+     * without allocating: a fixed table of {@link #SLOTS} values, each slot holding the last text that hashed to it.
+     * Thread-safe without locks: slots hold immutable values, and a lost update only costs a later allocation.
+     */
+    private static final class ShortTexts {
+        static final int MAX_LENGTH = 48;
+        static final int SLOTS = 256;
+        private static final Value.Str[] TABLE = new Value.Str[SLOTS];
+
+        private ShortTexts() {
+        }
+
+        static Value.Str get(byte[] bytes, int offset, int length, int hash) {
+            int slot = (hash ^ (hash >>> 8) ^ (hash >>> 16)) & (SLOTS - 1);
+            Value.Str cached = TABLE[slot];
+            if (cached != null && same(cached.text(), bytes, offset, length)) {
+                return cached;
+            }
+            Value.Str fresh = new Value.Str(new String(bytes, offset, length, StandardCharsets.US_ASCII), true);
+            TABLE[slot] = fresh;
+            return fresh;
+        }
+
+        private static boolean same(String text, byte[] bytes, int offset, int length) {
+            if (text.length() != length) {
+                return false;
+            }
+            for (int i = 0; i < length; i++) {
+                if (text.charAt(i) != bytes[offset + i]) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 

@@ -55,31 +55,49 @@ final class ResponseBodies {
     }
 
     static byte[] query(WireFormat format, QueryResult result) {
-        ResponseWriter w = ResponseWriter.create(format).beginMap(1).key("instances")
+        return query(ResponseWriter.create(format), result).toBytes();
+    }
+
+    /** Writes a {@code /query} answer into {@code w} (e.g. the thread's reused writer); returns it. */
+    static ResponseWriter query(ResponseWriter w, QueryResult result) {
+        w.beginMap(1).key("instances")
                 .beginMap(result.instances().size());
         for (QueryResult.InstanceMatch m : result.instances()) {
             w.key(m.instanceId());
             writeInstance(w, m);
         }
-        return w.endMap().endMap().toBytes();
+        return w.endMap().endMap();
     }
 
     private static void writeInstance(ResponseWriter w, QueryResult.InstanceMatch m) {
         w.beginMap(m.hasStore() ? 7 : 6).field("longest_matched", m.longestMatched());
         w.key("dp").beginMap(m.ranks().size());
         for (QueryResult.RankMatch r : m.ranks()) {
-            w.field(Integer.toString(r.dpRank()), r.gpu());
+            w.field(rankKey(r.dpRank()), r.gpu());
         }
         w.endMap();
         w.key("rank_matches").beginMap(m.ranks().size());
         for (QueryResult.RankMatch r : m.ranks()) {
-            w.key(Integer.toString(r.dpRank())).beginMap(3)
+            w.key(rankKey(r.dpRank())).beginMap(3)
                     .field("gpu", r.gpu()).field("cpu", r.cpu()).field("disk", r.disk()).endMap();
         }
         w.endMap();
         w.field("gpu", m.gpu()).field("cpu", m.cpu()).field("disk", m.disk());
         writeStore(w, m);
         w.endMap();
+    }
+
+    /** Data-parallel rank keys up to this are shared constants (a query writes each rank twice). */
+    private static final String[] RANK_KEYS = new String[256];
+
+    static {
+        for (int i = 0; i < RANK_KEYS.length; i++) {
+            RANK_KEYS[i] = Integer.toString(i);
+        }
+    }
+
+    private static String rankKey(int rank) {
+        return rank >= 0 && rank < RANK_KEYS.length ? RANK_KEYS[rank] : Integer.toString(rank);
     }
 
     /** The extension key {@code store} (cumulative cursor after the store phase), only when it was consulted. */
@@ -90,8 +108,13 @@ final class ResponseBodies {
     }
 
     static byte[] route(WireFormat format, RoutePolicy.Decision d) {
+        return route(ResponseWriter.create(format), d).toBytes();
+    }
+
+    /** Writes a {@code /route} answer into {@code w}; returns it. */
+    static ResponseWriter route(ResponseWriter w, RoutePolicy.Decision d) {
         QueryResult.InstanceMatch best = d.chosen();
-        ResponseWriter w = ResponseWriter.create(format).beginMap(best.hasStore() ? 8 : 7)
+        w.beginMap(best.hasStore() ? 8 : 7)
                 .field("instance_id", best.instanceId())
                 .field("longest_matched", best.longestMatched())
                 .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
@@ -104,7 +127,7 @@ final class ResponseBodies {
             writeStore(w, c);
             w.endMap();
         }
-        return w.endMap().endMap().toBytes();
+        return w.endMap().endMap();
     }
 
     /**
@@ -113,9 +136,14 @@ final class ResponseBodies {
      * with {@code ttft_us} and {@code queue_us}.
      */
     static byte[] costRoute(WireFormat format, CostRoutePolicy.Decision d) {
+        return costRoute(ResponseWriter.create(format), d).toBytes();
+    }
+
+    /** Writes a cost-policy {@code /route} answer into {@code w}; returns it. */
+    static ResponseWriter costRoute(ResponseWriter w, CostRoutePolicy.Decision d) {
         QueryResult.InstanceMatch best = d.chosen();
         CostRoutePolicy.Estimate e = d.estimate();
-        ResponseWriter w = ResponseWriter.create(format).beginMap(best.hasStore() ? 11 : 10)
+        w.beginMap(best.hasStore() ? 11 : 10)
                 .field("instance_id", best.instanceId())
                 .field("longest_matched", best.longestMatched())
                 .field("gpu", best.gpu()).field("cpu", best.cpu()).field("disk", best.disk())
@@ -141,7 +169,7 @@ final class ResponseBodies {
             writeStore(w, c);
             w.endMap();
         }
-        return w.endMap().endMap().toBytes();
+        return w.endMap().endMap();
     }
 
     static byte[] cache(WireFormat format, Map<String, Long> percents) {

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes one response body in msgpack or JSON through the same calls, so both formats have the same shapes by
@@ -17,8 +18,35 @@ import java.util.Arrays;
 abstract sealed class ResponseWriter {
     private static final JsonFactory JSON = new JsonFactory();
 
+    /** Largest buffer a thread's reused msgpack writer keeps between responses. */
+    static final int RETAINED_BYTES = 64 * 1024;
+
+    private static final ThreadLocal<Msgpack> THREAD_MSGPACK = ThreadLocal.withInitial(Msgpack::new);
+
     static ResponseWriter create(WireFormat format) {
         return format == WireFormat.MSGPACK ? new Msgpack() : new Json();
+    }
+
+    /**
+     * Returns a writer for one response: for msgpack the calling thread's reused writer, emptied (its bytes,
+     * {@link #array()}, are valid until the thread's next call; a buffer grown past {@link #RETAINED_BYTES} by a
+     * large answer is dropped here), for JSON a new one.
+     */
+    static ResponseWriter reusable(WireFormat format) {
+        if (format != WireFormat.MSGPACK) {
+            return new Json();
+        }
+        Msgpack w = THREAD_MSGPACK.get();
+        w.reset();
+        return w;
+    }
+
+    /**
+     * Drops the calling thread's reused msgpack buffer if an answer grew it past {@link #RETAINED_BYTES}, so one
+     * huge answer does not stay held by the thread until its next request. Call once the answer is written.
+     */
+    static void shrinkThreadWriter() {
+        THREAD_MSGPACK.get().reset();
     }
 
     abstract ResponseWriter beginMap(int size);
@@ -39,6 +67,12 @@ abstract sealed class ResponseWriter {
 
     abstract byte[] toBytes();
 
+    /** The encoded bytes are {@code array()[0, length())}: no copy; valid until the writer is written again. */
+    abstract byte[] array();
+
+    /** The number of encoded bytes. */
+    abstract int length();
+
     ResponseWriter field(String key, String value) {
         return key(key).string(value);
     }
@@ -56,6 +90,13 @@ abstract sealed class ResponseWriter {
     private static final class Msgpack extends ResponseWriter {
         private byte[] buf = new byte[512];
         private int pos;
+
+        void reset() {
+            pos = 0;
+            if (buf.length > RETAINED_BYTES) {
+                buf = new byte[512];
+            }
+        }
 
         private void ensure(int more) {
             if (pos + more > buf.length) {
@@ -212,11 +253,22 @@ abstract sealed class ResponseWriter {
         byte[] toBytes() {
             return Arrays.copyOf(buf, pos);
         }
+
+        @Override
+        byte[] array() {
+            return buf;
+        }
+
+        @Override
+        int length() {
+            return pos;
+        }
     }
 
     private static final class Json extends ResponseWriter {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
         private final JsonGenerator generator;
+        private byte @Nullable [] bytes;
 
         Json() {
             try {
@@ -314,6 +366,21 @@ abstract sealed class ResponseWriter {
                 throw new UncheckedIOException(e);
             }
             return out.toByteArray();
+        }
+
+        @Override
+        byte[] array() {
+            byte[] b = bytes;
+            if (b == null) {
+                b = toBytes();
+                bytes = b;
+            }
+            return b;
+        }
+
+        @Override
+        int length() {
+            return array().length;
         }
     }
 }

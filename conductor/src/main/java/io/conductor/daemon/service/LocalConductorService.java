@@ -122,8 +122,8 @@ public final class LocalConductorService implements ConductorService {
             if (hashes != null) {
                 chain = new PrecomputedHashes(hashes);
             } else if (tokens != null) {
-                chain = hashing.chain(context.profile(), query.context().blockSize(), tokens, query.loraName(),
-                        query.cacheSalt());
+                chain = hashing.chain(context.profile(), query.context().blockSize(), tokens, query.tokenCount(),
+                        query.loraName(), query.cacheSalt());
             } else {
                 return NO_ANSWER;
             }

@@ -60,12 +60,30 @@ public final class QueryHashing {
      */
     public BlockHashSequence chain(@Nullable HashProfileSpec spec, long blockSize, int[] tokens, String loraName,
             @Nullable String cacheSalt) {
-        if (blockSize > tokens.length) {
+        return chain(spec, blockSize, tokens, tokens.length, loraName, cacheSalt);
+    }
+
+    /**
+     * As {@link #chain(HashProfileSpec, long, int[], String, String)} for the prompt {@code tokens[0, tokenCount)}
+     * (a reused request buffer may be longer).
+     *
+     * @param spec the context's profile, or {@code null} for token-rehash mode
+     * @param blockSize hash block size in tokens
+     * @param tokens the buffer holding the prompt (referenced, not copied)
+     * @param tokenCount the prompt's length, {@code <= tokens.length}
+     * @param loraName LoRA name, {@code ""} for none
+     * @param cacheSalt cache salt, or {@code null}
+     * @return the lazy chain
+     * @throws IllegalArgumentException if the LoRA name or salt cannot be encoded (the answer is then empty)
+     */
+    public BlockHashSequence chain(@Nullable HashProfileSpec spec, long blockSize, int[] tokens, int tokenCount,
+            String loraName, @Nullable String cacheSalt) {
+        if (blockSize > tokenCount) {
             return new PrecomputedHashes(new long[0]);
         }
         HashExtras extras = loraName.isEmpty() && cacheSalt == null ? HashExtras.NONE
                 : HashExtras.of(loraName, cacheSalt);
-        BlockHashChain chain = tokens.length / blockSize > RETAINED_BLOCKS ? new BlockHashChain() : chains.get();
-        return chain.reset(resolve(spec), (int) blockSize, tokens, extras);
+        BlockHashChain chain = tokenCount / blockSize > RETAINED_BLOCKS ? new BlockHashChain() : chains.get();
+        return chain.reset(resolve(spec), (int) blockSize, tokens, 0, tokenCount, extras);
     }
 }

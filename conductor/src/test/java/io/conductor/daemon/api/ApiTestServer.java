@@ -35,6 +35,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.msgpack.core.MessageBufferPacker;
 import org.msgpack.core.MessagePack;
 import org.msgpack.core.MessageUnpacker;
@@ -58,6 +60,8 @@ final class ApiTestServer implements AutoCloseable {
     final EventStreams events;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     final RoutingModel routing;
+    /** "METHOD path" of each request that went through Javalin's pipeline (its request logger ran). */
+    final Queue<String> javalinRequests = new ConcurrentLinkedQueue<>();
 
     ApiTestServer() {
         this(ApiLimits.defaults());
@@ -111,7 +115,10 @@ final class ApiTestServer implements AutoCloseable {
             EventMetrics.register(prometheus, zmq);
             zmq.onStoredBlocks(routing.storedBlocksListener());
         }
-        app = Javalin.create(config -> config.showJavalinBanner = false);
+        app = Javalin.create(config -> {
+            config.showJavalinBanner = false;
+            config.requestLogger.http((ctx, millis) -> javalinRequests.add(ctx.method() + " " + ctx.path()));
+        });
         apiMetrics = new ApiMetrics(prometheus);
         apiMetrics.follow(registry);
         ApiRoutes.install(app, service, limits, apiMetrics, budget, endpoints, routing);
