@@ -66,9 +66,8 @@ final class StreamSession {
     private static final int RETAINED_TOKENS = 65_536;
     private static final int WARN_REPLAY_EMPTY = 0;
     private static final int WARN_REPLAY_FAILED = 1;
-    private static final int WARN_REPLAY_MISMATCH = 2;
-    private static final int WARN_UNINDEXED = 3;
-    private static final int WARN_SITES = 4;
+    private static final int WARN_UNINDEXED = 2;
+    private static final int WARN_SITES = 3;
 
     private record Pending(long seq, byte[] payload) {
     }
@@ -168,7 +167,7 @@ final class StreamSession {
     void onLive(long seq, byte[] payload, int offset, int length, long now) {
         connected = true;
         if (lastLiveSeq != NONE && Long.compareUnsigned(seq, lastLiveSeq) <= 0) {
-            onRestart(seq, now);
+            onRestart(seq);
         }
         lastLiveSeq = seq;
         if (counters.get(StreamCounters.HIGHEST_SEQ) < seq) {
@@ -201,7 +200,7 @@ final class StreamSession {
                 startSync(lastSeq + 1, false, now);
                 bufferLive(seq, payload, offset, length, now);
             } else {
-                giveUp(now);
+                giveUp();
                 apply(seq, payload, offset, length, false, now);
             }
         }
@@ -436,7 +435,7 @@ final class StreamSession {
             if (replay != null) {
                 replay.restart();
             }
-            giveUp(now);
+            giveUp();
         } catch (Throwable again) {
             // The sink failed again while being reset: it is marked degraded all the same.
             LOG.error("stream {}: resetting after a failure failed too", spec.key(), again);
@@ -459,7 +458,7 @@ final class StreamSession {
 
     // ---- transitions ----
 
-    private void onRestart(long seq, long now) {
+    private void onRestart(long seq) {
         counters.increment(StreamCounters.RESTARTS);
         LOG.warn("stream {}: seq went back from {} to {}: engine restarted, clearing its blocks", spec.key(),
                 lastLiveSeq, seq);
@@ -582,7 +581,7 @@ final class StreamSession {
         if (replay != null) {
             replay.restart();
         }
-        giveUp(now);
+        giveUp();
         while (!buffer.isEmpty()) {
             final Pending p = buffer.poll();
             if (lastSeq != NONE && Long.compareUnsigned(p.seq(), lastSeq) <= 0) {
@@ -596,7 +595,7 @@ final class StreamSession {
         rebuildFailures++;
     }
 
-    private void giveUp(long now) {
+    private void giveUp() {
         resetOwner(ResetCause.UNRECOVERABLE_GAP);
         lastSeq = NONE;
         degraded = true;
