@@ -57,7 +57,7 @@ final class HashSubcommand implements Callable<Integer> {
     @Nullable String cacheSalt;
 
     @Parameters(paramLabel = "TOKEN", arity = "0..*", description = "tokens (decimal int32)")
-    @Nullable String[] tokens;
+    String @Nullable [] tokens;
 
     private final InputStream in;
     private final PrintStream out;
@@ -110,7 +110,7 @@ final class HashSubcommand implements Callable<Integer> {
         try {
             request = new HashCommand.Request(parsedStrategy, parsed, seed, blockSize, loraName, cacheSalt, values);
         } catch (IllegalArgumentException e) {
-            throw usage(e.getMessage());
+            throw usage(String.valueOf(e.getMessage()));
         }
         return HashCommand.run(request, in, out, err);
     }

@@ -183,7 +183,7 @@ public final class Main {
     static int run(String[] args, InputStream in, PrintStream out, PrintStream err, Environment environment) {
         CommandLine cli = commandLine(in, out, err, environment);
         Set<String> helpOrVersion = Set.of("-h", "--help", "-V", "--version");
-        boolean toDaemon = args.length == 0 || args[0].startsWith("-") && !helpOrVersion.contains(args[0]);
+        boolean toDaemon = args.length == 0 || (args[0].startsWith("-") && !helpOrVersion.contains(args[0]));
         String[] effective = args;
         if (toDaemon) {
             effective = new String[args.length + 1];

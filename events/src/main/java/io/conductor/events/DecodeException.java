@@ -17,6 +17,7 @@ final class DecodeException extends RuntimeException {
         this.reason = reason;
     }
 
+    @SuppressWarnings("AnnotateFormatMethod") // no error_prone_annotations dependency; callers pass constant formats
     static DecodeException of(DropReason reason, String format, Object... args) {
         return new DecodeException(reason, args.length == 0 ? format : String.format(Locale.ROOT, format, args));
     }

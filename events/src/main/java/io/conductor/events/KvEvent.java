@@ -331,7 +331,7 @@ public final class KvEvent {
         final StringBuilder sb = new StringBuilder(objectKeyLength);
         final int end = objectKeyOffset + objectKeyLength;
         int from = objectKeyOffset;
-        from = appendUntil(sb, from, workerSegmentStart);
+        appendUntil(sb, from, workerSegmentStart);
         sb.append('*');
         from = workerSegmentEnd;
         if (layerSegmentStart >= 0) {

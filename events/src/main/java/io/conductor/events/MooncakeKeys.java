@@ -288,7 +288,7 @@ final class MooncakeKeys {
         }
         for (int i = offset; i < offset + length; i++) {
             final byte c = b[i];
-            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')) {
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
                 return false;
             }
         }

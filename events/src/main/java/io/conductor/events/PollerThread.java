@@ -371,6 +371,9 @@ final class PollerThread {
         return next;
     }
 
+    // Slots from itemCount on are cleared so closed sockets can be collected; the poll and its loop read only
+    // slots below itemCount, all set above, so no null is ever read from items or owners.
+    @SuppressWarnings("NullAway")
     private void rebuildItems() {
         socketsChanged = false;
         final int capacity = 1 + 2 * subscriptions.size();

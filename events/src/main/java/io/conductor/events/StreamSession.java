@@ -67,9 +67,8 @@ final class StreamSession {
     private static final int RETAINED_TOKENS = 65_536;
     private static final int WARN_REPLAY_EMPTY = 0;
     private static final int WARN_REPLAY_FAILED = 1;
-    private static final int WARN_REPLAY_MISMATCH = 2;
-    private static final int WARN_UNINDEXED = 3;
-    private static final int WARN_SITES = 4;
+    private static final int WARN_UNINDEXED = 2;
+    private static final int WARN_SITES = 3;
 
     private record Pending(long seq, byte[] payload) {
     }
@@ -169,7 +168,7 @@ final class StreamSession {
     void onLive(long seq, byte[] payload, int offset, int length, long now) {
         connected = true;
         if (lastLiveSeq != NONE && Long.compareUnsigned(seq, lastLiveSeq) <= 0) {
-            onRestart(seq, now);
+            onRestart(seq);
         }
         lastLiveSeq = seq;
         if (counters.get(StreamCounters.HIGHEST_SEQ) < seq) {
@@ -213,7 +212,7 @@ final class StreamSession {
                 lastSeq = NONE;
                 apply(seq, payload, offset, length, false, now);
             } else {
-                giveUp(now);
+                giveUp();
                 apply(seq, payload, offset, length, false, now);
             }
         }
@@ -448,7 +447,7 @@ final class StreamSession {
             if (replay != null) {
                 replay.restart();
             }
-            giveUp(now);
+            giveUp();
         } catch (Throwable again) {
             // The sink failed again while being reset: it is marked degraded all the same.
             LOG.error("stream {}: resetting after a failure failed too", spec.key(), again);
@@ -471,7 +470,7 @@ final class StreamSession {
 
     // ---- transitions ----
 
-    private void onRestart(long seq, long now) {
+    private void onRestart(long seq) {
         counters.increment(StreamCounters.RESTARTS);
         LOG.warn("stream {}: seq went back from {} to {}: engine restarted, clearing its blocks", spec.key(),
                 lastLiveSeq, seq);
@@ -594,7 +593,7 @@ final class StreamSession {
         if (replay != null) {
             replay.restart();
         }
-        giveUp(now);
+        giveUp();
         while (!buffer.isEmpty()) {
             final Pending p = buffer.poll();
             if (lastSeq != NONE && Long.compareUnsigned(p.seq(), lastSeq) <= 0) {
@@ -608,7 +607,7 @@ final class StreamSession {
         rebuildFailures++;
     }
 
-    private void giveUp(long now) {
+    private void giveUp() {
         resetOwner(ResetCause.UNRECOVERABLE_GAP);
         lastSeq = NONE;
         degraded = true;

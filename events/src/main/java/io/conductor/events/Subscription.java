@@ -288,6 +288,9 @@ final class Subscription implements ReplayChannel {
         }
     }
 
+    // Slots are cleared so received frames can be collected; a slot is read only after readMessage filled it
+    // in the same drain, so no null is ever read from frames.
+    @SuppressWarnings("NullAway")
     void clearFrames() {
         for (int i = 0; i < MAX_FRAMES; i++) {
             frames[i] = null;

@@ -116,7 +116,7 @@ final class ConfigTree {
             return defaultValue;
         }
         JsonNode v = t.node.get(name);
-        if (absent(v) || v.isTextual() && v.textValue().strip().equalsIgnoreCase("none")) {
+        if (absent(v) || (v.isTextual() && v.textValue().strip().equalsIgnoreCase("none"))) {
             return noneValue;
         }
         long l = t.integral(name, v);

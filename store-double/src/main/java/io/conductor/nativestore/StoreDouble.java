@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -26,16 +27,16 @@ import org.junit.jupiter.api.Assumptions;
  */
 public final class StoreDouble {
     private static final Linker LINKER = Linker.nativeLinker();
-    private static Path library;
-    private static String skipReason;
-    private static MethodHandle reset;
-    private static MethodHandle setKeys;
-    private static MethodHandle addKeys;
-    private static MethodHandle setRc;
-    private static MethodHandle setKeyError;
-    private static MethodHandle counter;
-    private static MethodHandle lastSetup;
-    private static MethodHandle lastKeys;
+    private static @Nullable Path library;
+    private static @Nullable String skipReason;
+    private static @Nullable MethodHandle reset;
+    private static @Nullable MethodHandle setKeys;
+    private static @Nullable MethodHandle addKeys;
+    private static @Nullable MethodHandle setRc;
+    private static @Nullable MethodHandle setKeyError;
+    private static @Nullable MethodHandle counter;
+    private static @Nullable MethodHandle lastSetup;
+    private static @Nullable MethodHandle lastKeys;
 
     private StoreDouble() {
     }
@@ -51,7 +52,7 @@ public final class StoreDouble {
         }
         Assumptions.assumeTrue(skipReason == null, () -> skipReason);
         reset();
-        return library;
+        return java.util.Objects.requireNonNull(library, "compile() sets the library or the skip reason");
     }
 
     /**
@@ -135,10 +136,17 @@ public final class StoreDouble {
         return LINKER.downcallHandle(lookup.find(name).orElseThrow(), descriptor);
     }
 
+    private static MethodHandle bound(@Nullable MethodHandle handle) {
+        if (handle == null) {
+            throw new IllegalStateException("the store double is not loaded: call StoreDouble.load() first");
+        }
+        return handle;
+    }
+
     /** Clears keys, failure settings and counters. */
     public static void reset() {
         try {
-            reset.invokeExact();
+            bound(reset).invokeExact();
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -151,7 +159,7 @@ public final class StoreDouble {
      */
     public static void setKeys(Collection<String> keys) {
         try (Arena arena = Arena.ofConfined()) {
-            setKeys.invokeExact(arena.allocateFrom(String.join("\n", keys)));
+            bound(setKeys).invokeExact(arena.allocateFrom(String.join("\n", keys)));
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -164,7 +172,7 @@ public final class StoreDouble {
      */
     public static void addKeys(Collection<String> keys) {
         try (Arena arena = Arena.ofConfined()) {
-            addKeys.invokeExact(arena.allocateFrom(String.join("\n", keys)));
+            bound(addKeys).invokeExact(arena.allocateFrom(String.join("\n", keys)));
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -179,7 +187,7 @@ public final class StoreDouble {
      */
     public static void setRc(String function, int rc) {
         try (Arena arena = Arena.ofConfined()) {
-            int known = (int) setRc.invokeExact(arena.allocateFrom(function), rc);
+            int known = (int) bound(setRc).invokeExact(arena.allocateFrom(function), rc);
             if (known != 0) {
                 throw new IllegalArgumentException("store double has no knob " + function);
             }
@@ -196,7 +204,7 @@ public final class StoreDouble {
      */
     public static void setKeyError(String substring, int code) {
         try (Arena arena = Arena.ofConfined()) {
-            setKeyError.invokeExact(arena.allocateFrom(substring), code);
+            bound(setKeyError).invokeExact(arena.allocateFrom(substring), code);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -210,7 +218,7 @@ public final class StoreDouble {
      */
     public static long counter(String name) {
         try (Arena arena = Arena.ofConfined()) {
-            long v = (long) counter.invokeExact(arena.allocateFrom(name));
+            long v = (long) bound(counter).invokeExact(arena.allocateFrom(name));
             if (v < 0) {
                 throw new IllegalArgumentException("store double has no counter " + name);
             }
@@ -226,7 +234,7 @@ public final class StoreDouble {
      * @return the recorded arguments
      */
     public static String lastSetup() {
-        return readString(lastSetup, 4096);
+        return readString(bound(lastSetup), 4096);
     }
 
     /**
@@ -235,7 +243,7 @@ public final class StoreDouble {
      * @return the keys
      */
     public static java.util.List<String> lastKeys() {
-        String text = readString(lastKeys, 1 << 20);
+        String text = readString(bound(lastKeys), 1 << 20);
         return text.isEmpty() ? java.util.List.of() : java.util.List.of(text.split("\n"));
     }
 

@@ -526,7 +526,8 @@ public final class ApiRoutes {
         return error(format, switch (e) {
             case ApiException api -> api;
             case RegistrationException r -> switch (r.kind()) {
-                case INVALID -> ApiException.withReason(400, Reason.INVALID_REGISTRATION, r.getMessage());
+                case INVALID -> ApiException.withReason(400, Reason.INVALID_REGISTRATION,
+                        String.valueOf(r.getMessage()));
                 case BAD_ENDPOINT -> ApiException.badRequest(Reason.INVALID_VALUE, "endpoint",
                         "Failed to subscribe: " + LogText.escape(r.getMessage()));
                 case MEMORY_BUDGET -> ApiException.withReason(503, Reason.INSUFFICIENT_MEMORY,
@@ -534,8 +535,8 @@ public final class ApiRoutes {
                 case SUBSCRIBE_FAILED -> ApiException.plain(500, "Failed to subscribe: " + r.getMessage());
             };
             case UnregistrationException u -> u.kind() == UnregistrationException.Kind.CLEANUP_FAILED
-                    ? ApiException.plain(500, u.getMessage())
-                    : ApiException.plain(404, u.getMessage());
+                    ? ApiException.plain(500, String.valueOf(u.getMessage()))
+                    : ApiException.plain(404, String.valueOf(u.getMessage()));
             case IOException io -> {
                 LOG.debug("request body could not be read", io);
                 yield ApiException.plain(400, "request body could not be read");

@@ -111,7 +111,7 @@ public record EndpointPolicy(boolean allowWildcardBind, List<String> allowlist) 
         }
         String host = m.group(1);
         if (IPV4.matcher(host).matches()) {
-            for (String octet : host.split("\\.")) {
+            for (String octet : host.split("\\.", -1)) {
                 if (Integer.parseInt(octet) > 255) {
                     return "has an invalid IPv4 address " + LogText.quote(host);
                 }

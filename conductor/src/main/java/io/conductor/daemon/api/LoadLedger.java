@@ -282,6 +282,7 @@ final class LoadLedger implements StoredBlocksListener {
      * Its prefill has begun now: it and everything behind it move to where that puts them (earlier when the
      * queue ahead went faster than predicted, later when slower). It stays in the queue until it ends.
      */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // runs under the monitor; volatile only for lock-free readers
     private void start(Queue q, Reservation r, long now) {
         r.started = true;
         waiting--;
@@ -366,6 +367,7 @@ final class LoadLedger implements StoredBlocksListener {
         return queues.size();
     }
 
+    @SuppressWarnings("NonAtomicVolatileUpdate") // runs under the monitor; volatile only for lock-free readers
     private void release(Queue q, Reservation r, long now, End why) {
         boolean head = q.fifo.peekFirst() == r;
         q.fifo.remove(r);
@@ -399,6 +401,7 @@ final class LoadLedger implements StoredBlocksListener {
     }
 
     /** Ends reservations past their TTL (the oldest first: every reservation has the same TTL). */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // runs under the monitor; volatile only for lock-free readers
     private void expire(Queue q, long now) {
         while (!q.fifo.isEmpty() && q.fifo.peekFirst().expiresAt - now <= 0) {
             Reservation r = q.fifo.pollFirst();

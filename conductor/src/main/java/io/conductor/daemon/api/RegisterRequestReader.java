@@ -157,14 +157,15 @@ final class RegisterRequestReader {
             try {
                 groups.add(CacheGroup.of(kind, size, window));
             } catch (IllegalArgumentException e) {
-                throw ApiException.badElement(Reason.INVALID_VALUE, "kv_cache_groups", g, e.getMessage());
+                throw ApiException.badElement(Reason.INVALID_VALUE, "kv_cache_groups", g,
+                        String.valueOf(e.getMessage()));
             }
         }
         try {
             GroupLayout layout = new GroupLayout(blockSize, groups);
             return layout.isPlain() ? null : layout;
         } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_cache_groups", e.getMessage());
+            throw ApiException.badRequest(Reason.INVALID_VALUE, "kv_cache_groups", String.valueOf(e.getMessage()));
         }
     }
 

@@ -70,6 +70,7 @@ public sealed interface Value {
      *
      * @param value the value
      */
+    @SuppressWarnings("JavaLangClash") // named after the JSON kind; always written Value.Float outside
     record Float(double value) implements Value {
         @Override
         public String typeName() {

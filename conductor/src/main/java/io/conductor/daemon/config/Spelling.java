@@ -26,8 +26,8 @@ public final class Spelling {
         for (String candidate : known) {
             int d = distance(name.toLowerCase(java.util.Locale.ROOT), candidate.toLowerCase(java.util.Locale.ROOT));
             int allowed = Math.max(2, Math.max(name.length(), candidate.length()) / 3);
-            if ((d <= allowed || sameWords(name, candidate)) && (d < bestDistance || d == bestDistance && best != null
-                    && candidate.compareTo(best) < 0)) {
+            if ((d <= allowed || sameWords(name, candidate)) && (d < bestDistance || (d == bestDistance && best != null
+                    && candidate.compareTo(best) < 0))) {
                 best = candidate;
                 bestDistance = d;
             }

@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  * @param instanceId     the instance id, the entry name when absent; DP ranks of one instance share it
  * @param blockSize      tokens per KV block, positive; {@link #DEFAULT_BLOCK_SIZE} when absent
  * @param dpRank         the data-parallel rank, 0..2^31-1; 0 when absent
- * @param additionalSalt the Go-era {@code additionalsalt}, {@code ""} for none
+ * @param additionalSalt the Go-era {@code "additionalsalt"}, {@code ""} for none
  * @param cacheGroup     the KV cache group, {@link #NO_CACHE_GROUP} when absent or null
  * @param hashProfile    how the engine hashes blocks, or {@code null}: the stream is indexed in token-rehash mode
  * @param kvCacheGroups  the KV-cache groups of a hybrid model ({@code kv_cache_groups}), or {@code null} for a plain

@@ -291,6 +291,7 @@ public final class ServiceRegistry {
         }
     }
 
+    @SuppressWarnings("NonApiType") // private helper; the caller's sorted TreeMap/TreeSet is what it relies on
     private static SortedMap<String, int[]> toArrays(TreeMap<String, TreeSet<Integer>> ranks) {
         SortedMap<String, int[]> out = new TreeMap<>();
         for (Map.Entry<String, TreeSet<Integer>> ir : ranks.entrySet()) {

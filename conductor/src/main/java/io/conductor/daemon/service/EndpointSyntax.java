@@ -19,8 +19,8 @@ final class EndpointSyntax {
      * @return the problem, or {@code null}
      */
     static @org.jspecify.annotations.Nullable String problem(String endpoint) {
-        if (endpoint.startsWith("ipc://") && endpoint.length() > 6
-                || endpoint.startsWith("inproc://") && endpoint.length() > 9) {
+        if ((endpoint.startsWith("ipc://") && endpoint.length() > 6)
+                || (endpoint.startsWith("inproc://") && endpoint.length() > 9)) {
             return null;
         }
         var m = TCP.matcher(endpoint);

@@ -48,7 +48,7 @@ public final class EventMetrics {
                             for (Medium medium : Medium.values()) {
                                 long n = e.getValue().eventCount(kind, medium);
                                 // a new stream shows its first family member at zero; others appear once counted
-                                if (n > 0 || kind == EventKind.BLOCKS_STORED && medium == Medium.GPU) {
+                                if (n > 0 || (kind == EventKind.BLOCKS_STORED && medium == Medium.GPU)) {
                                     ServiceKey k = e.getKey();
                                     cb.call(n, k.instanceId(), k.tenantId(), Integer.toString(k.dpRank()),
                                             lower(kind), lower(medium));

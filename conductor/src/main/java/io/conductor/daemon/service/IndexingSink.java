@@ -451,7 +451,7 @@ final class IndexingSink implements KvEventSink {
                             skip(SkipReason.CHUNK_TRACKING_FULL);
                             return;
                         }
-                        c = new LmcacheChunk(event.lmcacheWorldSize(), event.lmcacheChunkKey(), tenant, backend, tier);
+                        c = new LmcacheChunk(event.lmcacheWorldSize(), event.lmcacheChunkKey(), tenant, backend);
                         lmcacheChunks.put(chunk, c);
                     }
                     if (c.objects.size() >= MAX_OBJECTS_PER_CHUNK && !c.objects.contains(objectKey)) {
@@ -529,16 +529,14 @@ final class IndexingSink implements KvEventSink {
         final String bindingKey;
         final String tenant;
         final String backend;
-        final Tier tier;
         int workersPresent;
         boolean indexed;
 
-        LmcacheChunk(int worldSize, @Nullable String bindingKey, String tenant, String backend, Tier tier) {
+        LmcacheChunk(int worldSize, @Nullable String bindingKey, String tenant, String backend) {
             this.perWorker = new int[worldSize];
             this.bindingKey = Objects.requireNonNull(bindingKey, "bindingKey");
             this.tenant = tenant;
             this.backend = backend;
-            this.tier = tier;
         }
 
         boolean add(String objectKey, int worker) {

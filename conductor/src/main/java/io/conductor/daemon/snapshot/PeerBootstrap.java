@@ -25,7 +25,7 @@ public final class PeerBootstrap {
     private static final Logger LOG = LoggerFactory.getLogger(PeerBootstrap.class);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(3);
-    private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration SNAPSHOT_TIMEOUT = Duration.ofMinutes(2);
 
     private final List<URI> peers;
     private final long maxBytes;

@@ -46,7 +46,8 @@ final class ConductorHttp {
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofByteArray());
         if (r.statusCode() != 200) {
-            throw new IOException(path + " answered " + r.statusCode() + ": " + new String(r.body()));
+            throw new IOException(path + " answered " + r.statusCode() + ": "
+                    + new String(r.body(), java.nio.charset.StandardCharsets.UTF_8));
         }
         return JSON.readTree(r.body());
     }

@@ -186,9 +186,9 @@ public final class TraceBench {
             } else if (key == null) {
                 return null;
             } else {
-                for (String part : a.split(",")) {
+                for (String part : a.split(",", -1)) {
                     if (!part.isBlank()) {
-                        opts.get(key).add(part.trim());
+                        java.util.Objects.requireNonNull(opts.get(key), "list made with its key").add(part.trim());
                     }
                 }
             }

@@ -90,7 +90,6 @@ final class TraceReplay {
 
     /** One request in flight. */
     private static final class Job {
-        final TraceRequest request;
         final int[] tokens;
         final long[] hashes;
         final double arrival;
@@ -99,8 +98,7 @@ final class TraceReplay {
         int hit;
         double prefill;
 
-        Job(TraceRequest request, int[] tokens, long[] hashes, double arrival) {
-            this.request = request;
+        Job(int[] tokens, long[] hashes, double arrival) {
             this.tokens = tokens;
             this.hashes = hashes;
             this.arrival = arrival;
@@ -224,7 +222,7 @@ final class TraceReplay {
                 TraceRequest r = trace.get(next);
                 int[] tokens = r.tokens(fleet.seed(), next);
                 next++;
-                Job job = new Job(r, tokens, hasher.hashBlocks(tokens, tokens.length, null, null), now);
+                Job job = new Job(tokens, hasher.hashBlocks(tokens, tokens.length, null, null), now);
                 Engine e = choose(job, now);
                 e.queue.addLast(job);
                 if (e.running == null) {

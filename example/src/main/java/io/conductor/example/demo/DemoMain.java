@@ -172,11 +172,13 @@ public final class DemoMain implements ConductorSubcommand {
         return PolicySummary.of(policy, records);
     }
 
+    @SuppressWarnings("SystemConsoleNull") // null still means no console at all; isTerminal() decides the rest
     private static void progress(PrintStream out, String policy, List<RequestRecord> live, int total) {
         PolicySummary s = PolicySummary.of(policy, List.copyOf(live));
         String line = String.format(Locale.ROOT, "  %-12s %3d/%d requests   hit rate %5.1f%%   TTFT p50 %5.0f ms",
             policy, s.requests(), total, 100 * s.hitRate(), Double.isNaN(s.ttftP50Millis()) ? 0 : s.ttftP50Millis());
-        if (System.console() != null) {
+        java.io.Console console = System.console();
+        if (console != null && console.isTerminal()) {
             out.print("\r" + line + "   ");
         } else if (s.requests() == total) {
             // Not a terminal (a log, a pipe): one line per run instead of a stream of carriage returns.

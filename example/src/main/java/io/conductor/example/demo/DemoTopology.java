@@ -29,7 +29,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class DemoTopology implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration START_TIMEOUT = Duration.ofMinutes(2);
 
     /** Name the simulated engines serve and register. */
     public static final String MODEL = "sim-qwen";
@@ -87,22 +87,22 @@ public final class DemoTopology implements AutoCloseable {
             this.dpSize = dpSize;
         }
 
-        /** @return the conductor instance id */
+        /** Returns the conductor instance id. */
         public String instanceId() {
             return instanceId;
         }
 
-        /** @return the vLLM {@code kv_role}: {@code kv_producer} or {@code kv_consumer} */
+        /** Returns the vLLM {@code kv_role}: {@code kv_producer} or {@code kv_consumer}. */
         public String role() {
             return role;
         }
 
-        /** @return the HTTP base URL */
+        /** Returns the HTTP base URL. */
         public URI url() {
             return URI.create("http://127.0.0.1:" + httpPort);
         }
 
-        /** @return number of DP ranks */
+        /** Returns number of DP ranks. */
         public int dpSize() {
             return dpSize;
         }
@@ -127,7 +127,7 @@ public final class DemoTopology implements AutoCloseable {
             return "tcp://127.0.0.1:" + (replayBase + rank);
         }
 
-        /** @return the engine's process, or {@code null} while stopped */
+        /** Returns the engine's process, or {@code null} while stopped. */
         public @Nullable ChildJvm process() {
             return process;
         }
@@ -200,39 +200,39 @@ public final class DemoTopology implements AutoCloseable {
         }
     }
 
-    /** @return the prefill engines in order */
+    /** Returns the prefill engines in order. */
     public List<Engine> prefill() {
         return List.copyOf(prefill);
     }
 
-    /** @return the decode engine */
+    /** Returns the decode engine. */
     public Engine decode() {
         return decode;
     }
 
-    /** @return every engine, prefill first */
+    /** Returns every engine, prefill first. */
     public List<Engine> allEngines() {
         List<Engine> all = new ArrayList<>(prefill);
         all.add(decode);
         return all;
     }
 
-    /** @return the conductor's base URL */
+    /** Returns the conductor's base URL. */
     public URI conductorUrl() {
         return URI.create("http://127.0.0.1:" + conductorPort);
     }
 
-    /** @return the proxy's base URL */
+    /** Returns the proxy's base URL. */
     public URI proxyUrl() {
         return URI.create("http://127.0.0.1:" + proxyPort);
     }
 
-    /** @return the directory with every process's log */
+    /** Returns the directory with every process's log. */
     public Path logDir() {
         return logDir;
     }
 
-    /** @return the conductor process, or {@code null} while stopped */
+    /** Returns the conductor process, or {@code null} while stopped. */
     public @Nullable ChildJvm conductor() {
         return conductor;
     }

@@ -16,7 +16,7 @@ public record DemoWorkload(List<Session> sessions) {
 
     /** A sequence of requests one user sends one after another. */
     public sealed interface Session {
-        /** @return number of requests in the session */
+        /** Returns number of requests in the session. */
         int requests();
     }
 

@@ -38,7 +38,12 @@ public final class PrefixCache {
     private long queryTokens;
     private long hitTokens;
 
-    /** The blocks a request holds. @param blockIds pool block ids in prompt order @param cachedTokens prefix hit */
+    /**
+     * The blocks a request holds.
+     *
+     * @param blockIds pool block ids in prompt order
+     * @param cachedTokens prefix hit
+     */
     public record Allocation(int[] blockIds, int cachedTokens) {
     }
 
@@ -190,6 +195,7 @@ public final class PrefixCache {
      * @param millis maximum wait
      * @throws InterruptedException if interrupted
      */
+    @SuppressWarnings("WaitNotInLoop") // the caller loops and re-checks; an early (spurious) return is harmless
     public synchronized void awaitFree(long millis) throws InterruptedException {
         wait(millis);
     }

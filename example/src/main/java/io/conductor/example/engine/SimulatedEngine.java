@@ -151,7 +151,7 @@ public final class SimulatedEngine implements AutoCloseable {
             rank(rank).publisher().dropNext(count);
             ctx.json(Map.of("rank", rank, "dropping", count));
         });
-        http.exception(BadRequest.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
+        http.exception(BadRequest.class, (e, ctx) -> error(ctx, 400, String.valueOf(e.getMessage())));
         http.exception(com.fasterxml.jackson.core.JsonProcessingException.class,
             (e, ctx) -> error(ctx, 400, "invalid JSON body: " + e.getOriginalMessage()));
     }
@@ -292,7 +292,7 @@ public final class SimulatedEngine implements AutoCloseable {
         try {
             alloc = rank.admit(hashes, tokens, loraId, loraName, salt);
         } catch (IllegalArgumentException e) {
-            throw new BadRequest(e.getMessage());
+            throw new BadRequest(String.valueOf(e.getMessage()));
         }
         int generated = 0;
         try {

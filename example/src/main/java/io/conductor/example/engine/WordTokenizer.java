@@ -27,7 +27,12 @@ public final class WordTokenizer {
         " reused", " across", " requests", ".", " a", " decode", " step", " follows", " prefill", ",",
     };
 
-    /** One chat message. @param role the role, e.g. {@code system} @param content the text */
+    /**
+     * One chat message.
+     *
+     * @param role the role, e.g. {@code system}
+     * @param content the text
+     */
     public record ChatMessage(String role, String content) {
     }
 

@@ -221,6 +221,7 @@ public final class PdProxy implements AutoCloseable {
         }
     }
 
+    @SuppressWarnings("ReferenceEquality") // identity on purpose: did the balancer keep the conductor's own pick?
     private Choice choosePrefill(ObjectNode request, boolean chat, @Nullable String policyHeader) {
         ProxyConfig.RoutingPolicy policy = config.policy();
         if (policyHeader != null && !policyHeader.isBlank()) {

@@ -63,6 +63,7 @@ public final class BlockHashChain implements BlockHashSequence {
      * @throws IndexOutOfBoundsException if the range lies outside {@code tokens}; the chain is then left with no
      *                                   blocks
      */
+    @SuppressWarnings("ReferenceEquality") // identity is the cheap "same profile as last time" test
     public BlockHashChain reset(HashProfile profile, int blockSize, int[] tokens, int offset, int length,
                                 HashExtras extras) {
         blockCount = 0;

@@ -259,7 +259,7 @@ public record HashProfile(HashStrategy strategy, HashAlgorithm algorithm, String
         try {
             root = RootDigests.rootHex(algorithm, seedText);
         } catch (IllegalArgumentException e) {
-            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED, e.getMessage());
+            throw new HashProfileException(HashProfileException.PYTHON_HASH_SEED, String.valueOf(e.getMessage()));
         }
         return new HashProfile(HashStrategy.VLLM_V1, algorithm, seedText, IndexProjection.LOW64_BE, root);
     }

@@ -168,7 +168,7 @@ public final class TokenRehasher {
      * @return bytes
      */
     public static long fullTableBytes(int capacity, int digestLength) {
-        long slots = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;
+        long slots = Long.highestOneBit(Math.max(2L, capacity * 2L - 1)) << 1;
         return slots * (20 + digestLength);
     }
 

@@ -47,7 +47,7 @@ final class HybridQueryWalk {
      */
     static boolean run(ContextState cs, ContextState.Directory dir, BlockHashSequence hashes, int loraBase,
             int first, int last, PrefixMatch out) {
-        GroupLayout layout = cs.layout;
+        GroupLayout layout = java.util.Objects.requireNonNull(cs.layout, "hybrid walk without a group layout");
         int n = hashes.blockCount();
         int words = dir.words;
         int groups = layout.groupCount();

@@ -320,7 +320,7 @@ public final class PrefixIndex<P> {
         writer.lock();
         try {
             RankBlocks[] outs = new RankBlocks[handles.size()];
-            Map<ContextState, List<Integer>> byContext = new java.util.IdentityHashMap<>();
+            java.util.IdentityHashMap<ContextState, List<Integer>> byContext = new java.util.IdentityHashMap<>();
             for (int i = 0; i < outs.length; i++) {
                 RankHandle h = handles.get(i);
                 ContextState cs = h.context;

@@ -159,6 +159,7 @@ abstract sealed class SeqlockSlots permits BlockTable {
      *
      * @return whether the block exists
      */
+    @SuppressWarnings("ThreadPriorityCheck") // yield only after 64 spins, to let a preempted writer finish
     final boolean read(long key, int lora, ReadBuffer buf) {
         int attempt = 0;
         int start = home(key);
