@@ -4,6 +4,7 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Iterator;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -63,9 +64,10 @@ final class RoutingMetrics {
      * @param registered the instance ids registered now
      */
     void retainOnly(Set<String> registered) {
-        for (String id : labelled) {
+        for (Iterator<String> it = labelled.iterator(); it.hasNext(); ) {
+            String id = it.next();
             if (!registered.contains(id)) {
-                labelled.remove(id);
+                it.remove();
                 predictionError.remove(id, "prefill");
                 predictionError.remove(id, "ttft");
                 learnedSpeed.remove(id);
