@@ -25,6 +25,8 @@ conductor_exec() {
             has 'ReservedCodeCacheSize' || jvm_defaults+=(-XX:ReservedCodeCacheSize=32m)
             has 'MaxMetaspaceSize' || jvm_defaults+=(-XX:MaxMetaspaceSize=128m)
             has 'OnOutOfMemoryError' || has 'CrashOnOutOfMemoryError' || jvm_defaults+=(-XX:+ExitOnOutOfMemoryError)
+            # Hands freed native memory (the JIT compilers' arenas after warm-up) back to the OS once a second.
+            has 'TrimNativeHeapInterval' || jvm_defaults+=(-XX:TrimNativeHeapInterval=1000)
             # glibc's per-thread malloc arenas hold tens of MB of freed JIT-compiler memory on a 2-core host.
             export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
             # The ahead-of-time cache recorded at build time (conductor/src/aot/train.sh) beside the jar: classes
