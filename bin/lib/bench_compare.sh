@@ -4,7 +4,8 @@
 #
 # One round, for each daemon in turn (the order alternates between rounds so neither always runs on a machine the
 # other just warmed):
-#   cold  a freshly started process: time to its first HTTP answer, 3 short ingests, then /query at 100% hit for
+#   cold  a freshly started process: time to its first HTTP answer and to its first 200 from /ready (a conductor
+#         without /ready is ready at its first answer); from then, 3 short ingests, then /query at 100% hit for
 #         the first --cold-seconds with no warm-up;
 #   warm  the same process afterwards: 3 more short ingests (median), /query at 100%, 50% and 0% hit after 1 s of
 #         warm-up, then the 1.28M-block ingest and the RSS after it.
@@ -190,8 +191,21 @@ compare_main() {
             kill "$started_pid" 2>/dev/null; wait "$started_pid" 2>/dev/null
             return 1
         fi
-        printf '{"daemon":"%s","round":%s,"step":"start","result":{"first_answer_s":%s}}\n' "$who" "$round" "$took" >>"$out/results.jsonl"
-        echo "  $who r$round: first HTTP answer ${took}s after start"
+        # Ready: the first 200 from /ready, as a load balancer's readiness probe sees it; a conductor without /ready
+        # (404, as the C++ reference) is ready at its first answer. The cold set starts then.
+        local ready=$took code t0 now
+        t0=$(date +%s.%N)
+        while :; do
+            code=$("${ns[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$started_url/ready" || true)
+            [ "$code" = 200 ] || [ "$code" = 404 ] && break
+            now=$(date +%s.%N)
+            python3 -c "import sys; sys.exit(0 if $now - $t0 < 60 else 1)" || break
+            sleep 0.02
+        done
+        now=$(date +%s.%N)
+        ready=$(python3 -c "print(round($took + $now - $t0, 3))")
+        printf '{"daemon":"%s","round":%s,"step":"start","result":{"first_answer_s":%s,"ready_s":%s}}\n' "$who" "$round" "$took" "$ready" >>"$out/results.jsonl"
+        echo "  $who r$round: first HTTP answer ${took}s after start, ready ${ready}s"
     }
     stop_daemon() {
         kill -TERM "$1" 2>/dev/null || true

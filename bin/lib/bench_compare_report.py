@@ -91,6 +91,8 @@ def query_errors(r):
 LINES = [
     # label, step prefix, extractor, unit, higher is better
     ("start: first HTTP answer", "start", lambda r: r.get("first_answer_s"), "s", False),
+    ("start: ready (/ready 200, or first answer)", "start", lambda r: r.get("ready_s", r.get("first_answer_s")), "s",
+     False),
     ("cold: ingest (3 short runs after start)", "cold_ingest_", ingest_bps, "blocks/s", True),
     ("cold: /query 100% hit, first seconds, QPS", "cold_query_r100", qps, "QPS", True),
     ("cold: /query 100% hit, first seconds, p99", "cold_query_r100", p99_ms, "ms", False),
