@@ -127,7 +127,8 @@ class CommandLineTest {
             for (Path file : (Iterable<Path>) files.filter(Files::isRegularFile)
                     .filter(p -> p.toString().contains("/src/main/java/") && p.toString().endsWith(".java")
                             || p.startsWith(root.resolve("bin")) && !p.toString().endsWith(".md"))
-                    .filter(p -> !p.toString().contains("/target/"))::iterator) {
+                    .filter(p -> !p.toString().contains("/target/") && !p.toString().contains("/__pycache__/"))
+                    ::iterator) {
                 Matcher m = name.matcher(Files.readString(file));
                 while (m.find()) {
                     names.add(m.group(1));
