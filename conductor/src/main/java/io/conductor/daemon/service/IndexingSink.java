@@ -11,6 +11,7 @@ import io.conductor.events.ResetCause;
 import io.conductor.events.StreamKey;
 import io.conductor.events.SpecKind;
 import io.conductor.index.hash.HashExtras;
+import io.conductor.index.hash.RehashEntries;
 import io.conductor.index.hash.TokenRehasher;
 import io.conductor.index.prefix.CacheGroup;
 import io.conductor.index.prefix.ContextKey;
@@ -18,6 +19,7 @@ import io.conductor.index.prefix.GroupLayout;
 import io.conductor.index.prefix.IndexBatch;
 import io.conductor.index.prefix.PoolStream;
 import io.conductor.index.prefix.PrefixIndex;
+import io.conductor.index.prefix.RankBlocks;
 import io.conductor.index.prefix.RankHandle;
 import io.conductor.index.prefix.Tier;
 import java.util.HashMap;
@@ -28,6 +30,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.jspecify.annotations.Nullable;
@@ -48,7 +53,9 @@ import org.slf4j.LoggerFactory;
  * has its object present ({@link #MAX_TRACKED_CHUNKS} chunks tracked at once).
  *
  * <p>Thread-safety: one writer. Every sink call comes from the subscription's poller thread (the events module's
- * contract); the counters it exposes for metrics are atomics read by the scrape thread.
+ * contract); the counters it exposes for metrics are atomics read by the scrape thread. In token-rehash mode the
+ * poller holds {@code rehashLock} from each batch's begin to its end and across a reset, so a snapshot
+ * ({@link #captureRehash}) copies the rehasher's map and exports the rank between batches, both as of one seq.
  */
 final class IndexingSink implements KvEventSink {
     /*
@@ -83,6 +90,8 @@ final class IndexingSink implements KvEventSink {
     private final ConcurrentHashMap<String, AtomicLong> unknownMedia = new ConcurrentHashMap<>();
     private final Map<String, LmcacheChunk> lmcacheChunks = new HashMap<>();
     private final @Nullable ResumePoint resume;
+    /** Held by the poller during a batch or reset of a token-rehash stream, and by a snapshot capturing it. */
+    private final ReentrantLock rehashLock = new ReentrantLock();
     /** Position of what the index holds for this stream; written by the poller thread, read by snapshots. */
     private volatile long appliedEpoch;
     private volatile long appliedSeq = -1;
@@ -108,10 +117,6 @@ final class IndexingSink implements KvEventSink {
             @Nullable PoolStream pool, int rehashCapacity, TokenRehasher.MemoryGate rehashTables,
             StoredBlocksListener stored, @Nullable ResumePoint resume) {
         this.stored = Objects.requireNonNull(stored, "stored");
-        this.resume = rank != null ? resume : null;
-        if (this.resume != null) {
-            appliedSeq = this.resume.afterSeq();
-        }
         this.registration = Objects.requireNonNull(registration, "registration");
         this.index = Objects.requireNonNull(index, "index");
         this.rank = rank;
@@ -119,6 +124,69 @@ final class IndexingSink implements KvEventSink {
         this.groups = rank != null ? registration.kvCacheGroups() : null;
         this.rehasher = rank != null && registration.profile() == null
                 ? new TokenRehasher(QueryHashing.REHASH_PROFILE, rehashCapacity, rehashTables) : null;
+        this.resume = rank != null ? restoreRehash(rank, resume) : null;
+        if (this.resume != null) {
+            appliedSeq = this.resume.afterSeq();
+        }
+    }
+
+    /**
+     * Fills a token-rehash stream's map from its snapshot. Restored blocks whose map cannot come back (a snapshot
+     * without one, or a smaller capacity or memory budget now) could never be removed by the engine's hashes: they
+     * are dropped from the rank and the stream bootstraps as if no snapshot had been taken.
+     */
+    private @Nullable ResumePoint restoreRehash(RankHandle r, @Nullable ResumePoint point) {
+        TokenRehasher rh = rehasher;
+        if (point == null || rh == null) {
+            return point;
+        }
+        RehashEntries saved = point.rehash();
+        String problem = saved == null ? "the snapshot holds no rehash map" : null;
+        if (saved != null) {
+            try {
+                if (!rh.restoreEntries(saved)) {
+                    problem = saved.size() + " saved rehash entries exceed this stream's table (capacity "
+                            + rh.capacity() + " or the memory budget)";
+                }
+            } catch (IllegalArgumentException e) {
+                problem = e.getMessage();
+            }
+        }
+        if (problem == null) {
+            return point;
+        }
+        LOG.warn("event=snapshot_rehash_not_restored instance_id={} tenant={} dp_rank={} reason=\"{}\" "
+                + "action=\"restored blocks dropped; the stream bootstraps from replay\"", registration.instanceId(),
+                registration.tenantId(), registration.dpRank(), problem);
+        rh.clear();
+        batch.clear();
+        batch.clearOwner(r);
+        index.apply(batch);
+        batch.clear();
+        return null;
+    }
+
+    /**
+     * Captures a token-rehash stream between two batches: the poller waits (at most {@code timeoutMillis} for the
+     * current batch to end) while {@code export} runs.
+     *
+     * @param export        exports this stream's rank
+     * @param timeoutMillis how long to wait for the batch in progress
+     * @return the capture, or {@code null} when this is not a token-rehash stream or the batch did not end in time
+     * @throws InterruptedException when interrupted while waiting
+     */
+    ZmqEventStreams.@Nullable RehashState captureRehash(Supplier<RankBlocks> export, long timeoutMillis)
+            throws InterruptedException {
+        TokenRehasher rh = rehasher;
+        if (rh == null || !rehashLock.tryLock(timeoutMillis, TimeUnit.MILLISECONDS)) {
+            return null;
+        }
+        try {
+            AppliedPosition p = position();
+            return new ZmqEventStreams.RehashState(p, export.get(), rh.exportEntries());
+        } finally {
+            rehashLock.unlock();
+        }
     }
 
     /** Gives the rehash table's memory back; call once the subscriber delivers nothing more to this sink. */
@@ -192,6 +260,9 @@ final class IndexingSink implements KvEventSink {
 
     @Override
     public void onBatchBegin(KvBatch kvBatch) {
+        if (rehasher != null && !rehashLock.isHeldByCurrentThread()) {
+            rehashLock.lock();  // released by onBatchEnd, which the events module always calls after a begin
+        }
         batch.clear();
     }
 
@@ -570,12 +641,18 @@ final class IndexingSink implements KvEventSink {
 
     @Override
     public void onBatchEnd(KvBatch kvBatch) {
-        if (batch.size() > 0) {
-            index.apply(batch);
+        try {
+            if (batch.size() > 0) {
+                index.apply(batch);
+            }
+            batch.clear();
+            // After the apply: a snapshot that reads this seq first and then exports finds at least its effects.
+            appliedSeq = kvBatch.seq();
+        } finally {
+            if (rehashLock.isHeldByCurrentThread()) {
+                rehashLock.unlock();
+            }
         }
-        batch.clear();
-        // After the apply: a snapshot that reads this seq first and then exports finds at least its effects.
-        appliedSeq = kvBatch.seq();
     }
 
     @Override
@@ -602,6 +679,19 @@ final class IndexingSink implements KvEventSink {
 
     @Override
     public void onStreamReset(StreamKey stream, ResetCause cause, long epoch) {
+        if (rehasher == null) {
+            reset(epoch);
+            return;
+        }
+        rehashLock.lock();
+        try {
+            reset(epoch);
+        } finally {
+            rehashLock.unlock();
+        }
+    }
+
+    private void reset(long epoch) {
         appliedSeq = -1;
         batch.clear();
         if (rank != null) {

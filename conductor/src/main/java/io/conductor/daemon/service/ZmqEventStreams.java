@@ -314,6 +314,35 @@ public final class ZmqEventStreams implements EventStreams, AutoCloseable {
     }
 
     /**
+     * What a snapshot saves of a token-rehash stream: its position, its rank's blocks and a copy of its rehasher's
+     * map, all as of one applied batch (the stream's poller waits between two batches while {@code export} runs).
+     *
+     * @param position the position
+     * @param blocks   the rank's blocks
+     * @param rehash   the engine-to-own hash map
+     */
+    public record RehashState(AppliedPosition position, io.conductor.index.prefix.RankBlocks blocks,
+            io.conductor.index.hash.RehashEntries rehash) {
+    }
+
+    /**
+     * Captures a token-rehash stream for a snapshot (see {@link RehashState}).
+     *
+     * @param key           the service key
+     * @param export        exports the stream's rank
+     * @param timeoutMillis how long to wait for the batch in progress to end
+     * @return the state, or {@code null} when not subscribed, not in token-rehash mode, or the batch did not end
+     *         in time
+     * @throws InterruptedException when interrupted while waiting
+     */
+    public @Nullable RehashState captureRehash(ServiceKey key,
+            java.util.function.Supplier<io.conductor.index.prefix.RankBlocks> export, long timeoutMillis)
+            throws InterruptedException {
+        IndexingSink sink = sinks.get(key);
+        return sink == null ? null : sink.captureRehash(export, timeoutMillis);
+    }
+
+    /**
      * Returns every subscription's stats, sorted by key.
      *
      * @return the stats

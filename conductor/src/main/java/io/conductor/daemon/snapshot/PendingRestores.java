@@ -51,8 +51,11 @@ public final class PendingRestores implements RestoreSource {
         }
         HashProfileSpec profile = registration.profile();
         String why = !registration.type().isEngine() ? "not an engine stream"
-                : profile == null ? "registered without hash_profile"
-                : !SnapshotTaker.profileString(profile).equals(s.profile()) ? "hash profile differs"
+                : profile == null && !StreamSnapshot.TOKEN_REHASH.equals(s.profile())
+                        ? "registered without hash_profile, saved with one"
+                : profile == null && s.rehash() == null ? "token-rehash stream saved without its rehash map"
+                : profile != null && !SnapshotTaker.profileString(profile).equals(s.profile())
+                        ? "hash profile differs"
                 : !registration.context().equals(s.context()) ? "context differs"
                 : !StreamSnapshot.layoutString(registration.kvCacheGroups()).equals(s.layout())
                         ? "KV-cache group layout differs"
@@ -67,7 +70,8 @@ public final class PendingRestores implements RestoreSource {
         restoredPairs.addAndGet(s.blocks().size());
         LOG.info("event=snapshot_stream_restored key={} blocks={} after_seq={} stale={}", registration.key(),
                 s.blocks().size(), s.lastSeq(), s.stale());
-        return new SavedStream(s.blocks(), s.lastSeq() >= 0 ? new ResumePoint(s.lastSeq(), s.stale()) : null);
+        return new SavedStream(s.blocks(), s.lastSeq() >= 0 ? new ResumePoint(s.lastSeq(), s.stale(), s.rehash())
+                : null);
     }
 
     /**

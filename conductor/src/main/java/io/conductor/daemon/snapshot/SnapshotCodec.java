@@ -1,6 +1,8 @@
 package io.conductor.daemon.snapshot;
 
 import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.index.hash.RehashEntries;
+import io.conductor.index.hash.TokenRehasher;
 import io.conductor.index.prefix.ContextKey;
 import io.conductor.index.prefix.GroupLayout;
 import io.conductor.index.prefix.RankBlocks;
@@ -14,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The snapshot wire format, version {@value #VERSION}: what the local snapshot file and {@code GET /snapshot}
@@ -24,13 +27,18 @@ import java.util.zip.CRC32C;
  *            i64 last_seq, i64 epoch, u8 flags (bit 0: stale),
  *            u32 group_count, str layout,                       (version 2 on)
  *            u32 lora_count, str x lora_count, u32 block_count,
- *            block_count x (i64 hash, u32 meta = lora &lt;&lt; 18 | depth &lt;&lt; 3 | tier_bits)
+ *            block_count x (i64 hash, u32 meta = lora &lt;&lt; 18 | depth &lt;&lt; 3 | tier_bits),
+ *            u32 digest_length, u32 entry_count,                 (version 3 on; digest_length 0: no map)
+ *            entry_count x (i64 engine_hash, i64 own_hash, u32 refs, digest_length bytes own digest)
  *   trailer  "CONDSEND" (8 bytes), i64 length of everything before the trailer, u32 CRC32C of it
  *   str      u32 byte length (at most {@value #MAX_STRING_BYTES}), UTF-8 bytes
  * </pre>
  * In a hybrid context (group_count &gt; 1) a block's lora field is {@code lora * group_count + group}; layout is
- * the registration's group layout ({@code ""} when plain). Version 1 files (before group layouts) are still read,
- * as plain contexts. A block costs 12 bytes, about what the index spends on it in memory. {@link #read} checks the trailer (length
+ * the registration's group layout ({@code ""} when plain). A token-rehash stream (registered without
+ * {@code hash_profile}; profile field {@code "token-rehash"}) also carries its rehasher's engine-to-own hash map
+ * (version 3), so engine removals of restored blocks still translate; at most
+ * {@link TokenRehasher#MAX_CAPACITY} entries. Version 1 files (before group layouts) are still read,
+ * as plain contexts; version 1 and 2 files hold no rehash maps. A block costs 12 bytes, about what the index spends on it in memory. {@link #read} checks the trailer (length
  * and checksum) over the whole input before decoding anything, then every count against the bytes left before
  * allocating, and decodes into new objects only: a bad snapshot fails with {@link SnapshotFormatException} and
  * nothing of it reaches the index.
@@ -39,7 +47,7 @@ import java.util.zip.CRC32C;
  */
 public final class SnapshotCodec {
     /** The format version this code writes and reads. */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     /** The oldest format version {@link #read} still accepts. */
     public static final int OLDEST_READABLE = 1;
     /** Longest string field. */
@@ -103,12 +111,30 @@ public final class SnapshotCodec {
                 w.buf.putLong(b.hash(i)).putInt(b.loraOf(i) << LORA_SHIFT | b.depth(i) << DEPTH_SHIFT
                         | b.tierBits(i));
             }
+            writeRehash(w, s.rehash());
         }
         w.flush();
         ByteBuffer trailer = ByteBuffer.allocate(TRAILER_BYTES);
         trailer.putLong(END_MAGIC).putLong(w.written).putInt((int) w.crc.getValue());
         out.write(trailer.array());
         return w.written + TRAILER_BYTES;
+    }
+
+    private static void writeRehash(Writer w, @Nullable RehashEntries r) throws IOException {
+        w.ensure(8);
+        if (r == null) {
+            w.buf.putInt(0).putInt(0);
+            return;
+        }
+        int length = r.digestLength();
+        int n = r.size();
+        w.buf.putInt(length).putInt(n);
+        byte[] digests = r.digests();
+        for (int i = 0; i < n; i++) {
+            w.ensure(20 + length);
+            w.buf.putLong(r.engineHashes()[i]).putLong(r.ownHashes()[i]).putInt(r.counts()[i])
+                    .put(digests, i * length, length);
+        }
     }
 
     /** Buffers writes and checksums each flushed chunk. */
@@ -266,7 +292,47 @@ public final class SnapshotCodec {
             }
             blocks.add(lora, hash, meta & ((1 << TIER_BITS) - 1), (meta >>> DEPTH_SHIFT) & RankBlocks.MAX_DEPTH);
         }
-        return new StreamSnapshot(key, context, profile, layout, endpoint, lastSeq, epoch, (flags & 1) != 0, blocks);
+        RehashEntries rehash = version >= 3 ? readRehash(in, k) : null;
+        if (rehash != null && !StreamSnapshot.TOKEN_REHASH.equals(profile)) {
+            throw new SnapshotFormatException("stream " + k + ": a rehash map on a stream with a hash profile");
+        }
+        return new StreamSnapshot(key, context, profile, layout, endpoint, lastSeq, epoch, (flags & 1) != 0, blocks,
+                rehash);
+    }
+
+    private static @Nullable RehashEntries readRehash(ByteBuffer in, int k) throws SnapshotFormatException {
+        int length = in.getInt();
+        int declared = in.getInt();
+        if (length == 0) {
+            if (declared != 0) {
+                throw new SnapshotFormatException("stream " + k + ": rehash entries without a digest length");
+            }
+            return null;
+        }
+        if (length < 1 || length > RehashEntries.MAX_DIGEST_LENGTH) {
+            throw new SnapshotFormatException("stream " + k + ": rehash digest length "
+                    + Integer.toUnsignedString(length) + " out of range");
+        }
+        int n = count(in, declared, 20 + length, "stream " + k + " rehash entry count");
+        if (n > TokenRehasher.MAX_CAPACITY) {
+            throw new SnapshotFormatException("stream " + k + ": " + n + " rehash entries, at most "
+                    + TokenRehasher.MAX_CAPACITY);
+        }
+        long[] engine = new long[n];
+        long[] own = new long[n];
+        int[] refs = new int[n];
+        byte[] digests = new byte[n * length];
+        for (int i = 0; i < n; i++) {
+            engine[i] = in.getLong();
+            own[i] = in.getLong();
+            refs[i] = in.getInt();
+            if (refs[i] < 1) {
+                throw new SnapshotFormatException("stream " + k + " rehash entry " + i + ": reference count "
+                        + Integer.toUnsignedString(refs[i]));
+            }
+            in.get(digests, i * length, length);
+        }
+        return new RehashEntries(length, engine, own, refs, digests);
     }
 
     /** A declared count, checked against the bytes left (each element needs at least {@code minBytes}). */

@@ -16,17 +16,19 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Takes a snapshot of the running index: for every registered engine stream with a hash profile, its rank's
- * blocks (through {@link PrefixIndex#exportRank}) and the position they reflect. Streams in token-rehash mode
- * (no {@code hash_profile}) and Mooncake store streams are not saved: their events cannot be re-applied on top of
- * restored blocks (the rehasher's engine-to-own hash map and the pool bindings live outside the index), so they
- * bootstrap from replay as before.
+ * Takes a snapshot of the running index: for every registered engine stream, its rank's blocks (through
+ * {@link PrefixIndex#exportRank}) and the position they reflect; for a stream in token-rehash mode (no
+ * {@code hash_profile}) also its rehasher's engine-to-own hash map, captured between two of its batches together
+ * with its blocks, so the engine's later removals of restored blocks still translate. Mooncake store streams are
+ * not saved: their pool bindings live outside the ranks, so they bootstrap from replay as before.
  *
  * <p>Thread-safe: each stream is exported under the index's writer lock; streams keep applying meanwhile, and
  * each stream's part is consistent with its own position (see {@link #take}).
  */
 public final class SnapshotTaker {
     private static final int ATTEMPTS = 3;
+    /** How long a snapshot waits for a token-rehash stream's batch in progress before leaving the stream out. */
+    private static final long REHASH_CAPTURE_WAIT_MILLIS = 10_000;
 
     private final ServiceRegistry registry;
     private final IndexedStreams streams;
@@ -84,6 +86,15 @@ public final class SnapshotTaker {
         // Every rank in one pass per context table; a stream whose epoch moved meanwhile is retried alone.
         List<RankBlocks> blocks = index.exportRanks(ranks);
         List<StreamSnapshot> out = new ArrayList<>();
+        for (RegistrySnapshot.Service service : registry.snapshot().services()) {
+            ServiceRegistration r = service.registration();
+            if (r.type().isEngine() && r.profile() == null) {
+                StreamSnapshot s = rehashStream(r);
+                if (s != null) {
+                    out.add(s);
+                }
+            }
+        }
         for (int i = 0; i < regs.size(); i++) {
             ServiceRegistration r = regs.get(i);
             AppliedPosition after = events.position(r.key());
@@ -103,6 +114,27 @@ public final class SnapshotTaker {
         boolean stale = "stale".equals(events.streamState(r.key()));
         return new StreamSnapshot(r.key(), r.context(), profileString(java.util.Objects.requireNonNull(r.profile())),
                 StreamSnapshot.layoutString(r.kvCacheGroups()), r.endpoint(), position.seq(), position.epoch(), stale, blocks);
+    }
+
+    private @Nullable StreamSnapshot rehashStream(ServiceRegistration r) {
+        RankHandle rank = streams.rank(r.key());
+        if (rank == null) {
+            return null;
+        }
+        ZmqEventStreams.RehashState state;
+        try {
+            state = events.captureRehash(r.key(), () -> index.exportRank(rank), REHASH_CAPTURE_WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+        if (state == null || !rank.isActive()) {
+            return null;
+        }
+        boolean stale = "stale".equals(events.streamState(r.key()));
+        return new StreamSnapshot(r.key(), r.context(), StreamSnapshot.TOKEN_REHASH,
+                StreamSnapshot.layoutString(r.kvCacheGroups()), r.endpoint(), state.position().seq(),
+                state.position().epoch(), stale, state.blocks(), state.rehash());
     }
 
     private @Nullable StreamSnapshot takeStream(ServiceRegistration r) {

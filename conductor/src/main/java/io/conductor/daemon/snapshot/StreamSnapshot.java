@@ -22,9 +22,32 @@ import java.util.Objects;
  * @param epoch    the stream's epoch when the snapshot was taken
  * @param stale    the stream was already {@code stale} (its position could not be brought up to date)
  * @param blocks   the rank's blocks
+ * @param rehash   a token-rehash stream's engine-to-own hash map as of {@code lastSeq} (then {@code profile} is
+ *                 {@link #TOKEN_REHASH}), or {@code null}
  */
 public record StreamSnapshot(ServiceKey key, ContextKey context, String profile, String layout, String endpoint,
-        long lastSeq, long epoch, boolean stale, RankBlocks blocks) {
+        long lastSeq, long epoch, boolean stale, RankBlocks blocks, io.conductor.index.hash.@org.jspecify.annotations.Nullable RehashEntries rehash) {
+    /** The profile field of a stream registered without {@code hash_profile} (token-rehash mode). */
+    public static final String TOKEN_REHASH = "token-rehash";
+
+    /**
+     * A stream with a hash profile (no rehash map).
+     *
+     * @param key      the registration's service key
+     * @param context  the registration's context
+     * @param profile  the hash profile string
+     * @param layout   the group layout string
+     * @param endpoint the publisher endpoint
+     * @param lastSeq  seq of the last batch the blocks include, or -1
+     * @param epoch    the stream's epoch
+     * @param stale    the stream was stale
+     * @param blocks   the rank's blocks
+     */
+    public StreamSnapshot(ServiceKey key, ContextKey context, String profile, String layout, String endpoint,
+            long lastSeq, long epoch, boolean stale, RankBlocks blocks) {
+        this(key, context, profile, layout, endpoint, lastSeq, epoch, stale, blocks, null);
+    }
+
     /**
      * Checks the fields.
      *

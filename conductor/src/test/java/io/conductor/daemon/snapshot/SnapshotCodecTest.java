@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.conductor.daemon.registry.ServiceKey;
+import io.conductor.index.hash.RehashEntries;
 import io.conductor.index.prefix.ContextKey;
 import io.conductor.index.prefix.RankBlocks;
 import java.io.ByteArrayOutputStream;
@@ -43,7 +44,27 @@ class SnapshotCodecTest {
                         "p", "", "tcp://10.0.0.6:5557", -1, 0, true, b),
                 new StreamSnapshot(new ServiceKey("gemma-1", "default", 0), new ContextKey("default", "gemma", 16),
                         "p", "GroupLayout[0=full/16, 1=sliding_window/16/window=64, 2=full/32]",
-                        "tcp://10.0.0.7:5557", 12, 1, false, h)));
+                        "tcp://10.0.0.7:5557", 12, 1, false, h),
+                new StreamSnapshot(new ServiceKey("sglang-1", "default", 1), new ContextKey("default", "qwen", 16),
+                        StreamSnapshot.TOKEN_REHASH, "", "tcp://10.0.0.8:5557", 5, 0, false, rehashBlocks(),
+                        rehashMap())));
+    }
+
+    private static RankBlocks rehashBlocks() {
+        RankBlocks r = new RankBlocks(2);
+        r.add(0, 0x0102_0304_0506_0708L, RankBlocks.GPU_BIT, 1);
+        r.add(0, 0x1112_1314_1516_1718L, RankBlocks.GPU_BIT, 2);
+        return r;
+    }
+
+    /** Two entries with 32-byte digests (values only: the codec does not hash). */
+    private static RehashEntries rehashMap() {
+        byte[] digests = new byte[64];
+        for (int i = 0; i < digests.length; i++) {
+            digests[i] = (byte) (i * 7 + 1);
+        }
+        return new RehashEntries(32, new long[] {-5L, 77L}, new long[] {0x0102_0304_0506_0708L,
+            0x1112_1314_1516_1718L}, new int[] {1, 3}, digests);
     }
 
     private static byte[] encode(IndexSnapshot s) throws IOException {
@@ -63,6 +84,12 @@ class SnapshotCodecTest {
             for (int i = 0; i < t.blocks().size(); i++) {
                 sb.append(' ').append(t.blocks().hash(i)).append('/').append(t.blocks().loraOf(i)).append('/')
                         .append(t.blocks().tierBits(i)).append('/').append(t.blocks().depth(i));
+            }
+            RehashEntries r = t.rehash();
+            if (r != null) {
+                sb.append(" rehash ").append(r.digestLength()).append(Arrays.toString(r.engineHashes()))
+                        .append(Arrays.toString(r.ownHashes())).append(Arrays.toString(r.counts()))
+                        .append(Arrays.toString(r.digests()));
             }
         }
         return sb.toString();
@@ -85,7 +112,55 @@ class SnapshotCodecTest {
         IndexSnapshot back = SnapshotCodec.read(bytes, bytes.length);
 
         assertEquals(describe(s), describe(back));
-        assertEquals(5, back.pairs());
+        assertEquals(7, back.pairs());
+        assertEquals(2, back.streams().get(3).rehash().size());
+        assertNull(back.streams().getFirst().rehash());
+    }
+
+    /** A version 2 file (group layouts, no rehash maps), written field by field: one hybrid stream, one block. */
+    @Test
+    void shouldStillReadAVersionTwoFileWithoutRehashMaps() throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(512);
+        b.putLong(0x434F4E44534E4150L).putInt(2).putInt(0).putLong(1_700_000_000_000L).putInt(1);
+        for (String str : new String[] {"vllm-1", "default"}) {
+            b.putInt(str.length()).put(str.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        b.putInt(0);
+        b.putInt(4).put("qwen".getBytes(java.nio.charset.StandardCharsets.UTF_8)).putLong(16);
+        b.putInt(1).put((byte) 'p');
+        b.putInt(3).put("tcp".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        b.putLong(41).putLong(0).put((byte) 0);
+        b.putInt(2).putInt(1).put((byte) 'L'); // two groups, layout "L"
+        b.putInt(1).putInt(0); // one LoRA name: ""
+        b.putInt(1).putLong(99).putInt(1 << 18 | 5 << 3 | RankBlocks.GPU_BIT); // group 1
+        int body = b.position();
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, body);
+        b.putLong(0x434F4E4453454E44L).putLong(body).putInt((int) crc.getValue());
+        byte[] bytes = Arrays.copyOf(b.array(), b.position());
+
+        StreamSnapshot t = SnapshotCodec.read(bytes, bytes.length).streams().getFirst();
+
+        assertEquals("L", t.layout());
+        assertEquals(2, t.blocks().groupCount());
+        assertEquals(1, t.blocks().loraOf(0));
+        assertNull(t.rehash());
+    }
+
+    @Test
+    void shouldRefuseARehashEntryCountBeyondTheBytesLeft() throws Exception {
+        byte[] bytes = encode(new IndexSnapshot(1, List.of(new StreamSnapshot(new ServiceKey("s", "default", 0),
+                new ContextKey("default", "m", 16), StreamSnapshot.TOKEN_REHASH, "", "tcp", 1, 0, false,
+                rehashBlocks(), rehashMap()))));
+        ByteBuffer buf = ByteBuffer.wrap(bytes);
+        int at = bytes.length - 20 - 2 * (20 + 32) - 4; // the entry count
+        assertEquals(2, buf.getInt(at));
+        buf.putInt(at, 1 << 30);
+
+        SnapshotFormatException e = assertThrows(SnapshotFormatException.class,
+                () -> SnapshotCodec.read(reseal(bytes), bytes.length));
+
+        assertTrue(e.getMessage().contains("rehash entry count"), e.getMessage());
     }
 
     /** A version 1 file (before group layouts), written field by field: one plain stream, one block. */

@@ -380,6 +380,74 @@ public final class TokenRehasher {
         return profile;
     }
 
+    /**
+     * Copies the map (a snapshot of this stream); the copy shares nothing with the table.
+     *
+     * @return the entries, in slot order
+     */
+    public RehashEntries exportEntries() {
+        final int n = size;
+        final int length = digestLength;
+        long[] engine = new long[n];
+        long[] own = new long[n];
+        int[] refs = new int[n];
+        byte[] ds = new byte[n * length];
+        int k = 0;
+        for (int slot = 0; slot < counts.length && k < n; slot++) {
+            if (counts[slot] == 0) {
+                continue;
+            }
+            engine[k] = entries[2 * slot];
+            own[k] = entries[2 * slot + 1];
+            refs[k] = counts[slot];
+            System.arraycopy(digests, slot * length, ds, k * length, length);
+            k++;
+        }
+        return new RehashEntries(length, engine, own, refs, ds);
+    }
+
+    /**
+     * Fills an empty map from a copy taken by {@link #exportEntries} (a snapshot restore), so that later
+     * {@code BlockRemoved} events translate restored blocks and later {@code BlockStored} events chain from them.
+     * A repeated engine hash adds its counts.
+     *
+     * @param saved the copy
+     * @return false, changing nothing, when the map is not empty or {@code saved} exceeds the capacity or the
+     *         memory gate
+     * @throws IllegalArgumentException when the copy's digest length is not this profile's, or an own hash is not
+     *                                  the one its digest projects to (a copy of another profile)
+     */
+    public boolean restoreEntries(RehashEntries saved) {
+        Objects.requireNonNull(saved, "saved");
+        final int length = digestLength;
+        if (saved.digestLength() != length) {
+            throw new IllegalArgumentException("saved digest length " + saved.digestLength() + ", this profile's is "
+                    + length);
+        }
+        final int n = saved.size();
+        final byte[] ds = saved.digests();
+        for (int i = 0; i < n; i++) {
+            if (BlockDigester.readLongBe(ds, i * length + keyOffset) != saved.ownHashes()[i]) {
+                throw new IllegalArgumentException("saved entry " + i + ": own hash does not match its digest");
+            }
+        }
+        if (size != 0 || n > capacity || !ensureSlots(n)) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            final long engine = saved.engineHashes()[i];
+            final int count = saved.counts()[i];
+            final int slot = find(engine);
+            if (slot != NOT_FOUND) {
+                counts[slot] += count;
+                continue;
+            }
+            insert(engine, saved.ownHashes()[i], ds, i * length);
+            counts[find(engine)] = count;
+        }
+        return true;
+    }
+
     /** Forgets every mapping (AllBlocksCleared, a replay gap, unregistration) and shrinks the table back. */
     public void clear() {
         if (counts.length > INITIAL_SLOTS) {

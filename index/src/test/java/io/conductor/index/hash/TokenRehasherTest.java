@@ -39,6 +39,36 @@ class TokenRehasherTest {
     }
 
     @Test
+    void shouldTranslateRemovalsAndChainChildrenAfterARestoreFromAnExport() {
+        final HashProfile own = HashProfile.of(HashAlgorithm.SHA256, "0");
+        final TokenRehasher saved = new TokenRehasher(own, 100);
+        final long[] out = new long[4];
+        saved.onBlockStored(false, 0, ENGINE, 0, 2, TOKENS, 0, 8, 4, HashExtras.NONE, out, 0);
+        saved.onBlockStored(false, 0, ENGINE, 0, 1, TOKENS, 0, 4, 4, HashExtras.NONE, new long[1], 0);
+        final RehashEntries copy = saved.exportEntries();
+        final TokenRehasher restored = new TokenRehasher(own, 100);
+
+        assertTrue(restored.restoreEntries(copy));
+        assertFalse(restored.restoreEntries(copy), "only into an empty map");
+        assertEquals(2, restored.size());
+        final long[] child = new long[2];
+        assertEquals(2, restored.onBlockStored(true, ENGINE[1], ENGINE, 2, 2, TOKENS, 8, 8, 4, HashExtras.NONE,
+                child, 0));
+        final BlockHashChain query = new BlockHashChain().reset(own, 4, TOKENS, HashExtras.NONE);
+        assertEquals(query.blockHash(2), child[0]);
+        final long[] removed = new long[1];
+        assertEquals(1, restored.onBlockRemoved(ENGINE, 0, 1, removed, 0));
+        assertEquals(out[0], removed[0]);
+        assertTrue(restored.contains(ENGINE[0]), "stored twice: one reference left");
+        assertEquals(1, restored.onBlockRemoved(ENGINE, 0, 1, removed, 0));
+        assertFalse(restored.contains(ENGINE[0]));
+        assertFalse(new TokenRehasher(own, 1).restoreEntries(copy), "over capacity");
+        final RehashEntries forged = new RehashEntries(copy.digestLength(), copy.engineHashes(),
+                new long[] {1, 2}, copy.counts(), copy.digests());
+        assertThrows(IllegalArgumentException.class, () -> new TokenRehasher(own, 100).restoreEntries(forged));
+    }
+
+    @Test
     void shouldChangeNothingWhenParentIsUnknown() {
         final TokenRehasher rehasher = new TokenRehasher(HashProfile.of(HashAlgorithm.SHA256, "0"), 100);
         final long[] out = new long[4];
