@@ -1,23 +1,20 @@
 package io.conductor.tests;
 
+import static io.conductor.tests.ReplicaFixture.publishBatch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.conductor.tests.ReplicaFixture.EventWriter;
 import io.conductor.example.engine.BlockHasher;
 import io.conductor.example.engine.BlockHashers;
 import io.conductor.example.engine.EngineConfig;
 import java.math.BigInteger;
-import java.net.URI;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.msgpack.core.MessageBufferPacker;
-import org.msgpack.core.MessagePack;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
@@ -66,10 +63,10 @@ class HybridSnapshotRestartIT {
                 return msg != null && msg.length >= 1 && msg[0] == 1;
             });
             // Group 0 holds all 8 blocks; the window group only blocks 4..7, the window before the end (8).
-            publish(pub, 0, stored(0, "full_attention", null, h, 0, tokens),
+            publishBatch(pub, 0, stored(0, "full_attention", null, h, 0, tokens),
                 stored(1, "sliding_window", 64, Arrays.copyOfRange(h, 4, 8), h[3],
                     Arrays.copyOfRange(tokens, 64, 128)));
-            ReplicaFixture.await("the hybrid answer", () -> longestMatched(fx, port, tokens) == 128);
+            ReplicaFixture.await("the hybrid answer", () -> fx.longestMatched(port, "gemma-0", tokens) == 128);
             ReplicaFixture.stop(d);
             assertTrue(d.output().contains("event=snapshot_written trigger=shutdown"), d.output());
             pub.close();
@@ -78,38 +75,9 @@ class HybridSnapshotRestartIT {
             fx.awaitRestored(restarted, port);
 
             // 128 needs the window group's blocks 4..7 as well as group 0's: without them the answer is 0.
-            assertEquals(128, longestMatched(fx, port, tokens), restarted.output());
+            assertEquals(128, fx.longestMatched(port, "gemma-0", tokens), restarted.output());
             assertTrue(restarted.output().contains("event=snapshot_stream_restored"), restarted.output());
         }
-    }
-
-    private static long longestMatched(ReplicaFixture fx, int port, int[] tokens) {
-        try {
-            HttpResponse<String> r = fx.post(URI.create("http://127.0.0.1:" + port + "/query"),
-                ReplicaFixture.JSON.createObjectNode().put("model", ReplicaFixture.MODEL).put("block_size", 16)
-                    .set("token_ids", ReplicaFixture.JSON.valueToTree(tokens)).toString());
-            return r.statusCode() != 200 ? -1 : ReplicaFixture.JSON.readTree(r.body()).path("instances")
-                .path("gemma-0").path("longest_matched").asLong(-1);
-        } catch (Exception e) {
-            return -1;
-        }
-    }
-
-    @FunctionalInterface
-    private interface EventWriter {
-        void write(MessageBufferPacker p) throws Exception;
-    }
-
-    private static void publish(ZMQ.Socket pub, long seq, EventWriter... events) throws Exception {
-        MessageBufferPacker p = MessagePack.newDefaultBufferPacker();
-        p.packArrayHeader(3).packDouble(System.currentTimeMillis() / 1000.0).packArrayHeader(events.length);
-        for (EventWriter e : events) {
-            e.write(p);
-        }
-        p.packInt(0);
-        pub.sendMore(new byte[0]);
-        pub.sendMore(ByteBuffer.allocate(8).putLong(seq).array());
-        pub.send(p.toByteArray());
     }
 
     /** vLLM's map-encoded BlockStored of one KV-cache group. */

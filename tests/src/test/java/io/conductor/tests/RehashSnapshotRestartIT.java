@@ -1,20 +1,18 @@
 package io.conductor.tests;
 
+import static io.conductor.tests.ReplicaFixture.publishBatch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.conductor.tests.ReplicaFixture.EventWriter;
 import java.math.BigInteger;
-import java.net.URI;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.msgpack.core.MessageBufferPacker;
-import org.msgpack.core.MessagePack;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
@@ -55,29 +53,30 @@ class RehashSnapshotRestartIT {
             DaemonProcess d = fx.startDaemon(config, port);
             d.awaitHealthy(port, ReplicaFixture.DEADLINE);
             awaitSubscriber(pub);
-            publish(pub, 0, stored(ENGINE, 0, tokens));
-            ReplicaFixture.await("the rehashed prompt indexed", () -> longestMatched(fx, port, tokens) == 128);
+            publishBatch(pub, 0, stored(ENGINE, 0, tokens));
+            ReplicaFixture.await("the rehashed prompt indexed",
+                () -> fx.longestMatched(port, "rehash-0", tokens) == 128);
             ReplicaFixture.stop(d);
             assertTrue(d.output().contains("event=snapshot_written trigger=shutdown"), d.output());
             pub.close();
 
             DaemonProcess restarted = fx.startDaemon(config, port);
             fx.awaitRestored(restarted, port);
-            assertEquals(128, longestMatched(fx, port, tokens), "publisher gone: restored blocks answered\n"
+            assertEquals(128, fx.longestMatched(port, "rehash-0", tokens), "publisher gone: restored blocks answered\n"
                 + restarted.output());
             assertTrue(restarted.output().contains("event=snapshot_stream_restored"), restarted.output());
 
             // The publisher comes back and goes on from seq 1: evicts blocks 4..7 by engine hash.
             ZMQ.Socket back = bindPublisher(zmq, pubPort);
             awaitSubscriber(back);
-            publish(back, 1, removed(Arrays.copyOfRange(ENGINE, 4, 8)));
+            publishBatch(back, 1, removed(Arrays.copyOfRange(ENGINE, 4, 8)));
             ReplicaFixture.await("the restored blocks 4..7 removed by engine hash\n" + restarted.output(),
-                () -> longestMatched(fx, port, tokens) == 64);
+                () -> fx.longestMatched(port, "rehash-0", tokens) == 64);
             // Stores them again under the restored block 3: the child chains from the restored digest.
-            publish(back, 2, stored(Arrays.copyOfRange(ENGINE, 4, 8), ENGINE[3], Arrays.copyOfRange(tokens, 64,
+            publishBatch(back, 2, stored(Arrays.copyOfRange(ENGINE, 4, 8), ENGINE[3], Arrays.copyOfRange(tokens, 64,
                 128)));
             ReplicaFixture.await("blocks 4..7 stored again under a restored parent\n" + restarted.output(),
-                () -> longestMatched(fx, port, tokens) == 128);
+                () -> fx.longestMatched(port, "rehash-0", tokens) == 128);
             back.close();
         }
     }
@@ -94,35 +93,6 @@ class RehashSnapshotRestartIT {
             byte[] msg = pub.recv();
             return msg != null && msg.length >= 1 && msg[0] == 1;
         });
-    }
-
-    private static long longestMatched(ReplicaFixture fx, int port, int[] tokens) {
-        try {
-            HttpResponse<String> r = fx.post(URI.create("http://127.0.0.1:" + port + "/query"),
-                ReplicaFixture.JSON.createObjectNode().put("model", ReplicaFixture.MODEL).put("block_size", 16)
-                    .set("token_ids", ReplicaFixture.JSON.valueToTree(tokens)).toString());
-            return r.statusCode() != 200 ? -1 : ReplicaFixture.JSON.readTree(r.body()).path("instances")
-                .path("rehash-0").path("longest_matched").asLong(-1);
-        } catch (Exception e) {
-            return -1;
-        }
-    }
-
-    @FunctionalInterface
-    private interface EventWriter {
-        void write(MessageBufferPacker p) throws Exception;
-    }
-
-    private static void publish(ZMQ.Socket pub, long seq, EventWriter... events) throws Exception {
-        MessageBufferPacker p = MessagePack.newDefaultBufferPacker();
-        p.packArrayHeader(3).packDouble(System.currentTimeMillis() / 1000.0).packArrayHeader(events.length);
-        for (EventWriter e : events) {
-            e.write(p);
-        }
-        p.packInt(0);
-        pub.sendMore(new byte[0]);
-        pub.sendMore(ByteBuffer.allocate(8).putLong(seq).array());
-        pub.send(p.toByteArray());
     }
 
     private static void hashes(MessageBufferPacker p, long[] hashes) throws Exception {

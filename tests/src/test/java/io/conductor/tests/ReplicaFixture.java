@@ -12,6 +12,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,6 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.msgpack.core.MessageBufferPacker;
+import org.msgpack.core.MessagePack;
+import org.zeromq.ZMQ;
 
 /**
  * Helpers of the snapshot and replica tests: simulated vLLM engines on fixed loopback ports (so one can be
@@ -252,5 +256,40 @@ final class ReplicaFixture implements AutoCloseable {
 
     static void sleepMillis(long ms) throws InterruptedException {
         TimeUnit.MILLISECONDS.sleep(ms);
+    }
+
+    /**
+     * The {@code longest_matched} of one instance for a JSON {@code /query} of the prompt, or -1 when the daemon
+     * does not answer 200 (yet).
+     */
+    long longestMatched(int port, String instanceId, int[] tokens) {
+        try {
+            HttpResponse<String> r = post(URI.create("http://127.0.0.1:" + port + "/query"),
+                JSON.createObjectNode().put("model", MODEL).put("block_size", 16)
+                    .set("token_ids", JSON.valueToTree(tokens)).toString());
+            return r.statusCode() != 200 ? -1 : JSON.readTree(r.body()).path("instances")
+                .path(instanceId).path("longest_matched").asLong(-1);
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    /** Writes one msgpack event of a batch. */
+    @FunctionalInterface
+    interface EventWriter {
+        void write(MessageBufferPacker p) throws Exception;
+    }
+
+    /** Publishes one vLLM batch (array envelope) with the given sequence number on a raw PUB/XPUB socket. */
+    static void publishBatch(ZMQ.Socket pub, long seq, EventWriter... events) throws Exception {
+        MessageBufferPacker p = MessagePack.newDefaultBufferPacker();
+        p.packArrayHeader(3).packDouble(System.currentTimeMillis() / 1000.0).packArrayHeader(events.length);
+        for (EventWriter e : events) {
+            e.write(p);
+        }
+        p.packInt(0);
+        pub.sendMore(new byte[0]);
+        pub.sendMore(ByteBuffer.allocate(8).putLong(seq).array());
+        pub.send(p.toByteArray());
     }
 }
