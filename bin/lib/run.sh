@@ -20,11 +20,11 @@ conductor_exec() {
             [[ "$opts" =~ -XX:\+Use[A-Za-z0-9]+GC[[:space:]] ]] || jvm_defaults+=(-XX:+UseSerialGC)
             if ! has ' -Xmx' && ! has 'MaxHeapSize' && ! has 'MaxRAMPercentage'; then
                 jvm_defaults+=(-Xmx96m)
-                # A 24 MB young generation leaves 72 MB for the old one: the index (budget: half the heap) plus the
+                # A young generation of at most 24 MB leaves 72 MB for the old one: the index (budget: half the heap) plus the
                 # daemon's own state, and the transient second slot array while the index's table doubles. With
                 # SerialGC's default third (32 MB young) the 1.28M-block benchmark ingest after the query runs
                 # ran out of heap.
-                has ' -Xmn' || has 'NewSize' || has 'NewRatio' || jvm_defaults+=(-Xmn24m)
+                has ' -Xmn' || has 'NewSize' || has 'NewRatio' || jvm_defaults+=(-XX:MaxNewSize=24m)
             fi
             has ' -Xms' || has 'InitialHeapSize' || jvm_defaults+=(-Xms16m)
             has 'ObjectHeaders' || jvm_defaults+=(-XX:+UseCompactObjectHeaders)
